@@ -1,0 +1,540 @@
+package memerr
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultMaxErrorBody is how much of an error body Decode and the Transport
+// read: 1 MiB. The rest is left unread.
+const DefaultMaxErrorBody int64 = 1 << 20
+
+// PeekLimit is the largest 2xx JSON body that is read to look for an in-body
+// error (HTTP 200 with {"code":4009,...}). Larger 2xx bodies are success
+// payloads and are never buffered.
+const PeekLimit = 16 << 10
+
+// Parse decodes a response that has already been read: it returns nil when
+// the response is a success and an *Error otherwise. v names the vendor, or
+// Auto to detect it from the body's shape, the X-Tt-Logid header and the
+// code's range.
+//
+// A status of 400 or more is always a failure; a lower status is a failure
+// only when the body is a known envelope reporting one (a non-zero Coze code,
+// "success":false, an "error" object...). Bodies that are not JSON become
+// Generic errors classified by status. Parse never panics and never keeps a
+// reference to body.
+func Parse(v Vendor, status int, h http.Header, body []byte) error {
+	if e := parse(v, status, h, body); e != nil {
+		return e
+	}
+	return nil
+}
+
+func parse(v Vendor, status int, h http.Header, body []byte) *Error {
+	var env envelope
+	ok := scanEnvelope(body, &env)
+	if status < 400 {
+		if !ok || !env.failure() {
+			return nil
+		}
+	}
+	e := &Error{StatusCode: status}
+	if ok {
+		e.fromEnvelope(v, status, h, &env)
+	} else {
+		e.Vendor = Generic
+		e.Code = strconv.Itoa(status)
+		e.Kind = KindForStatus(status)
+		e.Message = textMessage(body, status)
+	}
+	if e.RequestID == "" {
+		e.RequestID = headerRequestID(h)
+	}
+	if d, ok := ParseRetryAfter(h, timeNow()); ok {
+		e.RetryAfter = d
+	} else if env.retryAfter.set && !env.retryAfter.str {
+		if f, ok := parseNonNeg(string(env.retryAfter.raw)); ok {
+			e.RetryAfter = capSeconds(f)
+		}
+	}
+	return e
+}
+
+// failure reports whether a well-formed envelope reports an error.
+func (env *envelope) failure() bool {
+	switch {
+	case env.errObj && (env.errCode.set || env.errMessage.set):
+		return true
+	case env.errMessage.set: // "error": "text"
+		return true
+	case env.detailObj && (env.detailCode.set || env.detailMsg.set):
+		return true
+	case env.wfCode.set && !env.wfCode.is("0"):
+		return true
+	case env.success == -1 || env.failed:
+		return true
+	case env.code.set:
+		return !isSuccessCode(env.code)
+	}
+	return false
+}
+
+func isSuccessCode(c span) bool {
+	return c.is("0") || c.is("200") || c.is("0000")
+}
+
+// fromEnvelope fills e from a well-formed JSON body.
+func (e *Error) fromEnvelope(v Vendor, status int, h http.Header, env *envelope) {
+	var code, msg span
+	switch {
+	case env.wfCode.set && !env.wfCode.is("0"):
+		code, msg = env.wfCode, env.wfMessage
+	case env.errObj || env.errMessage.set:
+		code, msg = env.errCode, env.errMessage
+		e.Details = clone(env.errDetails)
+	case env.detailObj && (env.detailCode.set || env.detailMsg.set):
+		code, msg = env.detailCode, env.detailMsg
+		if env.errDetails != nil {
+			e.Details = clone(env.errDetails)
+		} else if env.logid.set {
+			e.Details = clone(env.detailRaw)
+		}
+	default:
+		code = env.code
+		msg = env.msg
+		if !msg.set {
+			msg = env.message
+		}
+		if !msg.set {
+			msg = env.detailStr
+		}
+		if env.detailObj {
+			e.Details = clone(env.detailRaw)
+		}
+	}
+	if v == Auto {
+		v = detect(env, h)
+	}
+	if isSuccessCode(code) {
+		// The body says success but the status says failure (or
+		// "success":false came with a success code): the status decides.
+		code = span{}
+	}
+	e.Vendor = v
+	e.Code = code.code()
+	e.Message = msg.String()
+	if env.requestID.set {
+		e.RequestID = env.requestID.String()
+	} else if env.logid.set {
+		e.RequestID = env.logid.String()
+	}
+	if e.Code == "" && v == Generic {
+		e.Code = strconv.Itoa(status)
+	}
+	e.Kind = classify(v, e.Code, status)
+}
+
+// detect names the vendor of a well-formed envelope.
+func detect(env *envelope, h http.Header) Vendor {
+	switch {
+	case len(h["X-Tt-Logid"]) > 0, env.logid.set, env.wfCode.set:
+		return Coze
+	case env.errObj:
+		// Tensorheart and Memory OS share this shape; Tensorheart sends
+		// "success", Memory OS "meta.request_id"; codes unique to one
+		// vendor settle the rest.
+		c := env.errCode.String()
+		_, th := registryIndex[Code{Tensorheart, c}]
+		_, mo := registryIndex[Code{MemoryOS, c}]
+		switch {
+		case th && !mo:
+			return Tensorheart
+		case mo && !th:
+			return MemoryOS
+		case env.success != 0:
+			return Tensorheart
+		case env.requestID.set:
+			return MemoryOS
+		}
+		return Tensorheart
+	case env.detailObj && (env.detailCode.set || env.detailMsg.set):
+		return Tensorheart // FastAPI deployments: {"detail":{"code","message"}}
+	case env.code.set:
+		if env.code.is("0000") || env.failed {
+			return MemoriesAI
+		}
+		n, numeric := codeNumber(env.code)
+		switch {
+		case env.message.set && !env.msg.set:
+			return MemOS // {"code","message","data"}
+		case numeric && n >= 10000 && n < 100000:
+			return MemOS
+		case numeric && n >= 100 && n < 600:
+			return MemoriesAI // the body code mirrors the HTTP status
+		case numeric && (n == 0 || n >= 1000):
+			return Coze
+		}
+		return Generic
+	case env.detailStr.set && env.retryAfter.set:
+		return MemOS // self-hosted rate limit: {"detail":"...","retry_after":N}
+	case env.success != 0:
+		return Tensorheart
+	}
+	return Generic
+}
+
+func codeNumber(c span) (int64, bool) {
+	if !c.set || c.esc {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(c.raw), 10, 64)
+	return n, err == nil
+}
+
+// classify gives the Kind of a vendor code: the registry's if the code is
+// known, else the HTTP status's, else the code's own class.
+func classify(v Vendor, code string, status int) Kind {
+	if k, ok := lookupKind(v, code); ok {
+		return k
+	}
+	if status >= 400 {
+		return KindForStatus(status)
+	}
+	n, err := strconv.ParseInt(code, 10, 64)
+	numeric := err == nil
+	switch {
+	case v == MemOS && numeric && n >= 10000 && n < 100000:
+		// 400xx parameters, 401xx authentication, 403xx quota and rate
+		// limits, 500xx service, 501xx knowledge base operations.
+		switch n / 100 {
+		case 400:
+			return KindInvalidRequest
+		case 401:
+			return KindUnauthenticated
+		case 403:
+			return KindQuotaExceeded
+		}
+		return KindForStatus(int(n / 100))
+	case v == Coze && numeric && n >= 4000 && n < 6000:
+		switch {
+		case n >= 5000:
+			return KindInternal
+		case n >= 4100 && n < 4200:
+			return KindPermissionDenied
+		}
+		return KindInvalidRequest
+	case (v == MemoriesAI || v == Generic) && numeric:
+		return KindForStatus(int(n))
+	case !numeric:
+		return kindByWords(code)
+	}
+	return KindUnknown
+}
+
+// kindByWords classifies an unknown string code ("PAYMENT_REQUIRED") by the
+// words in it.
+func kindByWords(code string) Kind {
+	c := strings.ToUpper(code)
+	has := func(words ...string) bool {
+		for _, w := range words {
+			if strings.Contains(c, w) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has("QUOTA"):
+		return KindQuotaExceeded
+	case has("RATE_LIMIT", "RATELIMIT", "TOO_MANY", "THROTTL", "CONCURRENT"):
+		return KindRateLimited
+	case has("BALANCE", "CREDIT", "PAYMENT", "BILLING"):
+		return KindInsufficientBalance
+	case has("UNAUTHENTICATED", "UNAUTHORIZED", "API_KEY", "TOKEN"):
+		return KindUnauthenticated
+	case has("FORBIDDEN", "PERMISSION", "DENIED", "DISABLED"):
+		return KindPermissionDenied
+	case has("NOT_FOUND", "NOTFOUND"):
+		return KindNotFound
+	case has("EXISTS", "CONFLICT", "DUPLICATE"):
+		return KindConflict
+	case has("UNAVAILABLE", "OVERLOAD", "BUSY", "TIMEOUT"):
+		return KindUnavailable
+	case has("INTERNAL", "FAILED", "SERVER"):
+		return KindInternal
+	case has("INVALID", "VALIDATION", "BAD_REQUEST", "REQUIRED", "UNSUPPORTED"):
+		return KindInvalidRequest
+	}
+	return KindUnknown
+}
+
+// headerRequestID returns the first request id header that is set.
+func headerRequestID(h http.Header) string {
+	for _, k := range [...]string{"X-Tt-Logid", "X-Request-Id", "Request-Id", "X-Trace-Id", "X-Amzn-Requestid"} {
+		if v := headerValue(h, k); v != "" {
+			return cleanLine(v, 128)
+		}
+	}
+	return ""
+}
+
+// textMessage extracts a short message from a body that is not JSON: the
+// <title> of an HTML page, the first line of text, or the status text.
+func textMessage(body []byte, status int) string {
+	b := bytes.TrimSpace(body)
+	if len(b) > 0 && b[0] == '<' {
+		lower := bytes.ToLower(b[:min(len(b), 4096)])
+		if i := bytes.Index(lower, []byte("<title>")); i >= 0 {
+			if j := bytes.Index(lower[i:], []byte("</title>")); j > 0 {
+				if t := cleanLine(string(b[i+7:i+j]), maxMessageRunes); t != "" {
+					return t
+				}
+			}
+		}
+		return http.StatusText(status)
+	}
+	if len(b) > 0 && (b[0] == '{' || b[0] == '[') {
+		// Broken or foreign JSON: not worth quoting.
+		return http.StatusText(status)
+	}
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		b = b[:i]
+	}
+	if len(b) > 4*maxMessageRunes {
+		b = b[:4*maxMessageRunes]
+	}
+	if t := cleanLine(string(b), maxMessageRunes); t != "" {
+		return t
+	}
+	return http.StatusText(status)
+}
+
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}
+
+// ParseEvent decodes the data line of a server-sent error event, such as
+// Coze's "event: error" with {"code":4000,"msg":"..."} or a workflow stream's
+// {"error_code":4000,"error_message":"..."}. A leading "data:" is accepted.
+// It returns nil when the data reports success (code 0), and a Generic
+// *Error of KindUnknown quoting the text when the data is not JSON.
+func ParseEvent(v Vendor, data []byte) error {
+	data = bytes.TrimSpace(data)
+	data = bytes.TrimSpace(bytes.TrimPrefix(data, []byte("data:")))
+	var env envelope
+	if !scanEnvelope(data, &env) {
+		return &Error{Vendor: Generic, StatusCode: http.StatusOK, Kind: KindUnknown, Message: textMessage(data, 0)}
+	}
+	if !env.failure() {
+		return nil
+	}
+	if v == Auto && (env.code.set && env.msg.set || env.wfCode.set) {
+		v = Coze // streams are Coze's
+	}
+	e := &Error{StatusCode: http.StatusOK}
+	e.fromEnvelope(v, http.StatusOK, nil, &env)
+	if d, ok := bodyRetryAfter(&env); ok {
+		e.RetryAfter = d
+	}
+	return e
+}
+
+func bodyRetryAfter(env *envelope) (time.Duration, bool) {
+	if env.retryAfter.set && !env.retryAfter.str {
+		if f, ok := parseNonNeg(string(env.retryAfter.raw)); ok {
+			return capSeconds(f), true
+		}
+	}
+	return 0, false
+}
+
+// Decoder decodes responses with a fixed vendor hint and error-body bound.
+// The zero value detects the vendor and reads at most DefaultMaxErrorBody.
+type Decoder struct {
+	Vendor       Vendor // Auto: detect from each response
+	MaxErrorBody int64  // bytes of an error body to read; 0 means DefaultMaxErrorBody
+}
+
+// Decode is Decoder{}.Decode: it returns nil for a successful response and
+// an *Error for a failure.
+//
+// On success resp.Body is left readable from its first byte (a small JSON
+// body may have been read ahead and is replayed). On failure the body has
+// been read (at most DefaultMaxErrorBody bytes) and closed. A response
+// that came through a memerr Transport is not read twice: the Transport's
+// verdict, with its Attempts, is returned.
+func Decode(resp *http.Response) error { return Decoder{}.Decode(resp) }
+
+// Decode decodes resp; see the package function Decode.
+func (d Decoder) Decode(resp *http.Response) error {
+	if resp == nil {
+		return errors.New("memerr: Decode of a nil response")
+	}
+	if ib, ok := resp.Body.(*inspectedBody); ok && ib.done {
+		if ib.err != nil {
+			resp.Body.Close()
+			return ib.err
+		}
+		return nil
+	}
+	limit := d.MaxErrorBody
+	if limit <= 0 {
+		limit = DefaultMaxErrorBody
+	}
+	ib := &inspectedBody{}
+	if e := ib.inspect(resp, d.Vendor, limit, nil); e != nil {
+		resp.Body.Close()
+		return e
+	}
+	return nil
+}
+
+// inspectedBody replaces a response body that memerr has read ahead: it
+// replays the bytes read, then the rest of the original body.
+type inspectedBody struct {
+	buf  []byte
+	off  int
+	rest io.ReadCloser // the original body; nil once it was read to EOF and closed
+	err  *Error        // the verdict: nil for success
+	done bool          // a verdict was reached
+}
+
+func (b *inspectedBody) Read(p []byte) (int, error) {
+	if b.off < len(b.buf) {
+		n := copy(p, b.buf[b.off:])
+		b.off += n
+		return n, nil
+	}
+	if b.rest == nil {
+		return 0, io.EOF
+	}
+	return b.rest.Read(p)
+}
+
+func (b *inspectedBody) Close() error {
+	b.off = len(b.buf)
+	if b.rest != nil {
+		err := b.rest.Close()
+		b.rest = nil
+		return err
+	}
+	return nil
+}
+
+// wantsPeek reports whether a sub-400 response may carry an in-body error
+// that is cheap to look for: a JSON body of known or unknown length no
+// larger than PeekLimit. Streams are never read ahead.
+func wantsPeek(resp *http.Response) bool {
+	if resp.Body == nil || resp.Body == http.NoBody || resp.ContentLength == 0 || resp.ContentLength > PeekLimit {
+		return false
+	}
+	if resp.Request != nil && resp.Request.Method == http.MethodHead {
+		return false
+	}
+	ct := resp.Header["Content-Type"]
+	if len(ct) == 0 {
+		return resp.ContentLength > 0
+	}
+	t := ct[0]
+	return strings.Contains(t, "json") && !strings.Contains(t, "stream") && !strings.Contains(t, "ndjson")
+}
+
+// inspect reads ahead and decides success or failure. On return with a
+// non-nil body replacement, resp.Body is b. scrubbed secrets are removed
+// from the message of a failure. It returns the verdict.
+func (b *inspectedBody) inspect(resp *http.Response, v Vendor, limit int64, secrets []string) *Error {
+	if resp.StatusCode < 400 {
+		if !wantsPeek(resp) {
+			return nil
+		}
+		limit = PeekLimit
+	}
+	if resp.Body == nil {
+		resp.Body = http.NoBody
+	}
+	full, err := b.fill(resp.Body, resp.ContentLength, limit)
+	b.done = true
+	if resp.StatusCode < 400 && !full {
+		// Larger than PeekLimit: a success payload. Replay what was read.
+		resp.Body = b
+		return nil
+	}
+	if err != nil && resp.StatusCode < 400 {
+		// The body broke while it was read ahead: hand it back as it is so
+		// the caller sees the same read error.
+		b.rest = &errReader{err: err, c: b.rest}
+		resp.Body = b
+		return nil
+	}
+	body := b.buf
+	if int64(len(body)) > limit {
+		body = body[:limit]
+	}
+	b.err = parse(v, resp.StatusCode, resp.Header, body)
+	if b.err != nil && len(secrets) > 0 {
+		b.err.Message = scrub(b.err.Message, secrets)
+	}
+	resp.Body = b
+	return b.err
+}
+
+// fill reads up to limit+1 bytes of rc into b.buf. full reports that the
+// body ended within limit bytes (then rc is closed and dropped).
+func (b *inspectedBody) fill(rc io.ReadCloser, length, limit int64) (full bool, err error) {
+	size := limit + 1
+	if length >= 0 && length < size {
+		size = length + 1 // +1 to see EOF without a second allocation
+	} else if size > 4096 {
+		size = 4096
+	}
+	buf := make([]byte, 0, size)
+	for {
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) > limit {
+				break
+			}
+			grow := min(int64(cap(buf))*2, limit+1)
+			nb := make([]byte, len(buf), grow)
+			copy(nb, buf)
+			buf = nb
+		}
+		n, rerr := rc.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if rerr == io.EOF {
+			b.buf = buf
+			rc.Close()
+			return true, nil
+		}
+		if rerr != nil {
+			b.buf = buf
+			b.rest = rc
+			return int64(len(buf)) <= limit, rerr
+		}
+	}
+	b.buf = buf
+	b.rest = rc
+	return false, nil
+}
+
+// errReader returns err after the replayed bytes, and closes c.
+type errReader struct {
+	err error
+	c   io.Closer
+}
+
+func (r *errReader) Read([]byte) (int, error) { return 0, r.err }
+func (r *errReader) Close() error {
+	if r.c != nil {
+		return r.c.Close()
+	}
+	return nil
+}

@@ -1,0 +1,307 @@
+package memerr
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Vendor names a memory API whose error envelope memerr understands.
+type Vendor string
+
+// The vendors memerr decodes. Auto is only an input ("detect it"); Generic is
+// only an output ("no known envelope: classified by HTTP status").
+const (
+	Auto        Vendor = ""            // input only: detect the vendor from the response
+	MemOS       Vendor = "memos"       // MemOS cloud and self-hosted (MemTensor)
+	Tensorheart Vendor = "tensorheart" // Tensorheart Memory API
+	MemoryOS    Vendor = "memoryos"    // Memory OS (mymemoryos.com)
+	MemoriesAI  Vendor = "memoriesai"  // memories.ai
+	Coze        Vendor = "coze"        // Coze open API
+	Generic     Vendor = "generic"     // no known envelope: classified by HTTP status
+)
+
+// Vendors lists the five concrete vendors, in a stable order.
+func Vendors() []Vendor {
+	return []Vendor{MemOS, Tensorheart, MemoryOS, MemoriesAI, Coze}
+}
+
+// String returns the vendor's name; Auto prints as "auto".
+func (v Vendor) String() string {
+	if v == Auto {
+		return "auto"
+	}
+	return string(v)
+}
+
+// Kind is the class of a failure: what a caller should do about it, whatever
+// the vendor. Every vendor code maps to exactly one Kind.
+type Kind uint8
+
+// The Kinds. Values are never renumbered.
+const (
+	KindUnknown             Kind = iota // not classified
+	KindInvalidRequest                  // bad parameters, validation, unsupported type, too large: fix the request
+	KindUnauthenticated                 // missing, invalid, expired key: fix the credentials
+	KindPermissionDenied                // scope, disabled org, IP not allowed, risk control
+	KindNotFound                        // the resource does not exist
+	KindConflict                        // already exists, duplicate, operation already running
+	KindRateLimited                     // slow down and retry after a wait
+	KindQuotaExceeded                   // daily/total/token quota: waiting seconds will not help
+	KindInsufficientBalance             // payment required, credits exhausted
+	KindUnavailable                     // temporarily unavailable, overloaded, bad gateway
+	KindInternal                        // server fault
+	numKinds
+)
+
+var kindNames = [numKinds]string{
+	KindUnknown:             "unknown",
+	KindInvalidRequest:      "invalid request",
+	KindUnauthenticated:     "unauthenticated",
+	KindPermissionDenied:    "permission denied",
+	KindNotFound:            "not found",
+	KindConflict:            "conflict",
+	KindRateLimited:         "rate limited",
+	KindQuotaExceeded:       "quota exceeded",
+	KindInsufficientBalance: "insufficient balance",
+	KindUnavailable:         "unavailable",
+	KindInternal:            "internal",
+}
+
+// String returns the Kind in lowercase words ("rate limited"); an unknown
+// value prints as "Kind(N)".
+func (k Kind) String() string {
+	if k < numKinds {
+		return kindNames[k]
+	}
+	return "Kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Retryable reports whether an automatic retry of a failure of this Kind can
+// succeed: true for KindRateLimited, KindUnavailable and KindInternal.
+func (k Kind) Retryable() bool {
+	return k == KindRateLimited || k == KindUnavailable || k == KindInternal
+}
+
+// Err returns the sentinel error of the Kind (ErrRateLimited for
+// KindRateLimited, ...), or nil for KindUnknown and values out of range.
+func (k Kind) Err() error {
+	if k == KindUnknown || k >= numKinds {
+		return nil
+	}
+	return sentinels[k]
+}
+
+// kindError is the type of the Kind sentinels.
+type kindError struct{ kind Kind }
+
+func (e *kindError) Error() string { return "memerr: " + e.kind.String() }
+
+// Sentinels, one per Kind: errors.Is(err, ErrRateLimited) holds for any
+// *Error whose Kind is KindRateLimited, whatever its vendor or code.
+var (
+	ErrInvalidRequest      error = &kindError{KindInvalidRequest}
+	ErrUnauthenticated     error = &kindError{KindUnauthenticated}
+	ErrPermissionDenied    error = &kindError{KindPermissionDenied}
+	ErrNotFound            error = &kindError{KindNotFound}
+	ErrConflict            error = &kindError{KindConflict}
+	ErrRateLimited         error = &kindError{KindRateLimited}
+	ErrQuotaExceeded       error = &kindError{KindQuotaExceeded}
+	ErrInsufficientBalance error = &kindError{KindInsufficientBalance}
+	ErrUnavailable         error = &kindError{KindUnavailable}
+	ErrInternal            error = &kindError{KindInternal}
+)
+
+var sentinels = [numKinds]error{
+	KindInvalidRequest:      ErrInvalidRequest,
+	KindUnauthenticated:     ErrUnauthenticated,
+	KindPermissionDenied:    ErrPermissionDenied,
+	KindNotFound:            ErrNotFound,
+	KindConflict:            ErrConflict,
+	KindRateLimited:         ErrRateLimited,
+	KindQuotaExceeded:       ErrQuotaExceeded,
+	KindInsufficientBalance: ErrInsufficientBalance,
+	KindUnavailable:         ErrUnavailable,
+	KindInternal:            ErrInternal,
+}
+
+// Error is a failure reported by a memory API, in one shape for every vendor.
+//
+// Parse, Decode, ParseEvent and Client.Do return it; reach it with errors.As:
+//
+//	var e *memerr.Error
+//	if errors.As(err, &e) { log.Print(e.Vendor, e.Code, e.RequestID) }
+//
+// and test it with errors.Is against a Kind sentinel (ErrRateLimited), a Code
+// (CozeSystemBusy, or a template such as Code{Vendor: Coze, Value: "4011"}),
+// or another *Error used as a template.
+type Error struct {
+	Vendor     Vendor          // who sent it; Generic when the body had no known envelope
+	StatusCode int             // HTTP status of the final response (200 for in-body errors)
+	Code       string          // the vendor's code as sent ("40300", "RATE_LIMIT_EXCEEDED", "4011"); the HTTP status for Generic
+	Kind       Kind            // the class of failure
+	Message    string          // the server's message, verbatim (Coze's may be Chinese)
+	Details    json.RawMessage // error.details or equivalent, verbatim; nil if none
+	RequestID  string          // meta.request_id, detail.logid, X-Tt-Logid, X-Request-ID ...
+	RetryAfter time.Duration   // the server's wait hint, 0 if none
+	Attempts   int             // attempts the transport made (1 when it did not retry; 0 when no transport was involved)
+}
+
+// maxMessageRunes bounds the server message quoted in Error().
+const maxMessageRunes = 200
+
+// Error returns one lowercase line: origin, vendor, code, kind, the server's
+// message (cleaned to one line, shortened, with anything that looks like a
+// credential removed) and the request id. It never contains a body dump or a
+// header.
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.Grow(64 + len(e.Message))
+	b.WriteString("memerr: ")
+	if e.Vendor == Generic || e.Vendor == Auto {
+		b.WriteString("http")
+	} else {
+		b.WriteString(string(e.Vendor))
+	}
+	if e.Code != "" {
+		b.WriteByte(' ')
+		b.WriteString(cleanLine(e.Code, 64))
+	} else if e.StatusCode != 0 {
+		b.WriteByte(' ')
+		b.WriteString(strconv.Itoa(e.StatusCode))
+	}
+	b.WriteByte(' ')
+	b.WriteString(e.Kind.String())
+	if m := cleanLine(redact(e.Message), maxMessageRunes); m != "" {
+		b.WriteString(": ")
+		b.WriteString(m)
+	}
+	var paren []string
+	if e.RequestID != "" {
+		paren = append(paren, "request id "+cleanLine(e.RequestID, 80))
+	}
+	if e.RetryAfter > 0 {
+		paren = append(paren, "retry after "+e.RetryAfter.Round(time.Millisecond).String())
+	}
+	if e.Attempts > 1 {
+		paren = append(paren, strconv.Itoa(e.Attempts)+" attempts")
+	}
+	if len(paren) > 0 {
+		b.WriteString(" (")
+		b.WriteString(strings.Join(paren, ", "))
+		b.WriteByte(')')
+	}
+	return b.String()
+}
+
+// Is reports whether e matches target:
+//   - a Kind sentinel (ErrRateLimited, ...): e's Kind is that Kind;
+//   - a Code or *Code: its Vendor (when set) and Value (when set) equal e's;
+//   - an *Error used as a template: every field set among Vendor, Code and
+//     Kind equals e's.
+//
+// A template with nothing set matches nothing.
+func (e *Error) Is(target error) bool {
+	switch t := target.(type) {
+	case *kindError:
+		return t.kind == e.Kind
+	case Code:
+		return t.matches(e)
+	case *Code:
+		return t != nil && t.matches(e)
+	case *Error:
+		if t == nil || (t.Vendor == Auto && t.Code == "" && t.Kind == KindUnknown) {
+			return false
+		}
+		return (t.Vendor == Auto || t.Vendor == e.Vendor) &&
+			(t.Code == "" || t.Code == e.Code) &&
+			(t.Kind == KindUnknown || t.Kind == e.Kind)
+	}
+	return false
+}
+
+// Retryable reports whether retrying the same request later can succeed:
+// true for KindRateLimited, KindUnavailable and KindInternal.
+func (e *Error) Retryable() bool { return e.Kind.Retryable() }
+
+// Info returns the registry entry for e's vendor and code.
+func (e *Error) Info() (CodeInfo, bool) { return Lookup(e.Vendor, e.Code) }
+
+// Code identifies one code of one vendor. It is an error value so that
+// errors.Is(err, memerr.CozeInsufficientBalance) works; as a template, a
+// zero Vendor matches any vendor.
+type Code struct {
+	Vendor Vendor
+	Value  string
+}
+
+func (c Code) matches(e *Error) bool {
+	if c.Value == "" && c.Vendor == Auto {
+		return false
+	}
+	return (c.Vendor == Auto || c.Vendor == e.Vendor) && (c.Value == "" || c.Value == e.Code)
+}
+
+// Error describes the code, with its registry meaning when known:
+// "memerr: coze 4011 (insufficient token balance)".
+func (c Code) Error() string {
+	s := "memerr: " + c.Vendor.String() + " " + c.Value
+	if info, ok := Lookup(c.Vendor, c.Value); ok {
+		s += " (" + info.Meaning + ")"
+	}
+	return s
+}
+
+// String returns "vendor/value", e.g. "coze/4011".
+func (c Code) String() string { return c.Vendor.String() + "/" + c.Value }
+
+// CodeInfo is the registry entry of one vendor code.
+type CodeInfo struct {
+	Code       Code
+	Kind       Kind
+	Status     int    // the HTTP status the vendor pairs with it, 0 if none
+	Meaning    string // short, English, our own words
+	Resolution string // what the caller should do, our own words
+	Retryable  bool   // whether an automatic retry can help (Kind.Retryable())
+}
+
+// cleanLine turns s into one printable line of at most max runes: control
+// characters and runs of white space become one space, invalid UTF-8 is
+// replaced, and a cut is marked with "...".
+func cleanLine(s string, max int) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == 0x7f || c >= utf8.RuneSelf {
+			clean = false
+			break
+		}
+	}
+	if clean && len(s) <= max {
+		return strings.TrimSpace(s)
+	}
+	var b strings.Builder
+	n := 0
+	space := false
+	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			space = b.Len() > 0
+			continue
+		}
+		if n >= max {
+			b.WriteString("...")
+			return b.String()
+		}
+		if space {
+			b.WriteByte(' ')
+			n++
+			space = false
+		}
+		b.WriteRune(r)
+		n++
+	}
+	return b.String()
+}

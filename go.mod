@@ -1,0 +1,3 @@
+module github.com/memerr/memerr
+
+go 1.26.8

@@ -1,0 +1,117 @@
+package memerr
+
+import (
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// timeNow is the clock used to measure hints that name a moment. Tests
+// replace it.
+var timeNow = time.Now
+
+// MaxHint caps every server wait hint: a longer or absurd value (a year
+// 9999 date, 10^20 seconds) is read as MaxHint, so a caller that decides by
+// RetryAfter sees "too long" rather than an overflowed or negative duration.
+const MaxHint = 24 * time.Hour
+
+// ParseRetryAfter reads the server's wait hint from response headers, in
+// this order: retry-after-ms (milliseconds), Retry-After (delta-seconds or an
+// HTTP date), X-RateLimit-Reset (Unix seconds, Unix milliseconds, or a delta
+// below 10^9 seconds). Moments are measured against the response's Date
+// header when it is valid, so a skewed local clock cancels out; now is used
+// otherwise. Garbage and negative values are ignored, values above MaxHint
+// are capped, and a moment already past yields 0 with ok true.
+func ParseRetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+	if len(h) == 0 {
+		return 0, false
+	}
+	if v := headerValue(h, "Retry-After-Ms"); v != "" {
+		if f, ok := parseNonNeg(v); ok {
+			return capSeconds(f / 1000), true
+		}
+	}
+	if v := headerValue(h, "Retry-After"); v != "" {
+		if f, ok := parseNonNeg(v); ok {
+			return capSeconds(f), true
+		}
+		if t, err := http.ParseTime(v); err == nil {
+			return until(t, refTime(h, now)), true
+		}
+	}
+	if v := headerValue(h, "X-Ratelimit-Reset"); v != "" {
+		if f, ok := parseNonNeg(v); ok {
+			switch {
+			case f < 1e9: // a delta in seconds
+				return capSeconds(f), true
+			case f < 1e12: // Unix seconds
+				return untilUnix(f, refTime(h, now)), true
+			case f < 1e15: // Unix milliseconds
+				return untilUnix(f/1000, refTime(h, now)), true
+			}
+		}
+	}
+	return 0, false
+}
+
+// headerValue is h.Get for a canonical key, trimmed, without allocating for
+// the lower-case spelling some servers use (retry-after-ms) when Header was
+// filled by net/http, which canonicalises keys.
+func headerValue(h http.Header, canonical string) string {
+	if v := h[canonical]; len(v) > 0 {
+		return strings.TrimSpace(v[0])
+	}
+	return ""
+}
+
+// refTime is the server's idea of now: its Date header, else the local now.
+func refTime(h http.Header, now time.Time) time.Time {
+	if d := headerValue(h, "Date"); d != "" {
+		if t, err := http.ParseTime(d); err == nil {
+			return t
+		}
+	}
+	return now
+}
+
+// parseNonNeg parses a finite, non-negative decimal number.
+func parseNonNeg(v string) (float64, bool) {
+	if v == "" || !(v[0] >= '0' && v[0] <= '9' || v[0] == '.') {
+		return 0, false // rejects signs, "NaN", "Inf", dates
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil && !isRangeErr(err) {
+		return 0, false
+	}
+	if math.IsNaN(f) || f < 0 {
+		return 0, false
+	}
+	return f, true
+}
+
+func isRangeErr(err error) bool {
+	ne, ok := err.(*strconv.NumError)
+	return ok && ne.Err == strconv.ErrRange
+}
+
+// capSeconds converts seconds to a Duration no larger than MaxHint.
+func capSeconds(f float64) time.Duration {
+	if f >= MaxHint.Seconds() || math.IsInf(f, 1) {
+		return MaxHint
+	}
+	return time.Duration(f * float64(time.Second))
+}
+
+func until(t, ref time.Time) time.Duration {
+	return capSeconds(math.Max(0, t.Sub(ref).Seconds()))
+}
+
+func untilUnix(sec float64, ref time.Time) time.Duration {
+	d := sec - float64(ref.UnixNano())/1e9
+	if d <= 0 {
+		return 0
+	}
+	return capSeconds(d)
+}

@@ -1,0 +1,162 @@
+package memerr
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+const redacted = "[redacted]"
+
+// secretPrefixes start the API keys and tokens of the vendors memerr knows
+// and of common providers; a word starting with one is never printed.
+var secretPrefixes = []string{"sk-", "sk_", "pat_", "mos_", "mk_", "mem_", "tk_", "th_", "key_", "czs_", "sat_", "eyJ"}
+
+// secretWords are followed by a credential: "Bearer abc", "api_key=abc".
+var secretWords = []string{"bearer", "basic", "token", "apikey", "api_key", "api-key", "key", "authorization", "secret", "password"}
+
+// redact removes from s what looks like a credential: words with a known key
+// prefix, the word after "Bearer"/"Basic", values after key=, token: and
+// similar, and URL user information.
+func redact(s string) string {
+	if s == "" || !mayHoldSecret(s) {
+		return s
+	}
+	fields := splitKeep(s)
+	next := false
+	for i, f := range fields {
+		if isSep(f) {
+			continue
+		}
+		if next {
+			fields[i] = redacted
+			next = false
+			continue
+		}
+		lf := strings.ToLower(f)
+		if j := strings.Index(f, "://"); j >= 0 {
+			if at := strings.LastIndexByte(f, '@'); at > j {
+				fields[i] = f[:j+3] + redacted + f[at:]
+				continue
+			}
+		}
+		if k := strings.IndexAny(f, "=:"); k > 0 && k < len(f)-1 && isSecretWord(strings.Trim(lf[:k], "\"'")) {
+			fields[i] = f[:k+1] + redacted
+			continue
+		}
+		if w := strings.Trim(lf, "\"':="); w == "bearer" || w == "basic" {
+			next = true
+			continue
+		}
+		for _, p := range secretPrefixes {
+			if len(f) > len(p)+8 && strings.HasPrefix(f, p) {
+				fields[i] = redacted
+				break
+			}
+		}
+	}
+	return strings.Join(fields, "")
+}
+
+func mayHoldSecret(s string) bool {
+	ls := strings.ToLower(s)
+	for _, w := range secretWords {
+		if strings.Contains(ls, w) {
+			return true
+		}
+	}
+	for _, p := range secretPrefixes {
+		if strings.Contains(s, p) {
+			return true
+		}
+	}
+	return strings.Contains(s, "@")
+}
+
+func isSecretWord(w string) bool {
+	for _, s := range secretWords {
+		if w == s {
+			return true
+		}
+	}
+	return false
+}
+
+func isSep(f string) bool {
+	return len(f) > 0 && (f[0] == ' ' || f[0] == '\t' || f[0] == '\n' || f[0] == '\r' || f[0] == ',' || f[0] == ';' || f[0] == '"' || f[0] == '\'' || f[0] == '(' || f[0] == ')')
+}
+
+// splitKeep splits s into alternating words and separator runs, keeping both.
+func splitKeep(s string) []string {
+	var out []string
+	start := 0
+	sep := len(s) > 0 && isSep(s[:1])
+	for i := 1; i <= len(s); i++ {
+		if i == len(s) || isSep(s[i:i+1]) != sep {
+			out = append(out, s[start:i])
+			start = i
+			if i < len(s) {
+				sep = !sep
+			}
+		}
+	}
+	return out
+}
+
+// requestSecrets collects the credential values a request carries (the
+// Authorization header and its token, API-key headers, URL user information
+// and key-like query values) so they can be scrubbed from server messages
+// that echo them.
+func requestSecrets(req *http.Request) []string {
+	var out []string
+	add := func(v string) {
+		if len(v) >= 6 {
+			out = append(out, v)
+		}
+	}
+	for _, h := range []string{"Authorization", "Proxy-Authorization", "X-Api-Key", "Api-Key", "X-Auth-Token"} {
+		for _, v := range req.Header.Values(h) {
+			add(v)
+			if i := strings.IndexByte(v, ' '); i > 0 {
+				add(strings.TrimSpace(v[i+1:]))
+			}
+		}
+	}
+	if req.URL != nil {
+		if u := req.URL.User; u != nil {
+			if p, ok := u.Password(); ok {
+				add(p)
+			}
+			add(u.Username())
+		}
+		if req.URL.RawQuery != "" {
+			for k, vs := range req.URL.Query() {
+				if isSecretWord(strings.ToLower(k)) || strings.Contains(strings.ToLower(k), "key") || strings.Contains(strings.ToLower(k), "token") {
+					for _, v := range vs {
+						add(v)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// scrub replaces every occurrence of each secret in s.
+func scrub(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if strings.Contains(s, sec) {
+			s = strings.ReplaceAll(s, sec, redacted)
+		}
+	}
+	return s
+}
+
+// safeURL renders u as scheme://host/path: no user information, no query,
+// no fragment. It is what logs and errors show of a URL.
+func safeURL(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host + u.EscapedPath()
+}
