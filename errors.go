@@ -305,3 +305,33 @@ func cleanLine(s string, max int) string {
 	}
 	return b.String()
 }
+
+// ParseVendor reads a vendor name case-insensitively, with common spellings:
+// "MemOS", "memtensor", "Tensorheart", "memory-os", "Memory OS", "memories.ai",
+// "memories_ai", "coze", "generic", "http". Empty and "auto" give Auto.
+func ParseVendor(s string) (Vendor, bool) {
+	n := strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '-', '_', '.':
+			return -1
+		}
+		return unicode.ToLower(r)
+	}, strings.TrimSpace(s))
+	switch n {
+	case "", "auto":
+		return Auto, true
+	case "memos", "memtensor", "memoscloud":
+		return MemOS, true
+	case "tensorheart", "th":
+		return Tensorheart, true
+	case "memoryos", "mymemoryos", "mos":
+		return MemoryOS, true
+	case "memoriesai", "memories":
+		return MemoriesAI, true
+	case "coze", "cozecn", "cozecom", "扣子":
+		return Coze, true
+	case "generic", "http":
+		return Generic, true
+	}
+	return Auto, false
+}
