@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/memerr/memerr"
+)
+
+// maxInput bounds how much of a captured response decode reads: 8 MiB.
+const maxInput = 8 << 20
+
+// runDecode implements "memerr decode [file|-] [--vendor V]".
+func runDecode(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("decode", flag.ContinueOnError)
+	vendorName := fs.String("vendor", "", "the vendor that sent the response")
+	pos, err := parseFlags(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		_, err = io.WriteString(stdout, helpDecode)
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		return usageError("decode: want at most one file, as in memerr decode response.txt")
+	}
+	v, err := parseVendor(*vendorName)
+	if err != nil {
+		return err
+	}
+
+	in, name := stdin, "stdin"
+	if len(pos) == 1 && pos[0] != "-" {
+		f, err := os.Open(pos[0])
+		if err != nil {
+			return fmt.Errorf("decode: %w", err)
+		}
+		defer f.Close()
+		in, name = f, pos[0]
+	}
+	data, err := io.ReadAll(io.LimitReader(in, maxInput+1))
+	if err != nil {
+		return fmt.Errorf("decode: reading %s: %w", name, err)
+	}
+	if len(data) > maxInput {
+		data = data[:maxInput]
+		fmt.Fprintf(stderr, "memerr: warning: %s is larger than 8 MiB; decoding its first 8 MiB\n", name)
+	}
+	resp, err := parseCapture(data)
+	if err != nil {
+		return fmt.Errorf("decode: %s: %w", name, err)
+	}
+	return writeFields(stdout, decodeFields(v, resp))
+}
+
+// capture is one HTTP response as curl -i prints it.
+type capture struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// errNoStatus is returned for input that does not start with a status line.
+var errNoStatus = errors.New(`no HTTP status line (want a response as "curl -i" prints it, starting with a line such as "HTTP/1.1 429 Too Many Requests")`)
+
+// parseCapture reads the output of curl -i: one or more header blocks (a
+// status line, header lines, a blank line), then the body. The last header
+// block before the body is the response; earlier ones (100 Continue, a
+// proxy's 200 Connection established, redirects) are skipped.
+func parseCapture(data []byte) (*capture, error) {
+	rest := bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	rest = bytes.TrimLeft(rest, " \t\r\n")
+	var c *capture
+	for {
+		line, after, _ := cutLine(rest)
+		status, ok := parseStatusLine(line)
+		if !ok {
+			if c == nil {
+				return nil, errNoStatus
+			}
+			break // the body
+		}
+		c = &capture{status: status, header: http.Header{}}
+		rest = after
+		var last string
+		for len(rest) > 0 {
+			line, after, _ = cutLine(rest)
+			rest = after
+			if len(bytes.TrimSpace(line)) == 0 {
+				break
+			}
+			if (line[0] == ' ' || line[0] == '\t') && last != "" {
+				vals := c.header[last]
+				vals[len(vals)-1] += " " + string(bytes.TrimSpace(line))
+				continue
+			}
+			k, val, ok := bytes.Cut(line, []byte(":"))
+			k = bytes.TrimSpace(k)
+			if !ok || len(k) == 0 {
+				continue // not a header line: curl never prints one; skip it
+			}
+			last = http.CanonicalHeaderKey(string(k))
+			c.header.Add(last, string(bytes.TrimSpace(val)))
+		}
+		if len(rest) == 0 {
+			break
+		}
+	}
+	if c.status < 200 {
+		return nil, fmt.Errorf("the last response is an interim HTTP %d; the final response is missing", c.status)
+	}
+	c.body = rest
+	return c, nil
+}
+
+// cutLine splits b after its first line, returning the line without its
+// LF or CRLF ending.
+func cutLine(b []byte) (line, rest []byte, found bool) {
+	line, rest, found = bytes.Cut(b, []byte("\n"))
+	return bytes.TrimSuffix(line, []byte("\r")), rest, found
+}
+
+// parseStatusLine reads "HTTP/1.1 429 Too Many Requests" or "HTTP/2 200"
+// and returns the status.
+func parseStatusLine(line []byte) (int, bool) {
+	f := bytes.Fields(line)
+	if len(f) < 2 || !bytes.HasPrefix(f[0], []byte("HTTP/")) || len(f[1]) != 3 {
+		return 0, false
+	}
+	n, err := strconv.Atoi(string(f[1]))
+	if err != nil || n < 100 || n > 599 {
+		return 0, false
+	}
+	return n, true
+}
+
+// decodeFields decodes c with memerr.Parse and returns the report lines.
+// Every value that came from the server passes through safeText.
+func decodeFields(v memerr.Vendor, c *capture) []field {
+	err := memerr.Parse(v, c.status, c.header, c.body)
+	var e *memerr.Error
+	if !errors.As(err, &e) {
+		fields := []field{
+			{"result", "success"},
+			{"http status", statusText(c.status)},
+		}
+		if err != nil { // not an *Error: cannot happen with today's Parse
+			fields[0].value = "error"
+			fields = append(fields, field{"error", safeText(err.Error())})
+		}
+		return fields
+	}
+	fields := []field{
+		{"result", "error"},
+		{"vendor", e.Vendor.String()},
+		{"http status", statusText(e.StatusCode)},
+		{"code", orNone(safeText(e.Code))},
+		{"kind", e.Kind.String()},
+		{"retryable", yesNo(e.Retryable())},
+		{"message", orNone(safeText(e.Message))},
+		{"request id", orNone(safeText(e.RequestID))},
+		{"retry after", retryAfter(e, c.header)},
+	}
+	if info, ok := e.Info(); ok {
+		fields = append(fields,
+			field{"meaning", info.Meaning},
+			field{"resolution", info.Resolution})
+	}
+	return fields
+}
+
+// retryAfter describes the server's wait hint and where it came from.
+func retryAfter(e *memerr.Error, h http.Header) string {
+	if e.RetryAfter <= 0 {
+		if src := hintSource(h); src != "" {
+			return "0s (from " + src + ", already past)"
+		}
+		return "none"
+	}
+	d := e.RetryAfter.Round(time.Millisecond).String()
+	if src := hintSource(h); src != "" {
+		return d + " (from " + src + ")"
+	}
+	return d + " (from the body)"
+}
+
+// hintSource names the header memerr.ParseRetryAfter takes its hint from,
+// or "" when no header holds a valid hint.
+func hintSource(h http.Header) string {
+	for _, k := range []string{"Retry-After-Ms", "Retry-After", "X-Ratelimit-Reset"} {
+		vals := h.Values(k)
+		if len(vals) == 0 {
+			continue
+		}
+		one := http.Header{k: vals}
+		if d := h.Values("Date"); len(d) > 0 {
+			one["Date"] = d
+		}
+		if _, ok := memerr.ParseRetryAfter(one, time.Now()); ok {
+			return http.CanonicalHeaderKey(k)
+		}
+	}
+	return ""
+}
+
+// orNone prints an empty value as "none".
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"io"
+	"strings"
+)
+
+// helpTop is printed by "memerr help", "memerr -h" and "memerr --help".
+const helpTop = `memerr explains the errors of memory APIs (MemOS, Tensorheart, Memory OS,
+memories.ai, Coze) and decodes captured error responses.
+
+Usage:
+  memerr explain <vendor> <code>       what a vendor code means and what to do
+  memerr explain <code>                the same, searching every vendor
+  memerr codes [vendor] [--json]       the code registry as a table or JSON
+  memerr decode [file|-] [--vendor V]  decode a response captured with curl -i
+  memerr help [command]                this help, or one command's
+
+Vendors (any case, common spellings accepted):
+  memos        MemOS, MemTensor
+  tensorheart  Tensorheart
+  memoryos     Memory OS, memory-os
+  memoriesai   memories.ai, memories_ai
+  coze         Coze
+  generic      http (HTTP statuses, for bodies without a known envelope)
+
+Examples:
+  memerr explain coze 4009
+  memerr explain memories.ai 402
+  memerr explain RATE_LIMIT_EXCEEDED
+  memerr codes tensorheart
+  memerr codes memory-os --json
+  curl -si https://api.coze.com/v3/chat -H "Authorization: Bearer $TOKEN" -d @req.json | memerr decode
+  memerr decode response.txt --vendor memos
+
+Exit status: 0 done (also when decode finds a success), 1 unknown code or
+unreadable input, 2 usage error (unknown command, bad arguments or flags,
+unknown vendor). Errors are one line on stderr starting with "memerr: ".
+`
+
+// helpExplain documents the explain command.
+const helpExplain = `Usage:
+  memerr explain <vendor> <code>
+  memerr explain <code>
+
+Prints what a vendor's error code means: vendor, code, kind, whether an
+automatic retry can help, the HTTP status the vendor pairs with it, its
+meaning and what to do. String codes match in any case. With only a code,
+every vendor is searched and each match is printed, separated by a blank line.
+
+Examples:
+  memerr explain coze 4009
+  memerr explain MemOS 40301
+  memerr explain tensorheart rate_limit_exceeded
+  memerr explain http 502
+  memerr explain 4011
+
+Exit status 1 when no vendor has the code, 2 for an unknown vendor.
+`
+
+// helpCodes documents the codes command.
+const helpCodes = `Usage:
+  memerr codes [vendor] [--json]
+
+Prints the code registry, one vendor's codes or (without vendor) every
+vendor's, as an aligned table with the columns
+VENDOR CODE KIND STATUS RETRY MEANING (STATUS "-" when the vendor pairs no
+HTTP status with the code). With --json, prints a JSON array of objects with
+the keys vendor, code, kind, status, retryable, meaning and resolution.
+
+Examples:
+  memerr codes
+  memerr codes coze
+  memerr codes --json memory-os
+`
+
+// helpDecode documents the decode command.
+const helpDecode = `Usage:
+  memerr decode [file|-] [--vendor V]
+
+Reads an HTTP response as "curl -i" prints it (a status line such as
+"HTTP/1.1 429 Too Many Requests" or "HTTP/2 200", header lines, a blank line,
+the body; CRLF or LF line ends) from file, or from stdin when file is "-" or
+absent. When curl printed several header blocks ("HTTP/1.1 100 Continue", a
+proxy's "200 Connection established"), the last one before the body is used.
+At most 8 MiB is read.
+
+Prints "result: success" for a success, or the decoded error: vendor, HTTP
+status, code, kind, whether a retry can help, the server's message, the
+request id, the server's retry-after hint, and the registry's meaning and
+resolution when the code is known. An error reported in the body of an
+HTTP 200 (Coze, MemOS) is an error. Both exit 0.
+
+Headers are never printed, and messages are redacted: a response captured
+with an Authorization header or a server echoing a key is safe to decode.
+
+Flags:
+  --vendor V   the vendor that sent the response (default: detect it)
+
+Examples:
+  curl -si https://api.tensorheart.com/v1/memories -H "Authorization: Bearer $KEY" | memerr decode
+  memerr decode response.txt
+  memerr decode --vendor coze response.txt
+
+Exit status 1 when the input cannot be read or has no HTTP status line.
+`
+
+// helps maps each command to its help.
+var helps = map[string]string{
+	"explain": helpExplain,
+	"codes":   helpCodes,
+	"decode":  helpDecode,
+	"help":    helpTop,
+}
+
+// runHelp prints the help of the command named in args, or the overview.
+func runHelp(args []string, stdout io.Writer) error {
+	switch len(args) {
+	case 0:
+		_, err := io.WriteString(stdout, helpTop)
+		return err
+	case 1:
+		h, ok := helps[strings.TrimLeft(args[0], "-")]
+		if !ok {
+			return usageError("help: unknown command %q (want explain, codes or decode)", args[0])
+		}
+		_, err := io.WriteString(stdout, h)
+		return err
+	}
+	return usageError("help: too many arguments (want memerr help [command])")
+}
