@@ -1,0 +1,529 @@
+package memerrtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/memerr/memerr"
+)
+
+// respKind says how a Response is produced.
+type respKind uint8
+
+const (
+	kindRaw     respKind = iota // status, headers and body as given
+	kindError                   // a vendor's error envelope, built from the registry
+	kindSuccess                 // a vendor's success envelope around a data payload
+	kindDrop                    // hijack the connection and close it without a response
+)
+
+// headerOp sets (value != "") or removes (value == "") one header.
+type headerOp struct{ key, value string }
+
+// Response is one scripted reply of a Server: a vendor envelope, a raw
+// status and body, or a fault. Build one with Error, Success, Status, JSON,
+// HTMLBadGateway or DropConnection, and adjust it with the With methods.
+//
+// A Response is a value: every With method returns a modified copy and
+// leaves the receiver unchanged, so one Response may be enqueued many times
+// and shared between goroutines. Envelopes are rendered when served, so each
+// served copy gets a fresh request id.
+//
+// The zero Response is an HTTP 200 with an empty body.
+type Response struct {
+	kind      respKind
+	vendor    memerr.Vendor
+	code      string          // kindError: the vendor's code
+	data      json.RawMessage // kindSuccess: the payload
+	status    int             // 0: the vendor's default for the code
+	message   string
+	msgSet    bool
+	body      []byte // kindRaw: the body; any kind: the replacement body when bodySet
+	bodySet   bool
+	details   json.RawMessage
+	requestID string
+	headers   []headerOp // applied in order, after the envelope's own headers
+	delay     time.Duration
+	chunk     int           // WithSlowBody: bytes per write; 0 sends the body at once
+	every     time.Duration // WithSlowBody: pause before each chunk
+	truncate  int           // WithTruncatedBody: bytes of the body sent, when truncSet
+	truncSet  bool
+}
+
+// Error returns what the vendor of code sends for it, built from the
+// registry (memerr.Lookup):
+//
+//   - MemOS: HTTP 200, {"code":40300,"message":"...","data":null}
+//   - Tensorheart: the registry's status (429 ...),
+//     {"success":false,"error":{"code":"RATE_LIMIT_EXCEEDED","message":"...","details":{}}}
+//     and an X-Request-ID header
+//   - Memory OS: the registry's status,
+//     {"error":{"code":"RATE_LIMITED","message":"..."},"meta":{"request_id":"req_..."}}
+//   - memories.ai: HTTP status equal to the code, {"code":429,"msg":"...","data":null}
+//   - Coze: HTTP 200 (401 for 700012006), {"code":4009,"msg":"...","detail":{"logid":"..."}}
+//     and the same log id in an X-Tt-Logid header
+//   - Generic: the code as HTTP status with a one-line text/plain body, as a
+//     proxy or a bare server would send
+//
+// The message is the registry's English Meaning (use WithMessage to send
+// another, such as a vendor's Chinese text). A code missing from the
+// registry is still sent in its vendor's envelope, with the message
+// "unregistered code" and HTTP 200 for MemOS and Coze, the code itself for
+// memories.ai (500 if it is not a status) and 400 for Tensorheart and Memory
+// OS; WithStatus changes that. JSON bodies have Content-Type
+// application/json.
+func Error(code memerr.Code) Response {
+	return Response{kind: kindError, vendor: code.Vendor, code: code.Value}
+}
+
+// Success returns vendor v's success envelope around data, which is
+// marshalled with encoding/json (pass a json.RawMessage to send JSON
+// verbatim; nil sends null):
+//
+//   - MemOS: {"code":0,"message":"ok","data":...}
+//   - Tensorheart: {"success":true,"data":...,"meta":{"request_id":"req_..."}} and X-Request-ID
+//   - Memory OS: {"data":...,"meta":{"request_id":"req_..."}}
+//   - memories.ai: {"code":200,"msg":"success","data":...}
+//   - Coze: {"code":0,"msg":"","data":...} and an X-Tt-Logid header
+//   - Generic and Auto: data itself as the body
+//
+// All with HTTP 200 and Content-Type application/json. Success panics if
+// data cannot be marshalled, as a test helper should fail loudly.
+func Success(v memerr.Vendor, data any) Response {
+	raw, err := marshal(data)
+	if err != nil {
+		panic(fmt.Sprintf("memerrtest: Success: cannot marshal data: %v", err))
+	}
+	return Response{kind: kindSuccess, vendor: v, data: raw}
+}
+
+// Status returns a raw response: the given HTTP status with body as
+// text/plain. Use it for bodies no vendor envelope describes, such as an
+// empty 503 (Status(503, "")) or a plain-text error; it decodes as Generic.
+func Status(code int, body string) Response {
+	r := Response{kind: kindRaw, status: code, body: []byte(body), bodySet: true}
+	if body != "" {
+		r.headers = []headerOp{{"Content-Type", "text/plain; charset=utf-8"}}
+	}
+	return r
+}
+
+// JSON returns a raw response: the given HTTP status with v marshalled as
+// an application/json body. Use it for envelopes the registry does not
+// produce, such as self-hosted MemOS's {"detail":"...","retry_after":3}.
+// It panics if v cannot be marshalled.
+func JSON(status int, v any) Response {
+	raw, err := marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("memerrtest: JSON: cannot marshal value: %v", err))
+	}
+	return Response{kind: kindRaw, status: status, body: raw, bodySet: true,
+		headers: []headerOp{{"Content-Type", "application/json"}}}
+}
+
+// htmlBadGateway is the page a common reverse proxy serves when its
+// upstream fails.
+const htmlBadGateway = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n" +
+	"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+
+// HTMLBadGateway returns what a reverse proxy in front of a vendor sends
+// when the vendor is down: HTTP 502 with a text/html error page and a
+// "Server: nginx" header. memerr decodes it as Vendor Generic, code "502",
+// KindUnavailable.
+func HTMLBadGateway() Response {
+	return Response{kind: kindRaw, status: http.StatusBadGateway, body: []byte(htmlBadGateway), bodySet: true,
+		headers: []headerOp{{"Content-Type", "text/html"}, {"Server", "nginx"}}}
+}
+
+// DropConnection returns a fault: the server takes over the connection
+// and closes it without sending a byte, so the client's request fails with
+// a network error (EOF or connection reset) and no response. WithDelay
+// delays the close, like a server that times out.
+//
+// Note that net/http's Transport transparently resends an idempotent
+// request (GET, HEAD, or one with an Idempotency-Key header) that fails
+// this way on a reused keep-alive connection; the resend is served the
+// next Response. Drop the first request on a fresh connection to see the
+// error.
+func DropConnection() Response {
+	return Response{kind: kindDrop}
+}
+
+// Repeat returns n copies of r, for Enqueue(Repeat(r, 3)...). n below 1
+// gives none.
+func Repeat(r Response, n int) []Response {
+	out := make([]Response, 0, max(n, 0))
+	for i := 0; i < n; i++ {
+		out = append(out, r)
+	}
+	return out
+}
+
+// WithStatus returns r sent with HTTP status code instead of its default.
+func (r Response) WithStatus(code int) Response {
+	r.status = code
+	return r
+}
+
+// WithMessage returns r with the envelope's message replaced by msg (the
+// "message", "msg" or "error.message" field, whichever the vendor uses).
+// It has no effect on raw responses and on a body set by WithBody.
+func (r Response) WithMessage(msg string) Response {
+	r.message, r.msgSet = msg, true
+	return r
+}
+
+// WithDetails returns r whose error envelope carries v, marshalled as
+// JSON, as its details: "error.details" for Tensorheart and Memory OS.
+// Other vendors have no such field and ignore it. It panics if v cannot be
+// marshalled.
+func (r Response) WithDetails(v any) Response {
+	raw, err := marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("memerrtest: WithDetails: cannot marshal value: %v", err))
+	}
+	r.details = raw
+	return r
+}
+
+// WithRequestID returns r with a fixed request id instead of a fresh one
+// per response: Coze's log id (X-Tt-Logid and detail.logid), Tensorheart's
+// X-Request-ID and meta.request_id, Memory OS's meta.request_id. MemOS and
+// memories.ai send none.
+func (r Response) WithRequestID(id string) Response {
+	r.requestID = id
+	return r
+}
+
+// WithBody returns r with its body replaced by b, verbatim (a copy is
+// kept). The status and headers, including Content-Type, stay those of r;
+// use it for broken JSON or a vendor's exact bytes.
+func (r Response) WithBody(b []byte) Response {
+	r.body = append([]byte{}, b...)
+	r.bodySet = true
+	return r
+}
+
+// WithHeader returns r with header key set to value, replacing any value
+// r would send under that name (compared case-insensitively). The key is
+// written as given. An empty value removes the header, for example
+// WithHeader("X-Tt-Logid", "") to test detection without it.
+// Content-Length cannot be changed; see WithTruncatedBody.
+func (r Response) WithHeader(key, value string) Response {
+	r.headers = append(r.headers[:len(r.headers):len(r.headers)], headerOp{key, value})
+	return r
+}
+
+// WithRetryAfter returns r with a Retry-After header of d in whole
+// seconds, rounded up (delta-seconds, as RFC 9110 defines it).
+func (r Response) WithRetryAfter(d time.Duration) Response {
+	return r.WithHeader("Retry-After", strconv.FormatInt(ceilDiv(d, time.Second), 10))
+}
+
+// WithRetryAfterMS returns r with a retry-after-ms header of d in whole
+// milliseconds, rounded up, spelled in lower case as the APIs that use it
+// send it.
+func (r Response) WithRetryAfterMS(d time.Duration) Response {
+	return r.WithHeader("retry-after-ms", strconv.FormatInt(ceilDiv(d, time.Millisecond), 10))
+}
+
+// WithRateLimitReset returns r with an X-RateLimit-Reset header holding
+// t as Unix seconds, the moment the rate-limit window resets. The server's
+// Date header is sent as usual, so a client can measure t against it.
+func (r Response) WithRateLimitReset(t time.Time) Response {
+	return r.WithHeader("X-RateLimit-Reset", strconv.FormatInt(t.Unix(), 10))
+}
+
+// WithDelay returns r served only after d has passed, before any header is
+// written: a slow server. A client deadline shorter than d fails the
+// request; Close ends the wait at once.
+func (r Response) WithDelay(d time.Duration) Response {
+	r.delay = d
+	return r
+}
+
+// WithSlowBody returns r whose headers are sent at once and whose body
+// then trickles: chunk bytes at a time, each after a pause of every. A
+// chunk below 1 sends the body at once. Close ends the trickle and the
+// connection.
+func (r Response) WithSlowBody(chunk int, every time.Duration) Response {
+	r.chunk, r.every = chunk, every
+	return r
+}
+
+// WithTruncatedBody returns r that declares its full Content-Length but
+// sends only the first n bytes of the body and then closes the connection,
+// so the client's read of the body ends in io.ErrUnexpectedEOF. n is
+// clamped to the body's length minus one (an empty body cannot be
+// truncated and is sent whole); n below 0 counts as 0.
+func (r Response) WithTruncatedBody(n int) Response {
+	r.truncate, r.truncSet = max(n, 0), true
+	return r
+}
+
+// rendered is a Response ready to be written.
+type rendered struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// render builds the status, headers and body of r; ids makes request ids.
+func (r Response) render(ids *idSource) rendered {
+	out := rendered{header: http.Header{}}
+	switch r.kind {
+	case kindError:
+		r.renderError(&out, ids)
+	case kindSuccess:
+		r.renderSuccess(&out, ids)
+	default:
+		out.status = http.StatusOK
+		out.body = r.body
+	}
+	if r.status != 0 {
+		out.status = r.status
+	}
+	if r.bodySet {
+		out.body = r.body
+	}
+	for _, op := range r.headers {
+		setHeader(out.header, op.key, op.value)
+	}
+	return out
+}
+
+func (r Response) msg(def string) string {
+	if r.msgSet {
+		return r.message
+	}
+	return def
+}
+
+func (r Response) renderError(out *rendered, ids *idSource) {
+	info, known := memerr.Lookup(r.vendor, r.code)
+	msg := r.msg("unregistered code")
+	if known {
+		msg = r.msg(info.Meaning)
+	}
+	out.status = info.Status
+	code := jsonCode(r.code)
+	details := r.details
+	switch r.vendor {
+	case memerr.MemOS:
+		out.body = mustJSON(struct {
+			Code    json.RawMessage `json:"code"`
+			Message string          `json:"message"`
+			Data    json.RawMessage `json:"data"`
+		}{code, msg, jsonNull})
+	case memerr.Tensorheart:
+		if details == nil {
+			details = json.RawMessage("{}")
+		}
+		id := r.id(ids.req)
+		out.header.Set("X-Request-ID", id)
+		out.body = mustJSON(struct {
+			Success bool `json:"success"`
+			Error   struct {
+				Code    json.RawMessage `json:"code"`
+				Message string          `json:"message"`
+				Details json.RawMessage `json:"details"`
+			} `json:"error"`
+		}{Error: struct {
+			Code    json.RawMessage `json:"code"`
+			Message string          `json:"message"`
+			Details json.RawMessage `json:"details"`
+		}{code, msg, details}})
+		if !known {
+			out.status = http.StatusBadRequest
+		}
+	case memerr.MemoryOS:
+		out.body = mustJSON(struct {
+			Error struct {
+				Code    json.RawMessage `json:"code"`
+				Message string          `json:"message"`
+				Details json.RawMessage `json:"details,omitempty"`
+			} `json:"error"`
+			Meta meta `json:"meta"`
+		}{Error: struct {
+			Code    json.RawMessage `json:"code"`
+			Message string          `json:"message"`
+			Details json.RawMessage `json:"details,omitempty"`
+		}{code, msg, details}, Meta: meta{r.id(ids.req)}})
+		if !known {
+			out.status = http.StatusBadRequest
+		}
+	case memerr.MemoriesAI:
+		out.body = mustJSON(struct {
+			Code json.RawMessage `json:"code"`
+			Msg  string          `json:"msg"`
+			Data json.RawMessage `json:"data"`
+		}{code, msg, jsonNull})
+		if n, err := strconv.Atoi(r.code); err == nil && n >= 100 && n <= 599 {
+			out.status = n
+		} else if out.status == 0 {
+			out.status = http.StatusInternalServerError
+		}
+	case memerr.Coze:
+		id := r.id(ids.logid)
+		out.header.Set("X-Tt-Logid", id)
+		out.body = mustJSON(struct {
+			Code   json.RawMessage `json:"code"`
+			Msg    string          `json:"msg"`
+			Detail struct {
+				Logid string `json:"logid"`
+			} `json:"detail"`
+		}{Code: code, Msg: msg, Detail: struct {
+			Logid string `json:"logid"`
+		}{id}})
+	default: // Generic, Auto and unknown vendors: the code is an HTTP status
+		n, err := strconv.Atoi(r.code)
+		if err != nil || n < 100 || n > 599 {
+			n = http.StatusInternalServerError
+		}
+		out.status = n
+		text := strconv.Itoa(n) + " " + http.StatusText(n)
+		if known || r.msgSet {
+			text = strconv.Itoa(n) + " " + r.msg(info.Meaning)
+		}
+		out.header.Set("Content-Type", "text/plain; charset=utf-8")
+		out.body = []byte(text + "\n")
+		return
+	}
+	if out.status == 0 {
+		out.status = http.StatusOK
+	}
+	out.header.Set("Content-Type", "application/json")
+}
+
+type meta struct {
+	RequestID string `json:"request_id"`
+}
+
+func (r Response) renderSuccess(out *rendered, ids *idSource) {
+	out.status = http.StatusOK
+	out.header.Set("Content-Type", "application/json")
+	data := r.data
+	switch r.vendor {
+	case memerr.MemOS:
+		out.body = mustJSON(struct {
+			Code    int             `json:"code"`
+			Message string          `json:"message"`
+			Data    json.RawMessage `json:"data"`
+		}{0, r.msg("ok"), data})
+	case memerr.Tensorheart:
+		id := r.id(ids.req)
+		out.header.Set("X-Request-ID", id)
+		out.body = mustJSON(struct {
+			Success bool            `json:"success"`
+			Data    json.RawMessage `json:"data"`
+			Meta    meta            `json:"meta"`
+		}{true, data, meta{id}})
+	case memerr.MemoryOS:
+		out.body = mustJSON(struct {
+			Data json.RawMessage `json:"data"`
+			Meta meta            `json:"meta"`
+		}{data, meta{r.id(ids.req)}})
+	case memerr.MemoriesAI:
+		out.body = mustJSON(struct {
+			Code int             `json:"code"`
+			Msg  string          `json:"msg"`
+			Data json.RawMessage `json:"data"`
+		}{200, r.msg("success"), data})
+	case memerr.Coze:
+		id := r.id(ids.logid)
+		out.header.Set("X-Tt-Logid", id)
+		out.body = mustJSON(struct {
+			Code int             `json:"code"`
+			Msg  string          `json:"msg"`
+			Data json.RawMessage `json:"data"`
+		}{0, r.msg(""), data})
+	default:
+		out.body = data
+	}
+}
+
+// id returns r's fixed request id or a fresh one from next.
+func (r Response) id(next func() string) string {
+	if r.requestID != "" {
+		return r.requestID
+	}
+	return next()
+}
+
+var jsonNull = json.RawMessage("null")
+
+// jsonCode writes a code as a JSON number when it is a plain integer (as
+// MemOS, memories.ai and Coze send it) and as a string otherwise.
+func jsonCode(s string) json.RawMessage {
+	if isInteger(s) {
+		return json.RawMessage(s)
+	}
+	return mustJSON(s)
+}
+
+func isInteger(s string) bool {
+	if s == "" || len(s) > 18 || (s[0] == '0' && len(s) > 1) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func marshal(v any) (json.RawMessage, error) {
+	if raw, ok := v.(json.RawMessage); ok {
+		if raw == nil {
+			return jsonNull, nil
+		}
+		if !json.Valid(raw) {
+			return nil, fmt.Errorf("invalid JSON %q", truncateForError(raw))
+		}
+		return append(json.RawMessage{}, raw...), nil
+	}
+	return json.Marshal(v)
+}
+
+func truncateForError(b []byte) string {
+	if len(b) > 40 {
+		return string(b[:40]) + "..."
+	}
+	return string(b)
+}
+
+// mustJSON marshals values built here, which always marshal.
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("memerrtest: internal error: " + err.Error())
+	}
+	return b
+}
+
+// setHeader replaces every spelling of key in h by key: value, or removes
+// them when value is empty.
+func setHeader(h http.Header, key, value string) {
+	for k := range h {
+		if strings.EqualFold(k, key) {
+			delete(h, k)
+		}
+	}
+	if value != "" {
+		h[key] = []string{value}
+	}
+}
+
+// ceilDiv returns d in units, rounded up; negative durations give 0.
+func ceilDiv(d, unit time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64(math.Ceil(float64(d) / float64(unit)))
+}
