@@ -148,7 +148,13 @@ type Error struct {
 	RequestID  string          // meta.request_id, detail.logid, X-Tt-Logid, X-Request-ID ...
 	RetryAfter time.Duration   // the server's wait hint, 0 if none
 	Attempts   int             // attempts the transport made (1 when it did not retry; 0 when no transport was involved)
+
+	cause error // for failures without a response: the network or context error
 }
+
+// Unwrap returns the cause of a failure that got no response (a network
+// error, a *BreakerError, a context error), nil for decoded responses.
+func (e *Error) Unwrap() error { return e.cause }
 
 // maxMessageRunes bounds the server message quoted in Error().
 const maxMessageRunes = 200

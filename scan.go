@@ -69,7 +69,8 @@ type envelope struct {
 	success    int8 // "success": 0 absent, 1 true, -1 false
 	failed     bool // "failed": true (memories.ai's older API)
 	hasData    bool
-	errObj     bool // "error" is an object (Tensorheart, Memory OS)
+	data       []byte // the raw "data" value, for DoJSON
+	errObj     bool   // "error" is an object (Tensorheart, Memory OS)
 	errCode    span
 	errMessage span // error.message, or "error" when it is a string
 	errDetails []byte
@@ -294,7 +295,7 @@ func (s *scanner) top(key []byte, env *envelope) bool {
 		env.failed = f == 1
 	case "data":
 		env.hasData = s.peek() != 'n'
-		ok = s.skip()
+		env.data, ok = s.raw()
 	case "error":
 		switch s.peek() {
 		case '{':

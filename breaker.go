@@ -1,0 +1,224 @@
+package memerr
+
+import (
+	"errors"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+)
+
+// ErrCircuitOpen is wrapped by the error a Transport returns when a host's
+// circuit breaker rejects a request without sending it. errors.Is(err,
+// gobreaker.ErrOpenState) holds too; errors.As to *BreakerError gives the
+// host and the time left open.
+var ErrCircuitOpen = errors.New("memerr: circuit open")
+
+// BreakerError is returned (wrapped by the http.Client as a *url.Error) when
+// a host's breaker rejects a request. Use errors.As to reach it.
+type BreakerError struct {
+	Host      string          // scheme://host:port
+	State     gobreaker.State // StateOpen, or StateHalfOpen when its trial requests are all taken
+	Remaining time.Duration   // time left before the breaker lets a trial request through; 0 if half-open
+}
+
+// Error reads "memerr: circuit open for http://host:80 (half-open in 12s)".
+func (e *BreakerError) Error() string {
+	s := "memerr: circuit open for " + e.Host
+	if e.State == gobreaker.StateHalfOpen {
+		return s + " (half-open, trial requests in flight)"
+	}
+	return s + " (half-open in " + e.Remaining.Round(time.Millisecond).String() + ")"
+}
+
+// Unwrap gives ErrCircuitOpen and gobreaker's own error, so errors.Is
+// matches either.
+func (e *BreakerError) Unwrap() []error {
+	if e.State == gobreaker.StateHalfOpen {
+		return []error{ErrCircuitOpen, gobreaker.ErrTooManyRequests}
+	}
+	return []error{ErrCircuitOpen, gobreaker.ErrOpenState}
+}
+
+// BreakerSettings configures the per-host circuit breakers. A zero field
+// takes the default written beside it.
+//
+// A breaker counts as failures: network errors, KindUnavailable,
+// KindInternal and any 5xx. It counts as successes: 2xx and 4xx other than
+// 429 (the server answered and is healthy). Rate limits and cancelled or
+// timed-out contexts count as neither. It trips when, over the rolling
+// Window, at least MinRequests counted requests saw a failure ratio of
+// FailureRatio or more, or when ConsecutiveFailures failures come in a row.
+type BreakerSettings struct {
+	Window              time.Duration // rolling window of the failure ratio; default 60s
+	Buckets             int           // the window moves in Window/Buckets steps; default 10
+	MinRequests         uint32        // counted requests in the window before the ratio can trip; default 20
+	FailureRatio        float64       // failures / counted requests that trip; default 0.5
+	ConsecutiveFailures uint32        // failures in a row that trip whatever the ratio; default 5
+	OpenTimeout         time.Duration // time open before trial requests go through (half-open); default 30s
+	HalfOpenRequests    uint32        // trial requests allowed half-open, and successes needed to close; default 1
+}
+
+func (s BreakerSettings) withDefaults() BreakerSettings {
+	if s.Window <= 0 {
+		s.Window = 60 * time.Second
+	}
+	if s.Buckets <= 0 {
+		s.Buckets = 10
+	}
+	if s.MinRequests == 0 {
+		s.MinRequests = 20
+	}
+	if s.FailureRatio <= 0 || s.FailureRatio > 1 {
+		s.FailureRatio = 0.5
+	}
+	if s.ConsecutiveFailures == 0 {
+		s.ConsecutiveFailures = 5
+	}
+	if s.OpenTimeout <= 0 {
+		s.OpenTimeout = 30 * time.Second
+	}
+	if s.HalfOpenRequests == 0 {
+		s.HalfOpenRequests = 1
+	}
+	return s
+}
+
+// Outcomes reported to gobreaker's done callback.
+var (
+	errBreakerFailure  = errors.New("memerr: breaker failure")
+	errBreakerExcluded = errors.New("memerr: breaker excluded")
+)
+
+// hostBreaker is the breaker of one scheme://host:port.
+type hostBreaker struct {
+	key string
+	cb  *gobreaker.TwoStepCircuitBreaker[struct{}]
+
+	mu       sync.Mutex
+	openedAt time.Time
+}
+
+// breakers holds one hostBreaker per scheme://host:port.
+type breakers struct {
+	settings BreakerSettings
+	onChange func(host string, from, to gobreaker.State)
+
+	byURL sync.Map // hostKey -> *hostBreaker, keyed as the URL spells it
+	mu    sync.Mutex
+	byKey map[string]*hostBreaker // canonical key -> breaker
+}
+
+type hostKey struct{ scheme, host string }
+
+func newBreakers(s BreakerSettings, onChange func(string, gobreaker.State, gobreaker.State)) *breakers {
+	return &breakers{settings: s.withDefaults(), onChange: onChange, byKey: map[string]*hostBreaker{}}
+}
+
+// forURL returns the breaker of u's scheme://host:port. The common case is
+// one sync.Map load with no allocation.
+func (b *breakers) forURL(u *url.URL) *hostBreaker {
+	k := hostKey{u.Scheme, u.Host}
+	if hb, ok := b.byURL.Load(k); ok {
+		return hb.(*hostBreaker)
+	}
+	canon := canonicalHost(u)
+	b.mu.Lock()
+	hb, ok := b.byKey[canon]
+	if !ok {
+		hb = b.newHostBreaker(canon)
+		b.byKey[canon] = hb
+	}
+	b.mu.Unlock()
+	b.byURL.Store(k, hb)
+	return hb
+}
+
+// canonicalHost is scheme://host:port with the scheme's default port filled in.
+func canonicalHost(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	host := strings.ToLower(u.Hostname())
+	port := u.Port()
+	if port == "" {
+		switch scheme {
+		case "https":
+			port = "443"
+		default:
+			port = "80"
+		}
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return scheme + "://" + host + ":" + port
+}
+
+func (b *breakers) newHostBreaker(key string) *hostBreaker {
+	s := b.settings
+	hb := &hostBreaker{key: key}
+	hb.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:         key,
+		MaxRequests:  s.HalfOpenRequests,
+		Interval:     s.Window,
+		BucketPeriod: s.Window / time.Duration(s.Buckets),
+		Timeout:      s.OpenTimeout,
+		ReadyToTrip: func(c gobreaker.Counts) bool {
+			if c.ConsecutiveFailures >= s.ConsecutiveFailures {
+				return true
+			}
+			counted := c.TotalSuccesses + c.TotalFailures
+			return counted >= s.MinRequests && float64(c.TotalFailures) >= s.FailureRatio*float64(counted)
+		},
+		IsExcluded: func(err error) bool { return err == errBreakerExcluded },
+		OnStateChange: func(name string, from, to gobreaker.State) {
+			if to == gobreaker.StateOpen {
+				hb.mu.Lock()
+				hb.openedAt = time.Now()
+				hb.mu.Unlock()
+			}
+			if b.onChange != nil {
+				b.onChange(name, from, to)
+			}
+		},
+	})
+	return hb
+}
+
+// allow asks the breaker for a slot. On rejection it returns a *BreakerError.
+func (hb *hostBreaker) allow(timeout time.Duration) (func(error), error) {
+	done, err := hb.cb.Allow()
+	if err == nil {
+		return done, nil
+	}
+	be := &BreakerError{Host: hb.key, State: gobreaker.StateOpen}
+	if errors.Is(err, gobreaker.ErrTooManyRequests) {
+		be.State = gobreaker.StateHalfOpen
+	} else {
+		hb.mu.Lock()
+		be.Remaining = max(0, timeout-time.Since(hb.openedAt))
+		hb.mu.Unlock()
+	}
+	return nil, be
+}
+
+// BreakerState returns the state of the breaker of the host of rawURL
+// ("https://api.coze.cn"), and false if the Transport has no breaker for it
+// yet (or breakers are disabled).
+func (t *Transport) BreakerState(rawURL string) (gobreaker.State, bool) {
+	if t.breakers == nil {
+		return gobreaker.StateClosed, false
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return gobreaker.StateClosed, false
+	}
+	t.breakers.mu.Lock()
+	hb, ok := t.breakers.byKey[canonicalHost(u)]
+	t.breakers.mu.Unlock()
+	if !ok {
+		return gobreaker.StateClosed, false
+	}
+	return hb.cb.State(), true
+}

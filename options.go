@@ -1,0 +1,211 @@
+package memerr
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+)
+
+// Option configures a Transport or a Client. Every option's default is
+// written in its doc comment.
+type Option func(*config)
+
+type config struct {
+	vendor        Vendor
+	hostVendors   map[string]Vendor
+	maxRetries    int
+	backoffMin    time.Duration
+	backoffMax    time.Duration
+	maxRetryWait  time.Duration
+	budget        *RetryBudget
+	budgetSet     bool
+	breaker       BreakerSettings
+	noBreaker     bool
+	maxErrorBody  int64
+	maxReplayBody int64
+	logger        *slog.Logger
+	hooks         Hooks
+	base          http.RoundTripper
+	header        http.Header
+}
+
+// Defaults of the options.
+const (
+	DefaultMaxRetries    = 3
+	DefaultBackoffMin    = 250 * time.Millisecond
+	DefaultBackoffMax    = 8 * time.Second
+	DefaultMaxRetryWait  = 30 * time.Second
+	DefaultMaxReplayBody = 8 << 20
+)
+
+func newConfig(opts []Option) config {
+	c := config{
+		maxRetries:    DefaultMaxRetries,
+		backoffMin:    DefaultBackoffMin,
+		backoffMax:    DefaultBackoffMax,
+		maxRetryWait:  DefaultMaxRetryWait,
+		maxErrorBody:  DefaultMaxErrorBody,
+		maxReplayBody: DefaultMaxReplayBody,
+	}
+	for _, o := range opts {
+		if o != nil {
+			o(&c)
+		}
+	}
+	if !c.budgetSet {
+		c.budget = NewRetryBudget(0, 0)
+	}
+	c.breaker = c.breaker.withDefaults()
+	if c.backoffMax < c.backoffMin {
+		c.backoffMax = c.backoffMin
+	}
+	return c
+}
+
+// budgetCost is the tokens one retry spends.
+func (c *config) budgetCost(network bool) int64 {
+	if c.budget == nil {
+		return 0
+	}
+	if network {
+		return c.budget.netCost
+	}
+	return c.budget.cost
+}
+
+// WithVendor decodes every response as v's envelope. Default: Auto, detect
+// the vendor from each response.
+func WithVendor(v Vendor) Option { return func(c *config) { c.vendor = v } }
+
+// WithHostVendor decodes responses from host ("api.coze.cn", or with a port
+// "localhost:8080") as v's envelope; other hosts use WithVendor's vendor.
+// May be given several times.
+func WithHostVendor(host string, v Vendor) Option {
+	return func(c *config) {
+		if c.hostVendors == nil {
+			c.hostVendors = map[string]Vendor{}
+		}
+		c.hostVendors[host] = v
+	}
+}
+
+// WithMaxRetries sets how many times a failed request is retried, so a
+// request is sent at most n+1 times. Default 3; 0 disables retries; a
+// negative n means 0.
+func WithMaxRetries(n int) Option {
+	return func(c *config) { c.maxRetries = max(0, n) }
+}
+
+// WithBackoff sets the exponential backoff used when the server gives no
+// wait hint: attempt k waits a random time between min and min·2^(k-1),
+// capped at max. Defaults 250ms and 8s. Non-positive values keep the default.
+func WithBackoff(min, max time.Duration) Option {
+	return func(c *config) {
+		if min > 0 {
+			c.backoffMin = min
+		}
+		if max > 0 {
+			c.backoffMax = max
+		}
+	}
+}
+
+// WithMaxRetryWait sets the longest server wait hint (Retry-After and the
+// like) the transport waits out. A longer hint is not waited for: the last
+// response is returned at once and its *Error carries RetryAfter. Default 30s.
+func WithMaxRetryWait(d time.Duration) Option {
+	return func(c *config) {
+		if d >= 0 {
+			c.maxRetryWait = d
+		}
+	}
+}
+
+// WithRetryBudget shares b between the requests of the transport (several
+// transports may share one). nil disables the budget. Default: a new
+// NewRetryBudget(500, 5) per transport.
+func WithRetryBudget(b *RetryBudget) Option {
+	return func(c *config) { c.budget, c.budgetSet = b, true }
+}
+
+// WithBreaker sets the per-host circuit breaker settings; zero fields keep
+// the defaults documented on BreakerSettings. Breakers are on by default.
+func WithBreaker(s BreakerSettings) Option {
+	return func(c *config) { c.breaker, c.noBreaker = s, false }
+}
+
+// WithoutBreaker disables the circuit breakers.
+func WithoutBreaker() Option { return func(c *config) { c.noBreaker = true } }
+
+// WithMaxErrorBody sets how many bytes of an error body are read to decode
+// it. Default DefaultMaxErrorBody (1 MiB).
+func WithMaxErrorBody(n int64) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxErrorBody = n
+		}
+	}
+}
+
+// WithMaxReplayBody sets how much of a request body without GetBody is
+// buffered so the request can be retried; a larger body is sent once, never
+// retried. Bodies with GetBody (those of http.NewRequest from bytes or
+// strings) are never buffered. Default 8 MiB.
+func WithMaxReplayBody(n int64) Option {
+	return func(c *config) {
+		if n >= 0 {
+			c.maxReplayBody = n
+		}
+	}
+}
+
+// WithLogger logs each retry (method, URL without query or credentials,
+// status, vendor code, attempt, wait) at Info level and each breaker state
+// change at Warn level. Default: nothing is logged.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithHooks sets callbacks for retries and breaker changes. Default: none.
+func WithHooks(h Hooks) Option { return func(c *config) { c.hooks = h } }
+
+// WithBaseTransport sets the transport that sends each attempt, for
+// NewClient. Default: a clone of http.DefaultTransport. (NewTransport takes
+// its base as an argument; a non-nil argument wins over this option.)
+func WithBaseTransport(rt http.RoundTripper) Option { return func(c *config) { c.base = rt } }
+
+// WithHeader adds a header to every request Client.DoJSON sends (for
+// example the Authorization header). Default: none.
+func WithHeader(key, value string) Option {
+	return func(c *config) {
+		if c.header == nil {
+			c.header = http.Header{}
+		}
+		c.header.Add(key, value)
+	}
+}
+
+// Hooks are callbacks run synchronously on the request's goroutine; they
+// must be quick and must not block.
+type Hooks struct {
+	// OnRetry runs before the wait that precedes each retry.
+	OnRetry func(RetryEvent)
+	// OnBreakerChange runs when a host's breaker changes state.
+	OnBreakerChange func(BreakerChange)
+}
+
+// RetryEvent describes a retry about to happen.
+type RetryEvent struct {
+	Method     string
+	URL        string        // scheme://host/path: never a query or credentials
+	Attempt    int           // the attempt that failed, from 1
+	Wait       time.Duration // the wait before the next attempt
+	StatusCode int           // 0 after a network error
+	Err        error         // the *Error of the failed response, or the network error
+}
+
+// BreakerChange describes a breaker state change.
+type BreakerChange struct {
+	Host     string // scheme://host:port
+	From, To gobreaker.State
+}

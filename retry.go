@@ -1,0 +1,259 @@
+package memerr
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+)
+
+// RetryBudget is a token bucket shared by the requests of one Transport, like
+// the AWS SDK's standard retryer: every retry spends tokens and every
+// successful response refunds one, so a long outage stops retries once the
+// bucket is empty instead of multiplying the load on a struggling server.
+// It is safe for concurrent use.
+type RetryBudget struct {
+	tokens   atomic.Int64
+	capacity int64
+	cost     int64 // per retry after a response
+	netCost  int64 // per retry after a network error or timeout
+}
+
+// NewRetryBudget returns a full bucket of capacity tokens in which a retry
+// after an error response costs cost tokens and a retry after a network
+// error costs twice that. capacity ≤ 0 means 500, cost ≤ 0 means 5 (so a
+// transport that sees nothing but failures retries about 100 times before
+// it sends each request once only).
+func NewRetryBudget(capacity, cost int) *RetryBudget {
+	if capacity <= 0 {
+		capacity = 500
+	}
+	if cost <= 0 {
+		cost = 5
+	}
+	b := &RetryBudget{capacity: int64(capacity), cost: int64(cost), netCost: 2 * int64(cost)}
+	b.tokens.Store(int64(capacity))
+	return b
+}
+
+// Tokens returns the tokens left.
+func (b *RetryBudget) Tokens() int { return int(b.tokens.Load()) }
+
+// take spends n tokens if there are that many.
+func (b *RetryBudget) take(n int64) bool {
+	for {
+		t := b.tokens.Load()
+		if t < n {
+			return false
+		}
+		if b.tokens.CompareAndSwap(t, t-n) {
+			return true
+		}
+	}
+}
+
+// refund returns n tokens, up to the capacity. A full bucket (the common
+// case) costs one atomic load.
+func (b *RetryBudget) refund(n int64) {
+	for {
+		t := b.tokens.Load()
+		if t >= b.capacity {
+			return
+		}
+		if b.tokens.CompareAndSwap(t, min(b.capacity, t+n)) {
+			return
+		}
+	}
+}
+
+type idempotentKey struct{}
+
+// Idempotent returns a shallow copy of req marked as safe to retry after any
+// failure, as GET is. Use it for a POST or PATCH that the server
+// deduplicates by itself. A request with an Idempotency-Key or
+// X-Idempotency-Key header needs no mark.
+func Idempotent(req *http.Request) *http.Request {
+	return req.WithContext(context.WithValue(req.Context(), idempotentKey{}, true))
+}
+
+// isIdempotent reports whether repeating r cannot apply it twice.
+func isIdempotent(r *http.Request) bool {
+	switch r.Method {
+	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	if len(r.Header["Idempotency-Key"]) > 0 || len(r.Header["X-Idempotency-Key"]) > 0 {
+		return true
+	}
+	v, _ := r.Context().Value(idempotentKey{}).(bool)
+	return v
+}
+
+// notSent reports whether a network error certainly happened before the
+// request reached the server: the dial failed.
+func notSent(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	var dns *net.DNSError
+	return errors.As(err, &dns)
+}
+
+// permanentNetErr reports network errors a retry cannot cure: certificate
+// failures and names that do not exist.
+func permanentNetErr(err error) bool {
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var ci x509.CertificateInvalidError
+	var dns *net.DNSError
+	if errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) {
+		return true
+	}
+	return errors.As(err, &dns) && dns.IsNotFound
+}
+
+// retryDecision is what checkRetry concluded about the last attempt.
+type retryDecision struct {
+	retry bool
+	wait  time.Duration
+	why   string // when not retrying a failure: the reason, for the log
+}
+
+// decide applies the retry policy to one attempt's outcome. It does not
+// wait. verdict is the decoded failure of a response, netErr the error of an
+// attempt that got no response.
+func (t *Transport) decide(st *reqState, verdict *Error, netErr error) retryDecision {
+	if st.Context.Err() != nil {
+		return retryDecision{why: "context done"}
+	}
+	var be *BreakerError
+	if netErr != nil && errors.As(netErr, &be) {
+		return retryDecision{why: "circuit open"}
+	}
+	if st.attempts > t.cfg.maxRetries {
+		return retryDecision{why: "retries exhausted"}
+	}
+	if !st.replayable {
+		return retryDecision{why: "request body cannot be replayed"}
+	}
+	idem := isIdempotent(st.req)
+	cost := t.cfg.budgetCost(false)
+	switch {
+	case netErr != nil:
+		if permanentNetErr(netErr) {
+			return retryDecision{why: "permanent network error"}
+		}
+		if !idem && !notSent(netErr) {
+			return retryDecision{why: "non-idempotent request may have been applied"}
+		}
+		cost = t.cfg.budgetCost(true)
+	case !verdict.Kind.Retryable():
+		return retryDecision{why: "not retryable: " + verdict.Kind.String()}
+	case !idem && !serverDidNotAct(verdict):
+		return retryDecision{why: "non-idempotent request may have been applied"}
+	}
+	if st.breaker != nil && st.breaker.cb.State() == gobreaker.StateOpen {
+		return retryDecision{why: "circuit opened"}
+	}
+
+	var wait time.Duration
+	if verdict != nil && verdict.RetryAfter > 0 {
+		if verdict.RetryAfter > t.cfg.maxRetryWait {
+			return retryDecision{why: "server asks for a wait longer than MaxRetryWait"}
+		}
+		wait = verdict.RetryAfter + t.hintJitter(verdict.RetryAfter)
+	} else {
+		wait = t.backoff(st.attempts)
+	}
+	if dl, ok := st.Context.Deadline(); ok && time.Until(dl) <= wait {
+		return retryDecision{why: "wait would pass the context deadline"}
+	}
+	if b := t.cfg.budget; b != nil && !b.take(cost) {
+		return retryDecision{why: "retry budget exhausted"}
+	}
+	st.spent += cost
+	return retryDecision{retry: true, wait: wait}
+}
+
+// serverDidNotAct reports failures after which a non-idempotent request is
+// known not to have been applied: rate limits, and unavailability that is
+// not a gateway's (502 and 504 may come after the upstream acted).
+func serverDidNotAct(e *Error) bool {
+	switch e.Kind {
+	case KindRateLimited:
+		return true
+	case KindUnavailable:
+		return e.StatusCode != http.StatusBadGateway && e.StatusCode != http.StatusGatewayTimeout
+	}
+	return false
+}
+
+// backoff is exponential with full jitter: a random wait between min and
+// min·2^(attempt-1), capped at max.
+func (t *Transport) backoff(attempt int) time.Duration {
+	lo, hi := t.cfg.backoffMin, t.cfg.backoffMin
+	for i := 1; i < attempt && hi < t.cfg.backoffMax; i++ {
+		hi *= 2
+	}
+	hi = min(hi, t.cfg.backoffMax)
+	if hi <= lo {
+		return lo
+	}
+	return lo + time.Duration(t.randN(int64(hi-lo)+1))
+}
+
+// hintJitter is the small positive spread added to a server's wait hint so
+// that clients told the same moment do not return in the same instant: up
+// to 10% of the hint, at most 250ms, at least 1ms.
+func (t *Transport) hintJitter(hint time.Duration) time.Duration {
+	j := min(hint/10, 250*time.Millisecond)
+	if j < time.Millisecond {
+		j = time.Millisecond
+	}
+	return time.Duration(t.randN(int64(j))) + 1
+}
+
+func (t *Transport) randN(n int64) int64 {
+	if t.rand != nil {
+		return t.rand(n)
+	}
+	return rand.Int64N(n)
+}
+
+// sleepCtx waits d or until ctx is done; it reports whether d elapsed.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-tm.C:
+		return true
+	}
+}
+
+// drainLimit bounds how much of an unread body is drained before a retry so
+// that its connection can be reused; a longer body costs a new connection.
+const drainLimit = 256 << 10
+
+// discard drains (bounded) and closes a response body.
+func discard(body io.ReadCloser) {
+	if body == nil {
+		return
+	}
+	_, _ = io.CopyN(io.Discard, body, drainLimit)
+	_ = body.Close()
+}
