@@ -276,6 +276,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rc := http.NewResponseController(w)
+	if resp.chunk > 0 {
+		_ = rc.Flush() // the headers go out now; the body trickles
+	}
 	if !s.writeBody(ctx, w, rc.Flush, out.body, resp.chunk, resp.every) {
 		panic(http.ErrAbortHandler)
 	}
