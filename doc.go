@@ -1,0 +1,62 @@
+// Package memerr gives Go services that call memory APIs — MemOS,
+// Tensorheart, Memory OS, memories.ai and Coze — one way to handle failure.
+//
+// Each vendor reports errors in its own envelope, with its own codes, and
+// sometimes inside an HTTP 200. memerr decodes all of them into one *Error
+// that works with errors.Is and errors.As, and ships an http.RoundTripper
+// that retries and breaks circuits per host, honouring Retry-After,
+// retry-after-ms and X-RateLimit-Reset.
+//
+// # Use
+//
+// Send requests through a Client and handle failures by Kind:
+//
+//	c := memerr.NewClient(memerr.WithVendor(memerr.Coze))
+//	var reply ChatReply
+//	err := c.DoJSON(ctx, "POST", "https://api.coze.cn/v3/chat", req, &reply)
+//	switch {
+//	case errors.Is(err, memerr.ErrRateLimited):
+//		// retried already; the server still refuses: back off upstream
+//	case errors.Is(err, memerr.CozeInsufficientBalance):
+//		// one code of one vendor
+//	}
+//	var e *memerr.Error
+//	if errors.As(err, &e) {
+//		log.Printf("%s %s: %s (request id %s)", e.Vendor, e.Code, e.Kind, e.RequestID)
+//	}
+//
+// Or put the Transport under any http.Client or SDK and decode responses
+// yourself:
+//
+//	hc := &http.Client{Transport: memerr.NewTransport(nil)}
+//	resp, err := hc.Do(req)
+//	if err == nil {
+//		err = memerr.Decode(resp) // nil on success, *memerr.Error otherwise
+//	}
+//
+// # Decoding
+//
+// Parse and Decode detect the vendor by the body's shape, the X-Tt-Logid
+// header and the code's range, or take a hint (WithVendor, Decoder.Vendor).
+// Every code documented by the five vendors is in the registry (Lookup,
+// Codes) with its Kind, chosen by meaning: quota codes are
+// KindQuotaExceeded, not KindRateLimited, because waiting seconds does not
+// cure them. Bodies that are not JSON (a proxy's HTML page, an empty 503)
+// become Generic errors classified by HTTP status. ParseEvent decodes the
+// error events of Coze streams.
+//
+// # Retries and circuit breaking
+//
+// The Transport retries network errors and failures of KindRateLimited,
+// KindUnavailable and KindInternal, including those inside an HTTP 200, on
+// go-retryablehttp's loop; every attempt passes a per-host circuit breaker
+// built on gobreaker. It waits for the server's hint plus a small jitter, or
+// an exponential backoff with full jitter, but never past the context's
+// deadline or MaxRetryWait: a longer hint returns the last response at once,
+// its *Error carrying RetryAfter. POST and PATCH are retried only when the
+// server certainly did not act. A retry budget stops retry storms. Options
+// and their defaults are documented on each With... function.
+//
+// Nothing memerr logs or puts in an error contains an API key, an
+// Authorization header, a URL's credentials or its query.
+package memerr
