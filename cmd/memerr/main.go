@@ -39,6 +39,8 @@ const (
 	exitUsage = 2 // bad command, arguments, flags or vendor
 )
 
+// main runs the command with the process's arguments and standard streams
+// and exits with the status run returns.
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 
 // run is the whole command: it executes args (without the program name),
