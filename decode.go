@@ -188,11 +188,14 @@ func detect(env *envelope, h http.Header) Vendor {
 	return Generic
 }
 
+// codeNumber reads a code as an integer, in the integral form code() gives
+// it ("4009", "4009.0", "4.009e3" and the string "4009" are all 4009), so
+// detection and classification agree with the Code an Error carries.
 func codeNumber(c span) (int64, bool) {
 	if !c.set || c.esc {
 		return 0, false
 	}
-	n, err := strconv.ParseInt(string(c.raw), 10, 64)
+	n, err := strconv.ParseInt(c.code(), 10, 64)
 	return n, err == nil
 }
 

@@ -181,7 +181,7 @@ func (e *Error) Error() string {
 	}
 	b.WriteByte(' ')
 	b.WriteString(e.Kind.String())
-	if m := cleanLine(redact(e.Message), maxMessageRunes); m != "" {
+	if m := strings.TrimRight(cleanLine(redact(e.Message), maxMessageRunes), ".。 "); m != "" {
 		b.WriteString(": ")
 		b.WriteString(m)
 	}
@@ -276,7 +276,7 @@ type CodeInfo struct {
 
 // cleanLine turns s into one printable line of at most max runes: control
 // characters and runs of white space become one space, invalid UTF-8 is
-// replaced, and a cut is marked with "...".
+// replaced, and a cut is marked with "…".
 func cleanLine(s string, max int) string {
 	clean := true
 	for i := 0; i < len(s); i++ {
@@ -298,7 +298,7 @@ func cleanLine(s string, max int) string {
 			continue
 		}
 		if n >= max {
-			b.WriteString("...")
+			b.WriteString("…")
 			return b.String()
 		}
 		if space {

@@ -28,20 +28,28 @@ func redact(s string) string {
 		if isSep(f) {
 			continue
 		}
+		lf := strings.ToLower(f)
 		if next {
-			fields[i] = redacted
 			next = false
+			if w := strings.Trim(lf, "\"':="); w == "bearer" || w == "basic" {
+				next = true // "Authorization: Bearer <token>"
+				continue
+			}
+			fields[i] = redacted
 			continue
 		}
-		lf := strings.ToLower(f)
 		if j := strings.Index(f, "://"); j >= 0 {
 			if at := strings.LastIndexByte(f, '@'); at > j {
 				fields[i] = f[:j+3] + redacted + f[at:]
 				continue
 			}
 		}
-		if k := strings.IndexAny(f, "=:"); k > 0 && k < len(f)-1 && isSecretWord(strings.Trim(lf[:k], "\"'")) {
-			fields[i] = f[:k+1] + redacted
+		if k := strings.IndexAny(f, "=:"); k > 0 && isSecretName(strings.Trim(lf[:k], "\"'")) {
+			if k < len(f)-1 {
+				fields[i] = f[:k+1] + redacted
+			} else {
+				next = true // "token: <value>"
+			}
 			continue
 		}
 		if w := strings.Trim(lf, "\"':="); w == "bearer" || w == "basic" {
@@ -82,8 +90,24 @@ func isSecretWord(w string) bool {
 	return false
 }
 
+// isSecretName reports whether a key name ("token", "api_key",
+// "x-api-key", "access_token") announces a credential as its value.
+func isSecretName(w string) bool {
+	if isSecretWord(w) {
+		return true
+	}
+	for _, suffix := range []string{"-key", "_key", "apikey", "token", "secret", "password"} {
+		if strings.HasSuffix(w, suffix) {
+			return true
+		}
+	}
+	return false
+}
+
+// isSep reports whether f starts with a separator. '?' and '&' separate
+// query parameters, so "?q=x&api_key=..." yields the field "api_key=...".
 func isSep(f string) bool {
-	return len(f) > 0 && (f[0] == ' ' || f[0] == '\t' || f[0] == '\n' || f[0] == '\r' || f[0] == ',' || f[0] == ';' || f[0] == '"' || f[0] == '\'' || f[0] == '(' || f[0] == ')')
+	return len(f) > 0 && (f[0] == ' ' || f[0] == '\t' || f[0] == '\n' || f[0] == '\r' || f[0] == ',' || f[0] == ';' || f[0] == '"' || f[0] == '\'' || f[0] == '(' || f[0] == ')' || f[0] == '?' || f[0] == '&')
 }
 
 // splitKeep splits s into alternating words and separator runs, keeping both.
