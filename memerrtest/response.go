@@ -164,7 +164,9 @@ func Repeat(r Response, n int) []Response {
 	return out
 }
 
-// WithStatus returns r sent with HTTP status code instead of its default.
+// WithStatus returns r sent with HTTP status code instead of its default;
+// 0 restores the default. Use a final status, 200 to 999: net/http's
+// server panics on a code below 100 and treats 1xx as informational.
 func (r Response) WithStatus(code int) Response {
 	r.status = code
 	return r

@@ -30,11 +30,12 @@ type Server struct {
 	// for NewTLSServer), without a trailing slash.
 	URL string
 
-	ts     *httptest.Server
-	ids    idSource
-	done   chan struct{} // closed by Close: ends every wait
-	closed sync.Once
-	conns  atomic.Int64
+	ts       *httptest.Server
+	ids      idSource
+	done     chan struct{} // closed by Close: ends every wait
+	closed   sync.Once
+	conns    atomic.Int64
+	handlers sync.WaitGroup // running handlers, hijacked connections included
 
 	mu       sync.Mutex
 	queue    []Response
@@ -133,6 +134,10 @@ func (s *Server) Close() {
 	s.closed.Do(func() {
 		close(s.done)
 		s.ts.Close()
+		// httptest forgets hijacked connections: wait for their handlers
+		// (a dropped or truncated response) too. No request can start
+		// any more, so Wait does not race with Add.
+		s.handlers.Wait()
 	})
 }
 
@@ -233,6 +238,8 @@ func (s *Server) next(req Request) Response {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.handlers.Add(1)
+	defer s.handlers.Done()
 	body, _ := io.ReadAll(r.Body)
 	query := r.URL.Query()
 	resp := s.next(Request{
@@ -269,7 +276,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		h[k] = v
 	}
 	if bodyAllowed(out.status) {
-		h.Set("Content-Length", strconv.Itoa(len(out.body)))
+		setHeader(h, "Content-Length", strconv.Itoa(len(out.body)))
 	}
 	w.WriteHeader(out.status)
 	if r.Method == http.MethodHead || len(out.body) == 0 {
@@ -293,8 +300,8 @@ func (s *Server) serveTruncated(w http.ResponseWriter, r *http.Request, out rend
 	}
 	defer conn.Close()
 	h := out.header.Clone()
-	h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
-	h.Set("Content-Length", strconv.Itoa(len(out.body)))
+	setHeader(h, "Date", time.Now().UTC().Format(http.TimeFormat))
+	setHeader(h, "Content-Length", strconv.Itoa(len(out.body)))
 	bw := buf.Writer
 	if bw == nil {
 		bw = bufio.NewWriter(conn)

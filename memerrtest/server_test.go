@@ -256,6 +256,10 @@ func TestModifiers(t *testing.T) {
 		{"header replaced case-insensitively", base.WithHeader("x-request-id", "mine"), func(t *testing.T, resp *http.Response, _ []byte) {
 			assert.Equal(t, []string{"mine"}, resp.Header.Values("X-Request-Id"))
 		}},
+		{"content length cannot be changed", base.WithHeader("content-length", "1"), func(t *testing.T, resp *http.Response, body []byte) {
+			assert.Equal(t, strconv.Itoa(len(body)), resp.Header.Get("Content-Length"))
+			assert.Contains(t, string(body), "RATE_LIMIT_EXCEEDED")
+		}},
 		{"content type overridden", base.WithHeader("Content-Type", "application/problem+json"), func(t *testing.T, resp *http.Response, _ []byte) {
 			assert.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"))
 		}},
