@@ -1,0 +1,601 @@
+package memerr
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// step is one scripted answer of a test server.
+type step struct {
+	status int
+	header map[string]string
+	body   string
+	hijack bool // close the connection without answering
+}
+
+func jsonStep(status int, body string) step { return step{status: status, body: body} }
+
+// scripted is an httptest server answering with its steps in order; the
+// last step repeats. It records what it received.
+type scripted struct {
+	*httptest.Server
+	hits  atomic.Int32
+	conns atomic.Int32 // new connections
+
+	mu     sync.Mutex
+	steps  []step
+	bodies [][]byte
+	at     []time.Time
+	reqs   []*http.Request
+}
+
+func newScripted(t testing.TB, steps ...step) *scripted {
+	t.Helper()
+	s := &scripted{steps: steps}
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.Config.ConnState = func(_ net.Conn, cs http.ConnState) {
+		if cs == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
+	s.Start()
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *scripted) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	n := int(s.hits.Add(1))
+	s.mu.Lock()
+	s.bodies = append(s.bodies, body)
+	s.at = append(s.at, time.Now())
+	s.reqs = append(s.reqs, r.Clone(context.Background()))
+	st := s.steps[min(n, len(s.steps))-1]
+	s.mu.Unlock()
+	if st.hijack {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+		return
+	}
+	for k, v := range st.header {
+		w.Header().Set(k, v)
+	}
+	if w.Header().Get("Content-Type") == "" && strings.HasPrefix(st.body, "{") {
+		w.Header().Set("Content-Type", "application/json")
+	}
+	w.WriteHeader(st.status)
+	io.WriteString(w, st.body)
+}
+
+func (s *scripted) Hits() int { return int(s.hits.Load()) }
+
+func (s *scripted) Bodies() [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([][]byte(nil), s.bodies...)
+}
+
+func (s *scripted) Times() []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Time(nil), s.at...)
+}
+
+// fast are the options of a transport that retries quickly.
+func fast(opts ...Option) []Option {
+	return append([]Option{WithBackoff(time.Millisecond, 5*time.Millisecond)}, opts...)
+}
+
+func get(t testing.TB, rt http.RoundTripper, url string) (*http.Response, error) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	require.NoError(t, err)
+	return rt.RoundTrip(req)
+}
+
+func readAll(t testing.TB, resp *http.Response) string {
+	t.Helper()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	return string(b)
+}
+
+const (
+	okCoze    = `{"code":0,"msg":"","data":{"id":"1"}}`
+	busyCoze  = `{"code":4009,"msg":"system busy","detail":{"logid":"2024"}}`
+	okMemOS   = `{"code":0,"message":"ok","data":{"id":"1"}}`
+	downMemOS = `{"code":50004,"message":"memory service unavailable","data":null}`
+)
+
+func TestRetryOn(t *testing.T) {
+	tests := []struct {
+		name   string
+		vendor Vendor
+		first  step
+	}{
+		{"network error", Auto, step{hijack: true}},
+		{"429", Auto, jsonStep(429, `{"code":429,"msg":"Rate limit exceeded","data":null}`)},
+		{"503", Auto, step{status: 503, body: "upstream down"}},
+		{"500", Auto, jsonStep(500, `{"success":false,"error":{"code":"INTERNAL_ERROR","message":"boom"}}`)},
+		{"coze 4009 in 200", Coze, jsonStep(200, busyCoze)},
+		{"memos 50004 in 200", Auto, jsonStep(200, downMemOS)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newScripted(t, tc.first, tc.first, jsonStep(200, okCoze))
+			tr := NewTransport(nil, fast(WithVendor(tc.vendor))...)
+			resp, err := get(t, tr, srv.URL+"/v1/x")
+			require.NoError(t, err)
+			assert.Equal(t, 200, resp.StatusCode)
+			assert.Equal(t, okCoze, readAll(t, resp))
+			assert.Equal(t, 3, srv.Hits())
+		})
+	}
+}
+
+func TestNoRetryOn(t *testing.T) {
+	tests := []struct {
+		name   string
+		vendor Vendor
+		first  step
+		status int
+		kind   Kind
+	}{
+		{"memos quota 40301 in 200", Auto, jsonStep(200, `{"code":40301,"message":"token quota used up","data":null}`), 200, KindQuotaExceeded},
+		{"tensorheart daily quota 429", Auto, jsonStep(429, `{"success":false,"error":{"code":"DAILY_QUOTA_EXCEEDED","message":"daily quota exceeded"}}`), 429, KindQuotaExceeded},
+		{"coze insufficient balance 4011", Coze, jsonStep(200, `{"code":4011,"msg":"insufficient balance"}`), 200, KindInsufficientBalance},
+		{"400", Auto, jsonStep(400, `{"error":{"code":"VALIDATION_ERROR","message":"bad"},"meta":{"request_id":"r1"}}`), 400, KindInvalidRequest},
+		{"401", Auto, jsonStep(401, `{"code":700012006,"msg":"access token invalid"}`), 401, KindUnauthenticated},
+		{"403", Auto, step{status: 403, body: "forbidden"}, 403, KindPermissionDenied},
+		{"404", Auto, step{status: 404, body: "not found"}, 404, KindNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newScripted(t, tc.first, jsonStep(200, okCoze))
+			tr := NewTransport(nil, fast(WithVendor(tc.vendor))...)
+			resp, err := get(t, tr, srv.URL)
+			require.NoError(t, err)
+			assert.Equal(t, tc.status, resp.StatusCode)
+			assert.Equal(t, tc.first.body, readAll(t, resp), "body handed back intact")
+			assert.Equal(t, 1, srv.Hits())
+
+			// The same through a Client: the decoded failure.
+			srv.hits.Store(0)
+			c := &Client{t: tr, hc: &http.Client{Transport: tr}}
+			req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+			_, err = c.Do(req)
+			var e *Error
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, tc.kind, e.Kind)
+			assert.Equal(t, 1, e.Attempts)
+			assert.Equal(t, 1, srv.Hits())
+		})
+	}
+}
+
+func TestPostRules(t *testing.T) {
+	rateLimited := jsonStep(429, `{"code":429,"msg":"slow down","data":null}`)
+	tests := []struct {
+		name    string
+		method  string
+		header  string // request header set to "k1"
+		mark    bool   // wrapped by Idempotent
+		first   step
+		retried bool
+	}{
+		{"POST 429", "POST", "", false, rateLimited, true},
+		{"POST 503", "POST", "", false, step{status: 503}, true},
+		{"POST 500", "POST", "", false, step{status: 500}, false},
+		{"POST 502", "POST", "", false, step{status: 502}, false},
+		{"POST 504", "POST", "", false, step{status: 504}, false},
+		{"POST dropped connection", "POST", "", false, step{hijack: true}, false},
+		{"PATCH 500", "PATCH", "", false, step{status: 500}, false},
+		{"POST Idempotency-Key 500", "POST", "Idempotency-Key", false, step{status: 500}, true},
+		{"POST X-Idempotency-Key 502", "POST", "X-Idempotency-Key", false, step{status: 502}, true},
+		{"POST Idempotency-Key dropped", "POST", "Idempotency-Key", false, step{hijack: true}, true},
+		{"POST Idempotent 504", "POST", "", true, step{status: 504}, true},
+		{"POST Idempotent dropped", "POST", "", true, step{hijack: true}, true},
+		{"PUT 500", "PUT", "", false, step{status: 500}, true},
+		{"PUT dropped", "PUT", "", false, step{hijack: true}, true},
+		{"DELETE 502", "DELETE", "", false, step{status: 502}, true},
+		{"GET 500", "GET", "", false, step{status: 500}, true},
+		{"GET dropped", "GET", "", false, step{hijack: true}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newScripted(t, tc.first, jsonStep(200, okCoze))
+			tr := NewTransport(nil, fast()...)
+			req, err := http.NewRequest(tc.method, srv.URL, strings.NewReader(`{"q":1}`))
+			require.NoError(t, err)
+			if tc.header != "" {
+				req.Header.Set(tc.header, "k1")
+			}
+			if tc.mark {
+				req = Idempotent(req)
+			}
+			resp, err := tr.RoundTrip(req)
+			if tc.retried {
+				require.NoError(t, err)
+				assert.Equal(t, 200, resp.StatusCode)
+				readAll(t, resp)
+				assert.Equal(t, 2, srv.Hits())
+				for _, b := range srv.Bodies() {
+					assert.Equal(t, `{"q":1}`, string(b))
+				}
+				return
+			}
+			if tc.first.hijack {
+				require.Error(t, err)
+			} else {
+				require.NoError(t, err)
+				assert.Equal(t, tc.first.status, resp.StatusCode)
+				readAll(t, resp)
+			}
+			assert.Equal(t, 1, srv.Hits())
+		})
+	}
+}
+
+// closedPort returns the address of a port nothing listens on.
+func closedPort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func TestPostRetriedOnConnectionRefused(t *testing.T) {
+	addr := closedPort(t)
+	var events []RetryEvent
+	tr := NewTransport(nil, fast(WithMaxRetries(2), WithoutBreaker(),
+		WithHooks(Hooks{OnRetry: func(ev RetryEvent) { events = append(events, ev) }}))...)
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/add", strings.NewReader("x"))
+	require.NoError(t, err)
+	_, err = tr.RoundTrip(req)
+	require.Error(t, err)
+	var op *net.OpError
+	require.ErrorAs(t, err, &op)
+	assert.Equal(t, "dial", op.Op)
+	assert.Len(t, events, 2, "a POST that never reached the server is retried")
+	assert.Contains(t, err.Error(), "3 attempts")
+}
+
+func TestBodyReplay(t *testing.T) {
+	payload := bytes.Repeat([]byte("memory-0123456789\x00\xff"), 300) // 6000 bytes, binary
+	tests := []struct {
+		name    string
+		body    func() io.Reader
+		limit   int64
+		retried bool
+	}{
+		{"GetBody from bytes.Reader", func() io.Reader { return bytes.NewReader(payload) }, 10, true},
+		{"no GetBody within bound", func() io.Reader { return io.NopCloser(bytes.NewReader(payload)) }, int64(len(payload)), true},
+		{"no GetBody beyond bound", func() io.Reader { return io.NopCloser(bytes.NewReader(payload)) }, int64(len(payload)) - 1, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newScripted(t, step{status: 503}, step{status: 503}, jsonStep(200, okCoze))
+			tr := NewTransport(nil, fast(WithMaxReplayBody(tc.limit))...)
+			req, err := http.NewRequest(http.MethodPut, srv.URL+"/m?x=1", tc.body())
+			require.NoError(t, err)
+			req.Header.Set("X-Test", "a")
+			before := *req
+			beforeHeader := req.Header.Clone()
+			resp, err := tr.RoundTrip(req)
+			require.NoError(t, err)
+			readAll(t, resp)
+
+			want := 3
+			if !tc.retried {
+				want = 1
+				assert.Equal(t, 503, resp.StatusCode)
+			}
+			require.Equal(t, want, srv.Hits())
+			for i, b := range srv.Bodies() {
+				assert.True(t, bytes.Equal(payload, b), "attempt %d body differs", i+1)
+			}
+
+			// The caller's request is unchanged.
+			assert.Equal(t, beforeHeader, req.Header)
+			assert.True(t, before.Body == req.Body, "Body pointer")
+			assert.True(t, before.URL == req.URL, "URL pointer")
+			assert.Equal(t, "http", req.URL.Scheme)
+			assert.Equal(t, "x=1", req.URL.RawQuery)
+			assert.Equal(t, before.ContentLength, req.ContentLength)
+			assert.Equal(t, before.Method, req.Method)
+			assert.True(t, before.Context() == req.Context(), "context")
+			assert.Equal(t, before.Host, req.Host)
+			assert.Equal(t, before.TransferEncoding, req.TransferEncoding)
+			assert.Equal(t, before.Close, req.Close)
+		})
+	}
+}
+
+func TestFinalResponseReadable(t *testing.T) {
+	body := `{"code":50004,"message":"memory service unavailable","data":null}`
+	srv := newScripted(t, jsonStep(503, body))
+	base := &recordingBase{rt: http.DefaultTransport.(*http.Transport).Clone()}
+	tr := NewTransport(base, fast(WithMaxRetries(2))...)
+	resp, err := get(t, tr, srv.URL)
+	require.NoError(t, err, "the last response comes back, not an error")
+	assert.Equal(t, 503, resp.StatusCode)
+	assert.Equal(t, body, readAll(t, resp), "readable from the first byte")
+	assert.Equal(t, 3, srv.Hits())
+	// go-retryablehttp closes the whole pool when it gives up; we do not.
+	assert.Zero(t, base.closeIdle.Load(), "CloseIdleConnections on giving up")
+}
+
+// recordingBase is a base transport that records CloseIdleConnections.
+type recordingBase struct {
+	rt        http.RoundTripper
+	closeIdle atomic.Int32
+}
+
+func (b *recordingBase) RoundTrip(r *http.Request) (*http.Response, error) { return b.rt.RoundTrip(r) }
+func (b *recordingBase) CloseIdleConnections()                            { b.closeIdle.Add(1) }
+
+func TestCloseIdleConnectionsForwards(t *testing.T) {
+	base := &recordingBase{rt: http.DefaultTransport}
+	tr := NewTransport(base)
+	tr.CloseIdleConnections()
+	assert.Equal(t, int32(1), base.closeIdle.Load())
+	// A base without the method is fine too.
+	NewTransport(roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, errors.New("x") })).CloseIdleConnections()
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestConnectionReusedAcrossRetries(t *testing.T) {
+	big := fmt.Sprintf(`{"code":50004,"message":"unavailable","data":{"pad":%q}}`, strings.Repeat("x", 8<<10))
+	srv := newScripted(t, jsonStep(503, big), jsonStep(503, big), jsonStep(503, big), jsonStep(200, okMemOS))
+	tr := NewTransport(nil, fast()...)
+	resp, err := get(t, tr, srv.URL)
+	require.NoError(t, err)
+	assert.Equal(t, 200, resp.StatusCode)
+	readAll(t, resp)
+	assert.Equal(t, 4, srv.Hits())
+	assert.Equal(t, int32(1), srv.conns.Load(), "one connection for all attempts")
+}
+
+func TestLargeSuccessBodyNotBuffered(t *testing.T) {
+	for _, chunked := range []bool{false, true} {
+		t.Run(fmt.Sprintf("chunked=%v", chunked), func(t *testing.T) {
+			release := make(chan struct{})
+			first := bytes.Repeat([]byte("a"), PeekLimit+1024)
+			rest := bytes.Repeat([]byte("b"), 1<<20)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				if !chunked {
+					w.Header().Set("Content-Length", fmt.Sprint(len(first)+len(rest)))
+				}
+				w.WriteHeader(200)
+				w.Write(first)
+				http.NewResponseController(w).Flush()
+				select {
+				case <-release:
+				case <-r.Context().Done():
+					return
+				}
+				w.Write(rest)
+			}))
+			defer srv.Close()
+			defer close(release)
+
+			tr := NewTransport(nil, WithVendor(Coze))
+			done := make(chan *http.Response, 1)
+			go func() {
+				resp, err := get(t, tr, srv.URL)
+				if err == nil {
+					done <- resp
+				}
+				close(done)
+			}()
+			var resp *http.Response
+			select {
+			case resp = <-done:
+			case <-time.After(2 * time.Second):
+				t.Fatal("RoundTrip waited for the whole body")
+			}
+			require.NotNil(t, resp)
+			release <- struct{}{}
+			b, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			resp.Body.Close()
+			assert.Equal(t, len(first)+len(rest), len(b))
+			assert.True(t, bytes.Equal(first, b[:len(first)]))
+		})
+	}
+}
+
+func TestEventStreamNotReadAhead(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(200)
+		io.WriteString(w, "event: message\ndata: {\"code\":0}\n\n")
+		http.NewResponseController(w).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+
+	tr := NewTransport(nil, WithVendor(Coze))
+	start := time.Now()
+	resp, err := get(t, tr, srv.URL)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	assert.Less(t, time.Since(start), time.Second)
+	line := make([]byte, len("event: message\n"))
+	_, err = io.ReadFull(resp.Body, line)
+	require.NoError(t, err)
+	assert.Equal(t, "event: message\n", string(line))
+}
+
+func TestRedirectsNotFollowedInside(t *testing.T) {
+	var target atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/old" {
+			http.Redirect(w, r, "/new", http.StatusFound)
+			return
+		}
+		target.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, okCoze)
+	}))
+	defer srv.Close()
+	tr := NewTransport(nil)
+
+	noFollow := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(srv.URL + "/old")
+	require.NoError(t, err)
+	readAll(t, resp)
+	assert.Equal(t, http.StatusFound, resp.StatusCode)
+	assert.Equal(t, "/new", resp.Header.Get("Location"))
+	assert.Zero(t, target.Load())
+
+	follow := &http.Client{Transport: tr}
+	resp, err = follow.Get(srv.URL + "/old")
+	require.NoError(t, err)
+	assert.Equal(t, okCoze, readAll(t, resp))
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.Equal(t, "/new", resp.Request.URL.Path)
+	assert.Equal(t, int32(1), target.Load())
+}
+
+func TestLoggingAndSecrets(t *testing.T) {
+	const key = "sk-live-4f9a8b7c6d5e4f3a2b1c"
+	const qkey = "qk9f8e7d6c5b4a39281"
+	const pass = "hunter2pass"
+	echo := fmt.Sprintf(`{"code":5000,"msg":"invalid key %s (query %s, pass %s)"}`, key, qkey, pass)
+	srv := newScripted(t, jsonStep(503, echo))
+
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, nil))
+	c := NewClient(fast(WithVendor(Coze), WithLogger(logger),
+		WithBreaker(BreakerSettings{ConsecutiveFailures: 2, OpenTimeout: time.Hour}))...)
+
+	u := strings.Replace(srv.URL, "http://", "http://user:"+pass+"@", 1) + "/v1/chat?api_key=" + qkey
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+key)
+	_, err = c.Do(req)
+	require.Error(t, err)
+
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	t.Log(out)
+	assert.Contains(t, out, "memerr: retrying request")
+	assert.Contains(t, out, "method=GET")
+	assert.Contains(t, out, "url="+srv.URL+"/v1/chat ")
+	assert.Contains(t, out, "status=503")
+	assert.Contains(t, out, "code=5000")
+	assert.Contains(t, out, "attempt=1")
+	assert.Contains(t, out, "wait=")
+	assert.Contains(t, out, "circuit breaker open")
+	assert.Contains(t, out, "to=open")
+	for _, secret := range []string{key, qkey, pass, "api_key"} {
+		assert.NotContains(t, out, secret)
+		assert.NotContains(t, err.Error(), secret)
+	}
+
+	// The breaker is now open: the error without a response is clean too.
+	req2, _ := http.NewRequest(http.MethodGet, u, nil)
+	req2.Header.Set("Authorization", "Bearer "+key)
+	_, err = c.Do(req2)
+	require.ErrorIs(t, err, ErrCircuitOpen)
+	for _, secret := range []string{key, qkey, pass, "api_key"} {
+		assert.NotContains(t, err.Error(), secret)
+	}
+
+	// A network error with credentials in the URL.
+	c2 := NewClient(fast(WithMaxRetries(1))...)
+	req3, _ := http.NewRequest(http.MethodGet, "http://user:"+pass+"@"+closedPort(t)+"/x?api_key="+qkey, nil)
+	_, err = c2.Do(req3)
+	require.Error(t, err)
+	for _, secret := range []string{qkey, pass, "api_key"} {
+		assert.NotContains(t, err.Error(), secret)
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func TestSilentByDefault(t *testing.T) {
+	tr := NewTransport(nil)
+	assert.Nil(t, tr.rc.Logger, "go-retryablehttp's default logger prints to stderr")
+	assert.Nil(t, tr.cfg.logger)
+}
+
+func TestConcurrentRequests(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if n.Add(1)%3 == 0 {
+			w.WriteHeader(503)
+			io.WriteString(w, downMemOS)
+			return
+		}
+		io.WriteString(w, okMemOS)
+	}))
+	defer srv.Close()
+	tr := NewTransport(nil, fast(WithMaxRetries(5), WithoutBreaker())...)
+	var wg sync.WaitGroup
+	errs := make(chan error, 50)
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body := fmt.Sprintf(`{"n":%d}`, i)
+			req, _ := http.NewRequest(http.MethodPut, srv.URL, strings.NewReader(body))
+			resp, err := tr.RoundTrip(req)
+			if err != nil {
+				errs <- err
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || string(b) != okMemOS {
+				errs <- fmt.Errorf("status %d body %q", resp.StatusCode, b)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
