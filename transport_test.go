@@ -351,7 +351,7 @@ type recordingBase struct {
 }
 
 func (b *recordingBase) RoundTrip(r *http.Request) (*http.Response, error) { return b.rt.RoundTrip(r) }
-func (b *recordingBase) CloseIdleConnections()                            { b.closeIdle.Add(1) }
+func (b *recordingBase) CloseIdleConnections()                             { b.closeIdle.Add(1) }
 
 func TestCloseIdleConnectionsForwards(t *testing.T) {
 	base := &recordingBase{rt: http.DefaultTransport}
