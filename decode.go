@@ -3,6 +3,7 @@ package memerr
 import (
 	"bytes"
 	"errors"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -57,10 +58,8 @@ func parse(v Vendor, status int, h http.Header, body []byte) *Error {
 	}
 	if d, ok := ParseRetryAfter(h, timeNow()); ok {
 		e.RetryAfter = d
-	} else if env.retryAfter.set && !env.retryAfter.str {
-		if f, ok := parseNonNeg(string(env.retryAfter.raw)); ok {
-			e.RetryAfter = capSeconds(f)
-		}
+	} else if d, ok := bodyRetryAfter(&env); ok {
+		e.RetryAfter = d
 	}
 	return e
 }
@@ -350,13 +349,22 @@ func ParseEvent(v Vendor, data []byte) error {
 	return e
 }
 
+// bodyRetryAfter reads a body "retry_after": a JSON number of seconds, which
+// may have a fraction or an exponent (1e20 is capped at MaxHint); strings,
+// negative values and malformed numbers are ignored.
 func bodyRetryAfter(env *envelope) (time.Duration, bool) {
-	if env.retryAfter.set && !env.retryAfter.str {
-		if f, ok := parseNonNeg(string(env.retryAfter.raw)); ok {
-			return capSeconds(f), true
-		}
+	r := env.retryAfter
+	if !r.set || r.str || len(r.raw) == 0 || r.raw[0] < '0' || r.raw[0] > '9' {
+		return 0, false
 	}
-	return 0, false
+	f, err := strconv.ParseFloat(string(r.raw), 64)
+	if err != nil && !isRangeErr(err) {
+		return 0, false
+	}
+	if math.IsNaN(f) || f < 0 {
+		return 0, false
+	}
+	return capSeconds(f), true
 }
 
 // Decoder decodes responses with a fixed vendor hint and error-body bound.

@@ -76,10 +76,22 @@ func refTime(h http.Header, now time.Time) time.Time {
 	return now
 }
 
-// parseNonNeg parses a finite, non-negative decimal number.
+// parseNonNeg parses a non-negative decimal number: digits with at most one
+// '.'. Signs, exponents, hex, "NaN", "Inf", units and dates are rejected;
+// a number too large for a float64 reads as +Inf (then capped).
 func parseNonNeg(v string) (float64, bool) {
-	if v == "" || !(v[0] >= '0' && v[0] <= '9' || v[0] == '.') {
-		return 0, false // rejects signs, "NaN", "Inf", dates
+	dot := false
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c >= '0' && c <= '9':
+		case c == '.' && !dot:
+			dot = true
+		default:
+			return 0, false
+		}
+	}
+	if v == "" || v == "." {
+		return 0, false
 	}
 	f, err := strconv.ParseFloat(v, 64)
 	if err != nil && !isRangeErr(err) {
@@ -109,7 +121,8 @@ func until(t, ref time.Time) time.Duration {
 }
 
 func untilUnix(sec float64, ref time.Time) time.Duration {
-	d := sec - float64(ref.UnixNano())/1e9
+	// Not ref.UnixNano(): it overflows for dates outside 1678-2262.
+	d := sec - (float64(ref.Unix()) + float64(ref.Nanosecond())/1e9)
 	if d <= 0 {
 		return 0
 	}
