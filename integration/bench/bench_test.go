@@ -1,0 +1,130 @@
+package bench
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/failsafe-go/failsafe-go/circuitbreaker"
+	"github.com/failsafe-go/failsafe-go/failsafehttp"
+	"github.com/hashicorp/go-retryablehttp"
+	"github.com/memerr/memerr"
+)
+
+// successBody is a Coze success envelope of about 200 bytes; it is also a
+// MemOS success envelope (code 0), so both vendors inspect and accept it.
+var successBody = []byte(`{"code":0,"msg":"","data":{"id":"7382941203847561","memories":[{"id":"m_01","text":"likes green tea","score":0.93},{"id":"m_02","text":"lives in Lisbon","score":0.81}],"has_more":false}}`)
+
+// newServer serves successBody as application/json with a Content-Length.
+func newServer(tb testing.TB) *httptest.Server {
+	tb.Helper()
+	n := strconv.Itoa(len(successBody))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		h := w.Header()
+		h["Content-Type"] = []string{"application/json; charset=utf-8"}
+		h["Content-Length"] = []string{n}
+		_, _ = w.Write(successBody)
+	}))
+	tb.Cleanup(srv.Close)
+	return srv
+}
+
+// newBase is the http.Transport under every contender: a clone of
+// http.DefaultTransport with room for one idle connection per goroutine,
+// so that no contender pays for new connections.
+func newBase() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 1024
+	t.MaxIdleConnsPerHost = 1024
+	return t
+}
+
+// contenders are the round trippers compared, each over its own newBase.
+var contenders = []struct {
+	name string
+	new  func(base *http.Transport) http.RoundTripper
+}{
+	{"bare", func(base *http.Transport) http.RoundTripper { return base }},
+	{"memerr", func(base *http.Transport) http.RoundTripper { return memerr.NewTransport(base) }},
+	{"memerr-coze", func(base *http.Transport) http.RoundTripper {
+		return memerr.NewTransport(base, memerr.WithVendor(memerr.Coze))
+	}},
+	{"memerr-memos", func(base *http.Transport) http.RoundTripper {
+		return memerr.NewTransport(base, memerr.WithVendor(memerr.MemOS))
+	}},
+	{"retryablehttp", func(base *http.Transport) http.RoundTripper {
+		c := retryablehttp.NewClient()
+		c.HTTPClient = &http.Client{Transport: base}
+		c.Logger = nil
+		return &retryablehttp.RoundTripper{Client: c}
+	}},
+	{"failsafe", func(base *http.Transport) http.RoundTripper {
+		retry := failsafehttp.NewRetryPolicyBuilder().
+			WithBackoff(250*time.Millisecond, 8*time.Second).
+			WithMaxRetries(3).
+			Build()
+		breaker := circuitbreaker.NewBuilder[*http.Response]().
+			HandleIf(func(r *http.Response, err error) bool { return err != nil || r.StatusCode >= 500 }).
+			WithFailureThreshold(5).
+			WithDelay(30 * time.Second).
+			Build()
+		return failsafehttp.NewRoundTripper(base, retry, breaker)
+	}},
+}
+
+// BenchmarkSuccess sends parallel GETs that succeed, on loopback, through
+// each contender in the same run. Each op is one round trip with its body
+// read to the end and closed.
+//
+// memerr is the default Transport (vendor Auto: a JSON body of at most
+// PeekLimit is read ahead and its envelope inspected); memerr-coze and
+// memerr-memos name the vendor. retryablehttp is go-retryablehttp's
+// RoundTripper with its defaults and no logger; failsafe is failsafe-go's
+// failsafehttp RoundTripper with its HTTP retry policy (3 retries, backoff
+// 250ms–8s) and a circuit breaker on errors and 5xx (5 failures, 30s),
+// memerr's defaults.
+func BenchmarkSuccess(b *testing.B) {
+	srv := newServer(b)
+	for _, c := range contenders {
+		b.Run(c.name, func(b *testing.B) {
+			base := newBase()
+			defer base.CloseIdleConnections()
+			rt := c.new(base)
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				req, err := http.NewRequest(http.MethodGet, srv.URL+"/v1/memories", nil)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				for pb.Next() {
+					if err := roundTrip(rt, req); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+func roundTrip(rt http.RoundTripper, req *http.Request) error {
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = &statusError{resp.StatusCode}
+	}
+	return err
+}
+
+type statusError struct{ code int }
+
+func (e *statusError) Error() string { return "unexpected status " + strconv.Itoa(e.code) }
