@@ -1,0 +1,38 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain runs the suite, then checks two promises that span it: nothing
+// the suite captured (logs, error strings, printed request records) holds a
+// credential, and no goroutine outlives the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if code == 0 {
+		if leaks := secrets.leaks(); len(leaks) > 0 {
+			fmt.Fprintf(os.Stderr, "FAIL: secrets leaked into captured output:\n%s\n", leaks)
+			code = 1
+		} else {
+			fmt.Printf("secrets: %d log bytes, %d error strings and request dumps captured; no credential found\n",
+				secrets.logBytes(), secrets.notes())
+		}
+	}
+	if code == 0 {
+		if err := goleak.Find(leakOptions()...); err != nil {
+			fmt.Fprintf(os.Stderr, "FAIL: goroutines leaked by the suite: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// leakOptions are the goroutines goleak may find when the suite ends: none
+// of memerr's, only runtime and library background workers.
+func leakOptions() []goleak.Option {
+	return nil
+}
