@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -94,11 +95,59 @@ var (
 
 // hostBreaker is the breaker of one scheme://host:port.
 type hostBreaker struct {
-	key string
-	cb  *gobreaker.TwoStepCircuitBreaker[struct{}]
+	key      string
+	cb       *gobreaker.TwoStepCircuitBreaker[struct{}]
+	onChange func(host string, from, to gobreaker.State)
 
-	mu       sync.Mutex
-	openedAt time.Time
+	npending atomic.Int32 // len(pending), read without the lock
+
+	mu        sync.Mutex
+	openedAt  time.Time
+	pending   []stateChange // changes not yet reported to onChange
+	notifying bool          // a goroutine is reporting pending changes
+}
+
+type stateChange struct{ from, to gobreaker.State }
+
+// notify reports the pending state changes to onChange, in order. gobreaker
+// calls OnStateChange while it holds its lock, so the change is only queued
+// there and reported here, after the call into gobreaker has returned: a
+// hook or logger may then call Transport.BreakerState without deadlocking.
+func (hb *hostBreaker) notify() {
+	if hb.npending.Load() == 0 {
+		return
+	}
+	hb.mu.Lock()
+	if hb.notifying {
+		hb.mu.Unlock()
+		return // the goroutine reporting will report these too
+	}
+	hb.notifying = true
+	for len(hb.pending) > 0 {
+		c := hb.pending[0]
+		hb.pending = hb.pending[1:]
+		hb.npending.Add(-1)
+		hb.mu.Unlock()
+		hb.onChange(hb.key, c.from, c.to)
+		hb.mu.Lock()
+	}
+	hb.pending = nil
+	hb.notifying = false
+	hb.mu.Unlock()
+}
+
+// state is the breaker's state; it reports a change the reading caused
+// (open to half-open when the timeout has passed).
+func (hb *hostBreaker) state() gobreaker.State {
+	s := hb.cb.State()
+	hb.notify()
+	return s
+}
+
+// report gives gobreaker the outcome of an allowed request.
+func (hb *hostBreaker) report(done func(error), outcome error) {
+	done(outcome)
+	hb.notify()
 }
 
 // breakers holds one hostBreaker per scheme://host:port.
@@ -157,7 +206,7 @@ func canonicalHost(u *url.URL) string {
 
 func (b *breakers) newHostBreaker(key string) *hostBreaker {
 	s := b.settings
-	hb := &hostBreaker{key: key}
+	hb := &hostBreaker{key: key, onChange: b.onChange}
 	hb.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:         key,
 		MaxRequests:  s.HalfOpenRequests,
@@ -172,15 +221,17 @@ func (b *breakers) newHostBreaker(key string) *hostBreaker {
 			return counted >= s.MinRequests && float64(c.TotalFailures) >= s.FailureRatio*float64(counted)
 		},
 		IsExcluded: func(err error) bool { return err == errBreakerExcluded },
-		OnStateChange: func(name string, from, to gobreaker.State) {
+		OnStateChange: func(_ string, from, to gobreaker.State) {
+			// Called with gobreaker's lock held: queue, report in notify.
+			hb.mu.Lock()
 			if to == gobreaker.StateOpen {
-				hb.mu.Lock()
 				hb.openedAt = time.Now()
-				hb.mu.Unlock()
 			}
-			if b.onChange != nil {
-				b.onChange(name, from, to)
+			if hb.onChange != nil {
+				hb.pending = append(hb.pending, stateChange{from, to})
+				hb.npending.Add(1)
 			}
+			hb.mu.Unlock()
 		},
 	})
 	return hb
@@ -189,6 +240,7 @@ func (b *breakers) newHostBreaker(key string) *hostBreaker {
 // allow asks the breaker for a slot. On rejection it returns a *BreakerError.
 func (hb *hostBreaker) allow(timeout time.Duration) (func(error), error) {
 	done, err := hb.cb.Allow()
+	hb.notify()
 	if err == nil {
 		return done, nil
 	}
@@ -220,5 +272,5 @@ func (t *Transport) BreakerState(rawURL string) (gobreaker.State, bool) {
 	if !ok {
 		return gobreaker.StateClosed, false
 	}
-	return hb.cb.State(), true
+	return hb.state(), true
 }

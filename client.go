@@ -220,9 +220,9 @@ func (a attempter) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err != nil {
 		if done != nil {
 			if st.Context.Err() != nil {
-				done(errBreakerExcluded)
+				st.breaker.report(done, errBreakerExcluded)
 			} else {
-				done(errBreakerFailure)
+				st.breaker.report(done, errBreakerFailure)
 			}
 		}
 		return nil, err
@@ -237,7 +237,7 @@ func (a attempter) RoundTrip(r *http.Request) (*http.Response, error) {
 		st.verdict = v
 	}
 	if done != nil {
-		done(breakerOutcome(resp.StatusCode, v))
+		st.breaker.report(done, breakerOutcome(resp.StatusCode, v))
 	}
 	if v == nil && t.cfg.budget != nil {
 		t.cfg.budget.refund(1 + st.spent)

@@ -186,7 +186,7 @@ func WithHeader(key, value string) Option {
 }
 
 // Hooks are callbacks run synchronously on the request's goroutine; they
-// must be quick and must not block.
+// must be quick and must not block. They may call Transport.BreakerState.
 type Hooks struct {
 	// OnRetry runs before the wait that precedes each retry.
 	OnRetry func(RetryEvent)

@@ -162,7 +162,7 @@ func (t *Transport) decide(st *reqState, verdict *Error, netErr error) retryDeci
 	case !idem && !serverDidNotAct(verdict):
 		return retryDecision{why: "non-idempotent request may have been applied"}
 	}
-	if st.breaker != nil && st.breaker.cb.State() == gobreaker.StateOpen {
+	if st.breaker != nil && st.breaker.state() == gobreaker.StateOpen {
 		return retryDecision{why: "circuit opened"}
 	}
 

@@ -1,0 +1,392 @@
+package memerr
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// changes records breaker transitions from the OnBreakerChange hook.
+type changes struct {
+	mu  sync.Mutex
+	all []BreakerChange
+}
+
+func (c *changes) hook(ch BreakerChange) {
+	c.mu.Lock()
+	c.all = append(c.all, ch)
+	c.mu.Unlock()
+}
+
+func (c *changes) list() []BreakerChange {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]BreakerChange(nil), c.all...)
+}
+
+// toggled is a server that answers 503 while failing is set, 200 otherwise.
+type toggled struct {
+	*httptest.Server
+	failing atomic.Bool
+	status  atomic.Int32 // the failing status; 503 if unset
+	hits    atomic.Int32
+	hold    atomic.Pointer[chan struct{}] // when set, a request waits for it to close
+}
+
+func newToggled(t *testing.T, failing bool) *toggled {
+	s := &toggled{}
+	s.failing.Store(failing)
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.hits.Add(1)
+		if h := s.hold.Load(); h != nil {
+			select {
+			case <-*h:
+			case <-r.Context().Done():
+			}
+		}
+		if s.failing.Load() {
+			st := int(s.status.Load())
+			if st == 0 {
+				st = 503
+			}
+			w.WriteHeader(st)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(okMemOS))
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *toggled) Hits() int { return int(s.hits.Load()) }
+
+func TestBreakerOpensPerHost(t *testing.T) {
+	a := newToggled(t, true)
+	b := newToggled(t, false)
+	var ch changes
+	var retries atomic.Int32
+	tr := NewTransport(nil, fast(
+		WithBreaker(BreakerSettings{ConsecutiveFailures: 3, OpenTimeout: time.Minute}),
+		WithHooks(Hooks{OnBreakerChange: ch.hook, OnRetry: func(RetryEvent) { retries.Add(1) }}))...)
+	hc := &http.Client{Transport: tr}
+
+	// Three failing attempts (one request and its retries) open A's breaker;
+	// the retry loop stops as soon as it opens.
+	resp, err := hc.Get(a.URL)
+	require.NoError(t, err)
+	readAll(t, resp)
+	assert.Equal(t, 503, resp.StatusCode)
+	assert.Equal(t, 3, a.Hits())
+	state, ok := tr.BreakerState(a.URL)
+	require.True(t, ok)
+	assert.Equal(t, gobreaker.StateOpen, state)
+	assert.Equal(t, []BreakerChange{{Host: canonicalHost(mustURL(t, a.URL)), From: gobreaker.StateClosed, To: gobreaker.StateOpen}}, ch.list())
+
+	// Open: fail fast without touching the network, and without retrying.
+	retries.Store(0)
+	start := time.Now()
+	_, err = hc.Get(a.URL + "/v1/memories")
+	assert.Less(t, time.Since(start), 20*time.Millisecond)
+	require.Error(t, err)
+	assert.Equal(t, 3, a.Hits(), "no network traffic while open")
+	assert.Zero(t, retries.Load(), "a breaker rejection is not retried")
+	assert.ErrorIs(t, err, ErrCircuitOpen)
+	assert.ErrorIs(t, err, gobreaker.ErrOpenState)
+	var be *BreakerError
+	require.ErrorAs(t, err, &be)
+	assert.Equal(t, "http://"+a.Listener.Addr().String(), be.Host)
+	assert.Equal(t, gobreaker.StateOpen, be.State)
+	assert.Greater(t, be.Remaining, 50*time.Second)
+	assert.LessOrEqual(t, be.Remaining, time.Minute)
+	assert.Contains(t, be.Error(), "circuit open for http://127.0.0.1:")
+
+	// Client.Do: a *Error wrapping the breaker error, one attempt.
+	c := &Client{t: tr, hc: hc}
+	req, _ := http.NewRequest(http.MethodGet, a.URL, nil)
+	_, err = c.Do(req)
+	var e *Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, 1, e.Attempts)
+	assert.Equal(t, KindUnavailable, e.Kind)
+	assert.ErrorIs(t, err, ErrCircuitOpen)
+	assert.ErrorIs(t, err, gobreaker.ErrOpenState)
+	require.ErrorAs(t, err, &be)
+	assert.Equal(t, 3, a.Hits())
+
+	// Another host is unaffected.
+	resp, err = hc.Get(b.URL)
+	require.NoError(t, err)
+	assert.Equal(t, okMemOS, readAll(t, resp))
+	state, ok = tr.BreakerState(b.URL)
+	require.True(t, ok)
+	assert.Equal(t, gobreaker.StateClosed, state)
+
+	// The same host spelled differently shares the breaker.
+	_, err = hc.Get("http://" + a.Listener.Addr().String() + "/other")
+	assert.ErrorIs(t, err, ErrCircuitOpen)
+
+	_, ok = tr.BreakerState("http://unknown.example")
+	assert.False(t, ok)
+}
+
+func mustURL(t *testing.T, raw string) *url.URL {
+	req, err := http.NewRequest(http.MethodGet, raw, nil)
+	require.NoError(t, err)
+	return req.URL
+}
+
+func TestBreakerClientErrorsNeverTrip(t *testing.T) {
+	for _, status := range []int{400, 401, 404, 409, 429} {
+		t.Run(http.StatusText(status), func(t *testing.T) {
+			srv := newToggled(t, true)
+			srv.status.Store(int32(status))
+			tr := NewTransport(nil, fast(WithMaxRetries(0),
+				WithBreaker(BreakerSettings{ConsecutiveFailures: 2, MinRequests: 2, FailureRatio: 0.1, OpenTimeout: time.Minute}))...)
+			for i := 0; i < 30; i++ {
+				resp, err := get(t, tr, srv.URL)
+				require.NoError(t, err, "request %d", i)
+				readAll(t, resp)
+			}
+			assert.Equal(t, 30, srv.Hits())
+			state, _ := tr.BreakerState(srv.URL)
+			assert.Equal(t, gobreaker.StateClosed, state)
+		})
+	}
+}
+
+func TestBreakerRateLimitsCountAsNeither(t *testing.T) {
+	srv := newScripted(t,
+		step{status: 503},
+		jsonStep(429, `{"code":429,"msg":"slow","data":null}`),
+		jsonStep(200, `{"code":4009,"msg":"busy"}`), // rate limited in a 200
+		step{status: 503},
+		jsonStep(200, okCoze))
+	tr := NewTransport(nil, fast(WithMaxRetries(0), WithVendor(Coze),
+		WithBreaker(BreakerSettings{ConsecutiveFailures: 2, OpenTimeout: time.Minute}))...)
+	for i := 0; i < 3; i++ {
+		resp, err := get(t, tr, srv.URL)
+		require.NoError(t, err)
+		readAll(t, resp)
+		state, _ := tr.BreakerState(srv.URL)
+		assert.Equal(t, gobreaker.StateClosed, state, "after request %d", i+1)
+	}
+	// The rate limits did not reset the run of failures: the next one trips.
+	resp, err := get(t, tr, srv.URL)
+	require.NoError(t, err)
+	readAll(t, resp)
+	state, _ := tr.BreakerState(srv.URL)
+	assert.Equal(t, gobreaker.StateOpen, state)
+}
+
+func TestBreakerFailureRatio(t *testing.T) {
+	srv := newScripted(t, jsonStep(200, okMemOS), step{status: 500}, jsonStep(200, okMemOS), step{status: 502}, jsonStep(200, okMemOS))
+	tr := NewTransport(nil, fast(WithMaxRetries(0),
+		WithBreaker(BreakerSettings{MinRequests: 4, FailureRatio: 0.5, ConsecutiveFailures: 100, OpenTimeout: time.Minute}))...)
+	for i := 0; i < 4; i++ {
+		state, _ := tr.BreakerState(srv.URL)
+		assert.Equal(t, gobreaker.StateClosed, state, "before request %d", i+1)
+		resp, err := get(t, tr, srv.URL)
+		require.NoError(t, err)
+		readAll(t, resp)
+	}
+	state, _ := tr.BreakerState(srv.URL)
+	assert.Equal(t, gobreaker.StateOpen, state, "2 failures of 4 requests")
+}
+
+func TestBreakerNetworkErrorsAndCancellation(t *testing.T) {
+	t.Run("network errors are failures", func(t *testing.T) {
+		addr := closedPort(t)
+		tr := NewTransport(nil, fast(WithMaxRetries(0), WithBreaker(BreakerSettings{ConsecutiveFailures: 2, OpenTimeout: time.Minute}))...)
+		for i := 0; i < 2; i++ {
+			_, err := get(t, tr, "http://"+addr)
+			require.Error(t, err)
+			assert.NotErrorIs(t, err, ErrCircuitOpen)
+		}
+		_, err := get(t, tr, "http://"+addr)
+		assert.ErrorIs(t, err, ErrCircuitOpen)
+	})
+
+	t.Run("cancelled contexts are neither", func(t *testing.T) {
+		release := make(chan struct{})
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}))
+		defer srv.Close()
+		defer close(release)
+		tr := NewTransport(nil, fast(WithMaxRetries(0), WithBreaker(BreakerSettings{ConsecutiveFailures: 1, OpenTimeout: time.Minute}))...)
+		for i := 0; i < 3; i++ {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+			_, err := tr.RoundTrip(req)
+			cancel()
+			require.Error(t, err)
+			assert.ErrorIs(t, err, context.DeadlineExceeded)
+		}
+		state, _ := tr.BreakerState(srv.URL)
+		assert.Equal(t, gobreaker.StateClosed, state)
+	})
+}
+
+func TestBreakerHalfOpen(t *testing.T) {
+	const openFor = 50 * time.Millisecond
+	setup := func(t *testing.T) (*toggled, *Transport, *changes) {
+		srv := newToggled(t, true)
+		ch := &changes{}
+		tr := NewTransport(nil, fast(WithMaxRetries(0),
+			WithBreaker(BreakerSettings{ConsecutiveFailures: 2, OpenTimeout: openFor}),
+			WithHooks(Hooks{OnBreakerChange: ch.hook}))...)
+		for i := 0; i < 2; i++ {
+			resp, err := get(t, tr, srv.URL)
+			require.NoError(t, err)
+			readAll(t, resp)
+		}
+		_, err := get(t, tr, srv.URL)
+		require.ErrorIs(t, err, ErrCircuitOpen)
+		require.Equal(t, 2, srv.Hits())
+		return srv, tr, ch
+	}
+
+	t.Run("a success closes it", func(t *testing.T) {
+		srv, tr, ch := setup(t)
+		time.Sleep(openFor + 10*time.Millisecond)
+		state, _ := tr.BreakerState(srv.URL)
+		assert.Equal(t, gobreaker.StateHalfOpen, state)
+		srv.failing.Store(false)
+		resp, err := get(t, tr, srv.URL)
+		require.NoError(t, err)
+		assert.Equal(t, okMemOS, readAll(t, resp))
+		state, _ = tr.BreakerState(srv.URL)
+		assert.Equal(t, gobreaker.StateClosed, state)
+		host := canonicalHost(mustURL(t, srv.URL))
+		assert.Equal(t, []BreakerChange{
+			{host, gobreaker.StateClosed, gobreaker.StateOpen},
+			{host, gobreaker.StateOpen, gobreaker.StateHalfOpen},
+			{host, gobreaker.StateHalfOpen, gobreaker.StateClosed},
+		}, ch.list())
+	})
+
+	t.Run("a failure reopens it", func(t *testing.T) {
+		srv, tr, ch := setup(t)
+		time.Sleep(openFor + 10*time.Millisecond)
+		resp, err := get(t, tr, srv.URL)
+		require.NoError(t, err)
+		readAll(t, resp)
+		assert.Equal(t, 3, srv.Hits(), "one trial request")
+		state, _ := tr.BreakerState(srv.URL)
+		assert.Equal(t, gobreaker.StateOpen, state)
+		_, err = get(t, tr, srv.URL)
+		var be *BreakerError
+		require.ErrorAs(t, err, &be)
+		assert.Greater(t, be.Remaining, time.Duration(0))
+		assert.LessOrEqual(t, be.Remaining, openFor)
+		host := canonicalHost(mustURL(t, srv.URL))
+		assert.Equal(t, []BreakerChange{
+			{host, gobreaker.StateClosed, gobreaker.StateOpen},
+			{host, gobreaker.StateOpen, gobreaker.StateHalfOpen},
+			{host, gobreaker.StateHalfOpen, gobreaker.StateOpen},
+		}, ch.list())
+	})
+
+	t.Run("trial slots taken", func(t *testing.T) {
+		srv, tr, _ := setup(t)
+		time.Sleep(openFor + 10*time.Millisecond)
+		hold := make(chan struct{})
+		srv.hold.Store(&hold)
+		srv.failing.Store(false)
+		trial := make(chan error, 1)
+		go func() {
+			resp, err := get(t, tr, srv.URL)
+			if err == nil {
+				readAll(t, resp)
+			}
+			trial <- err
+		}()
+		require.Eventually(t, func() bool { return srv.Hits() == 3 }, time.Second, time.Millisecond)
+		_, err := get(t, tr, srv.URL)
+		var be *BreakerError
+		require.ErrorAs(t, err, &be)
+		assert.Equal(t, gobreaker.StateHalfOpen, be.State)
+		assert.ErrorIs(t, err, ErrCircuitOpen)
+		assert.ErrorIs(t, err, gobreaker.ErrTooManyRequests)
+		assert.Equal(t, 3, srv.Hits())
+		close(hold)
+		require.NoError(t, <-trial)
+		state, _ := tr.BreakerState(srv.URL)
+		assert.Equal(t, gobreaker.StateClosed, state)
+	})
+}
+
+func TestBreakerHookMayReadState(t *testing.T) {
+	srv := newToggled(t, true)
+	var tr *Transport
+	seen := make(chan gobreaker.State, 4)
+	tr = NewTransport(nil, fast(WithMaxRetries(0),
+		WithBreaker(BreakerSettings{ConsecutiveFailures: 1, OpenTimeout: time.Minute}),
+		WithHooks(Hooks{OnBreakerChange: func(c BreakerChange) {
+			s, _ := tr.BreakerState(srv.URL)
+			seen <- s
+		}}))...)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		resp, err := get(t, tr, srv.URL)
+		if err == nil {
+			resp.Body.Close()
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("deadlock: OnBreakerChange calling BreakerState")
+	}
+	require.Len(t, seen, 1)
+	assert.Equal(t, gobreaker.StateOpen, <-seen)
+}
+
+func TestWithoutBreaker(t *testing.T) {
+	srv := newToggled(t, true)
+	tr := NewTransport(nil, fast(WithMaxRetries(0), WithoutBreaker())...)
+	for i := 0; i < 20; i++ {
+		resp, err := get(t, tr, srv.URL)
+		require.NoError(t, err)
+		readAll(t, resp)
+	}
+	assert.Equal(t, 20, srv.Hits())
+	_, ok := tr.BreakerState(srv.URL)
+	assert.False(t, ok)
+}
+
+func TestBreakerErrorString(t *testing.T) {
+	be := &BreakerError{Host: "https://api.coze.cn:443", State: gobreaker.StateOpen, Remaining: 12 * time.Second}
+	assert.Equal(t, "memerr: circuit open for https://api.coze.cn:443 (half-open in 12s)", be.Error())
+	assert.True(t, errors.Is(be, ErrCircuitOpen))
+	assert.True(t, errors.Is(be, gobreaker.ErrOpenState))
+	assert.False(t, errors.Is(be, gobreaker.ErrTooManyRequests))
+}
+
+func TestCanonicalHost(t *testing.T) {
+	for raw, want := range map[string]string{
+		"http://Example.COM/x":        "http://example.com:80",
+		"https://api.coze.cn":         "https://api.coze.cn:443",
+		"https://api.coze.cn:443/v3":  "https://api.coze.cn:443",
+		"http://127.0.0.1:8080/":      "http://127.0.0.1:8080",
+		"http://[::1]:9000/":          "http://[::1]:9000",
+		"http://user:pw@example.com/": "http://example.com:80",
+	} {
+		assert.Equal(t, want, canonicalHost(mustURL(t, raw)), raw)
+	}
+}
