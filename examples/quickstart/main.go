@@ -126,7 +126,10 @@ func vendorFailures(w io.Writer, srv *memerrtest.Server) error {
 	// (MemOS 40300 is a rate limit, which memerr would otherwise retry.)
 	client := memerr.NewClient(memerr.WithMaxRetries(0))
 
-	for _, f := range failures {
+	for i, f := range failures {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
 		srv.Enqueue(f.resp)
 		// DoJSON sends the request and decodes the vendor's "data" payload
 		// on success; on failure it returns a *memerr.Error.
@@ -155,7 +158,7 @@ func vendorFailures(w io.Writer, srv *memerrtest.Server) error {
 		fmt.Fprintf(w, "  kind       %s, retryable: %t\n", e.Kind, e.Retryable())
 		fmt.Fprintf(w, "  request id %s\n", orNone(e.RequestID))
 		fmt.Fprintf(w, "  meaning    %s\n", info.Meaning)
-		fmt.Fprintf(w, "  resolution %s\n\n", info.Resolution)
+		fmt.Fprintf(w, "  resolution %s\n", info.Resolution)
 	}
 	return nil
 }
