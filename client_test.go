@@ -1,0 +1,229 @@
+package memerr
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestClientDoAttempts(t *testing.T) {
+	tests := []struct {
+		name  string
+		steps []step
+		kind  Kind
+		want  int
+	}{
+		{"not retried", []step{jsonStep(404, `{"success":false,"error":{"code":"MEMORY_NOT_FOUND","message":"no such memory"}}`)}, KindNotFound, 1},
+		{"retries exhausted", []step{{status: 503, body: "down"}}, KindUnavailable, 1 + DefaultMaxRetries},
+		{"retried then not retryable", []step{{status: 503}, {status: 500}, jsonStep(400, `{"code":40000,"message":"bad param","data":null}`)}, KindInvalidRequest, 3},
+		{"in-body error on 200", []step{jsonStep(200, downMemOS)}, KindUnavailable, 1 + DefaultMaxRetries},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newScripted(t, tc.steps...)
+			c := NewClient(fast(WithoutBreaker())...)
+			req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+			resp, err := c.Do(req)
+			assert.Nil(t, resp)
+			var e *Error
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, tc.kind, e.Kind)
+			assert.Equal(t, srv.Hits(), e.Attempts, "Attempts equals server hits")
+			assert.Equal(t, tc.want, e.Attempts)
+		})
+	}
+
+	t.Run("network error", func(t *testing.T) {
+		c := NewClient(fast(WithoutBreaker(), WithMaxRetries(2))...)
+		req, _ := http.NewRequest(http.MethodGet, "http://"+closedPort(t)+"/x", nil)
+		_, err := c.Do(req)
+		var e *Error
+		require.ErrorAs(t, err, &e)
+		assert.Equal(t, 3, e.Attempts)
+		assert.Equal(t, Generic, e.Vendor)
+		assert.Equal(t, KindUnavailable, e.Kind)
+		var op interface{ Timeout() bool }
+		assert.ErrorAs(t, err, &op, "the network error is the cause")
+	})
+
+	t.Run("success", func(t *testing.T) {
+		srv := newScripted(t, step{status: 503}, jsonStep(200, okCoze))
+		c := NewClient(fast(WithVendor(Coze))...)
+		req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		assert.Equal(t, okCoze, readAll(t, resp), "body unread")
+	})
+
+	t.Run("cancelled", func(t *testing.T) {
+		srv := newScripted(t, jsonStep(200, okCoze))
+		c := NewClient()
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+		_, err := c.Do(req)
+		var e *Error
+		require.ErrorAs(t, err, &e)
+		assert.ErrorIs(t, err, context.Canceled)
+		assert.Equal(t, KindUnknown, e.Kind)
+	})
+}
+
+func TestClientHTTPClient(t *testing.T) {
+	c := NewClient()
+	require.NotNil(t, c.HTTPClient())
+	assert.Same(t, c.Transport(), c.HTTPClient().Transport)
+}
+
+func TestDoJSON(t *testing.T) {
+	type item struct {
+		ID   string `json:"id"`
+		Text string `json:"text"`
+	}
+	tests := []struct {
+		name   string
+		vendor Vendor
+		body   string
+	}{
+		{"coze", Coze, `{"code":0,"msg":"","data":{"id":"m1","text":"hi"}}`},
+		{"memos code 0", MemOS, `{"code":0,"message":"ok","data":{"id":"m1","text":"hi"}}`},
+		{"memos self-hosted code 200", MemOS, `{"code":200,"message":"ok","data":{"id":"m1","text":"hi"}}`},
+		{"tensorheart", Tensorheart, `{"success":true,"data":{"id":"m1","text":"hi"},"meta":{"request_id":"req_1"}}`},
+		{"memoryos", MemoryOS, `{"data":{"id":"m1","text":"hi"},"meta":{"request_id":"req_2"}}`},
+		{"memories.ai code 200", MemoriesAI, `{"code":200,"msg":"success","data":{"id":"m1","text":"hi"}}`},
+		{"memories.ai code 0000", MemoriesAI, `{"code":"0000","msg":"success","data":{"id":"m1","text":"hi"},"success":true,"failed":false}`},
+		{"auto-detected", Auto, `{"success":true,"data":{"id":"m1","text":"hi"}}`},
+		{"no envelope", Auto, `{"id":"m1","text":"hi"}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var gotCT, gotAccept, gotAuth, gotBody string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				gotCT, gotAccept, gotAuth = r.Header.Get("Content-Type"), r.Header.Get("Accept"), r.Header.Get("Authorization")
+				b := new(strings.Builder)
+				_, _ = ioCopy(b, r)
+				gotBody = b.String()
+				w.Header().Set("Content-Type", "application/json")
+				w.Write([]byte(tc.body))
+			}))
+			defer srv.Close()
+			c := NewClient(WithVendor(tc.vendor), WithHeader("Authorization", "Bearer sk-test-0123456789"))
+			var out item
+			err := c.DoJSON(context.Background(), http.MethodPost, srv.URL+"/v1/add", map[string]string{"text": "hi"}, &out)
+			require.NoError(t, err)
+			assert.Equal(t, item{ID: "m1", Text: "hi"}, out)
+			assert.Equal(t, "application/json", gotCT)
+			assert.Equal(t, "application/json", gotAccept)
+			assert.Equal(t, "Bearer sk-test-0123456789", gotAuth)
+			assert.JSONEq(t, `{"text":"hi"}`, gotBody)
+		})
+	}
+}
+
+func ioCopy(b *strings.Builder, r *http.Request) (int64, error) {
+	buf := make([]byte, 512)
+	var n int64
+	for {
+		k, err := r.Body.Read(buf)
+		b.Write(buf[:k])
+		n += int64(k)
+		if err != nil {
+			return n, nil
+		}
+	}
+}
+
+func TestDoJSONFailures(t *testing.T) {
+	t.Run("vendor error", func(t *testing.T) {
+		srv := newScripted(t, jsonStep(200, `{"code":4011,"msg":"insufficient balance","detail":{"logid":"L1"}}`))
+		c := NewClient(WithVendor(Coze))
+		var out map[string]any
+		err := c.DoJSON(context.Background(), http.MethodPost, srv.URL, map[string]int{"a": 1}, &out)
+		var e *Error
+		require.ErrorAs(t, err, &e)
+		assert.ErrorIs(t, err, CozeInsufficientBalance)
+		assert.ErrorIs(t, err, ErrInsufficientBalance)
+		assert.Equal(t, 1, e.Attempts)
+		assert.Equal(t, "L1", e.RequestID)
+		assert.Nil(t, out)
+	})
+
+	t.Run("retried then ok", func(t *testing.T) {
+		srv := newScripted(t, jsonStep(200, busyCoze), jsonStep(200, `{"code":0,"msg":"","data":[1,2,3]}`))
+		c := NewClient(fast(WithVendor(Coze))...)
+		var out []int
+		require.NoError(t, c.DoJSON(context.Background(), http.MethodGet, srv.URL, nil, &out))
+		assert.Equal(t, []int{1, 2, 3}, out)
+		assert.Equal(t, 2, srv.Hits())
+		reqs := srv.reqs
+		assert.Empty(t, reqs[0].Header.Get("Content-Type"), "no body, no Content-Type")
+	})
+
+	t.Run("undecodable data", func(t *testing.T) {
+		srv := newScripted(t, jsonStep(200, `{"code":0,"msg":"","data":{"id":42}}`))
+		c := NewClient(WithVendor(Coze))
+		var out struct {
+			ID []string `json:"id"`
+		}
+		err := c.DoJSON(context.Background(), http.MethodGet, srv.URL, nil, &out)
+		require.Error(t, err)
+		var je *json.UnmarshalTypeError
+		assert.ErrorAs(t, err, &je)
+		var e *Error
+		assert.False(t, errors.As(err, &e))
+	})
+
+	t.Run("unmarshalable input", func(t *testing.T) {
+		c := NewClient()
+		err := c.DoJSON(context.Background(), http.MethodPost, "http://127.0.0.1:1", func() {}, nil)
+		require.Error(t, err)
+	})
+
+	t.Run("bad URL keeps its secret", func(t *testing.T) {
+		c := NewClient()
+		err := c.DoJSON(context.Background(), http.MethodGet, "http://h/x?api_key=sekret123\x7f", nil, nil)
+		require.Error(t, err)
+		assert.NotContains(t, err.Error(), "sekret123")
+	})
+
+	t.Run("null data and nil out", func(t *testing.T) {
+		srv := newScripted(t, jsonStep(200, `{"code":0,"msg":"","data":null}`))
+		c := NewClient(WithVendor(Coze))
+		var out map[string]any
+		require.NoError(t, c.DoJSON(context.Background(), http.MethodDelete, srv.URL, nil, &out))
+		assert.Nil(t, out)
+		require.NoError(t, c.DoJSON(context.Background(), http.MethodDelete, srv.URL, nil, nil))
+	})
+
+	t.Run("deadline", func(t *testing.T) {
+		var hits atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits.Add(1)
+			w.Header().Set("Retry-After", "10")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(429)
+			w.Write([]byte(`{"success":false,"error":{"code":"RATE_LIMIT_EXCEEDED","message":"slow down"}}`))
+		}))
+		defer srv.Close()
+		c := NewClient()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		start := time.Now()
+		err := c.DoJSON(ctx, http.MethodGet, srv.URL, nil, nil)
+		assert.Less(t, time.Since(start), 500*time.Millisecond)
+		var e *Error
+		require.ErrorAs(t, err, &e)
+		assert.Equal(t, Tensorheart, e.Vendor)
+		assert.Equal(t, 10*time.Second, e.RetryAfter)
+		assert.Equal(t, int32(1), hits.Load())
+	})
+}
