@@ -88,7 +88,7 @@ func BenchmarkBodySize(b *testing.B) {
 			}
 			srv := serveBody(b, body, sized)
 			for _, rt := range []string{"bare", "memerr"} {
-				b.Run(size.name+"/"+framing+"/"+rt, func(b *testing.B) {
+				b.Run("size="+size.name+"/body="+framing+"/rt="+rt, func(b *testing.B) {
 					base := benchBase()
 					defer base.CloseIdleConnections()
 					var t http.RoundTripper = base
@@ -122,7 +122,7 @@ func BenchmarkContention(b *testing.B) {
 	srv := serveBody(b, cozeBody(200), true)
 	for _, g := range []int{1, 16, 256} {
 		for _, rt := range []string{"bare", "memerr"} {
-			b.Run("goroutines="+strconv.Itoa(g)+"/"+rt, func(b *testing.B) {
+			b.Run("goroutines="+strconv.Itoa(g)+"/rt="+rt, func(b *testing.B) {
 				base := benchBase()
 				defer base.CloseIdleConnections()
 				var t http.RoundTripper = base

@@ -89,7 +89,7 @@ var contenders = []struct {
 func BenchmarkSuccess(b *testing.B) {
 	srv := newServer(b)
 	for _, c := range contenders {
-		b.Run(c.name, func(b *testing.B) {
+		b.Run("rt="+c.name, func(b *testing.B) {
 			base := newBase()
 			defer base.CloseIdleConnections()
 			rt := c.new(base)
