@@ -84,7 +84,15 @@ func (env *envelope) failure() bool {
 }
 
 func isSuccessCode(c span) bool {
-	return c.is("0") || c.is("200") || c.is("0000")
+	if c.is("0") || c.is("200") || c.is("0000") {
+		return true
+	}
+	// 0.0 or 2e2: the same code as code() renders it (rare; may allocate).
+	if c.set && !c.str && bytes.ContainsAny(c.raw, ".eE") {
+		s := c.code()
+		return s == "0" || s == "200"
+	}
+	return false
 }
 
 // fromEnvelope fills e from a well-formed JSON body.

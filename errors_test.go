@@ -482,6 +482,8 @@ func TestParseNonJSONBodies(t *testing.T) {
 		{name: "2xx empty object is success", status: 200, body: `{}`},
 		{name: "2xx null error is success", status: 200, body: `{"error":null,"data":{"a":1}}`},
 		{name: "3xx JSON success", status: 304, body: `{"code":0}`},
+		{name: "success code written 0.0", status: 200, body: `{"code":0.0,"msg":"","data":{}}`},
+		{name: "success code written 2e2", status: 200, body: `{"code":2e2,"msg":"success","data":{}}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

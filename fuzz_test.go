@@ -28,6 +28,8 @@ func hostileBodies() [][]byte {
 		[]byte(`{"code":1e999,"msg":"inf"}`),
 		[]byte(`{"code":-1e-999,"msg":"tiny"}`),
 		[]byte(`{"code":4009.0000000000001,"msg":"x"}`),
+		[]byte(`{"code":0.0,"msg":"","data":{}}`),
+		[]byte(`{"code":2e2,"msg":"success","data":{}}`),
 		[]byte(`{"code":"4009`),
 		[]byte(`{"code":4009,"msg":"unterminated`),
 		[]byte(`{"code":4009,"msg":"\`),
@@ -98,6 +100,9 @@ func FuzzParse(f *testing.F) {
 		checkError(t, e)
 		if e.StatusCode != status {
 			t.Fatalf("StatusCode %d, want %d", e.StatusCode, status)
+		}
+		if e.Vendor != Generic && (e.Code == "0" || e.Code == "200" || e.Code == "0000") {
+			t.Fatalf("an error carries the success code %q", e.Code)
 		}
 		// Parse keeps no reference to body.
 		details := append([]byte(nil), e.Details...)
