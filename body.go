@@ -14,6 +14,8 @@ type inspectedBody struct {
 	rest io.ReadCloser // the original body; nil once it was read to EOF and closed
 	err  *Error        // the verdict: nil for success
 	done bool          // a verdict was reached
+
+	scratch []byte // if set, fill reads a body that fits into it, not a new buffer
 }
 
 func (b *inspectedBody) Read(p []byte) (int, error) {
@@ -104,7 +106,12 @@ func (b *inspectedBody) fill(rc io.ReadCloser, length, limit int64) (full bool, 
 	} else if size > 4096 {
 		size = 4096
 	}
-	buf := make([]byte, 0, size)
+	var buf []byte
+	if size <= int64(cap(b.scratch)) {
+		buf = b.scratch[:0:size]
+	} else {
+		buf = make([]byte, 0, size)
+	}
 	for {
 		if len(buf) == cap(buf) {
 			if int64(len(buf)) > limit {

@@ -98,6 +98,11 @@ type reqState struct {
 	breaker    *hostBreaker
 	verdict    *Error // the last attempt's decoded failure
 	body       inspectedBody
+
+	// small holds a short body read ahead, saving an allocation. It is
+	// reused by the next attempt only after the previous response was
+	// drained and dropped by the retry loop.
+	small [512]byte
 }
 
 type stateKey struct{}
@@ -128,6 +133,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	st := &reqState{Context: req.Context(), t: t, replayable: true}
 	r := req.WithContext(st)
 	r.RequestURI = ""
+	if r.Host == r.URL.Host {
+		// The same Host header (an empty Host means URL.Host), and the
+		// inner http.Client then need not copy the URL for its cookie jar.
+		r.Host = ""
+	}
 	st.req = r
 	if req.Body != nil && req.Body != http.NoBody {
 		if req.GetBody != nil {
@@ -148,6 +158,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
+	resp.Request = req // the caller's request, as sent by the caller
 	return resp, nil
 }
 
@@ -227,7 +238,7 @@ func (a attempter) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
-	st.body = inspectedBody{}
+	st.body = inspectedBody{scratch: st.small[:]}
 	v := st.body.inspect(resp, t.vendorFor(r.URL), t.cfg.maxErrorBody, nil)
 	if v != nil {
 		v.Attempts = st.attempts
@@ -273,6 +284,12 @@ func (t *Transport) checkRetry(ctx context.Context, resp *http.Response, err err
 	verdict := st.verdict
 	if err != nil {
 		verdict = nil
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			// The inner client's wrapping quotes the URL and its query;
+			// the log and OnRetry get the cause only.
+			err = ue.Err
+		}
 	}
 	d := t.decide(st, verdict, err)
 	if !d.retry {

@@ -533,13 +533,26 @@ func TestLoggingAndSecrets(t *testing.T) {
 		assert.NotContains(t, err.Error(), secret)
 	}
 
-	// A network error with credentials in the URL.
-	c2 := NewClient(fast(WithMaxRetries(1))...)
-	req3, _ := http.NewRequest(http.MethodGet, "http://user:"+pass+"@"+closedPort(t)+"/x?api_key="+qkey, nil)
+	// A network error with credentials and a query in the URL: neither
+	// the log nor the error quotes the URL's query.
+	mu.Lock()
+	buf.Reset()
+	mu.Unlock()
+	var events []RetryEvent
+	c2 := NewClient(fast(WithMaxRetries(1), WithLogger(logger), WithHooks(Hooks{OnRetry: func(ev RetryEvent) { events = append(events, ev) }}))...)
+	req3, _ := http.NewRequest(http.MethodGet, "http://user:"+pass+"@"+closedPort(t)+"/x?api_key="+qkey+"&q=private-words", nil)
 	_, err = c2.Do(req3)
 	require.Error(t, err)
-	for _, secret := range []string{qkey, pass, "api_key"} {
+	mu.Lock()
+	out = buf.String()
+	mu.Unlock()
+	t.Log(out)
+	assert.Contains(t, out, "connection refused")
+	require.Len(t, events, 1)
+	for _, secret := range []string{qkey, pass, "api_key", "private-words"} {
 		assert.NotContains(t, err.Error(), secret)
+		assert.NotContains(t, out, secret)
+		assert.NotContains(t, events[0].Err.Error(), secret)
 	}
 }
 
@@ -552,6 +565,34 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+func TestHostHeaderAndResponseRequest(t *testing.T) {
+	var hosts []string
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hosts = append(hosts, r.Host)
+		mu.Unlock()
+		w.WriteHeader(503)
+	}))
+	defer srv.Close()
+	tr := NewTransport(nil, fast(WithMaxRetries(1))...)
+
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	req.Host = "api.example.test"
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err)
+	readAll(t, resp)
+	assert.Same(t, req, resp.Request, "the response names the caller's request")
+	assert.Equal(t, "api.example.test", req.Host)
+
+	req, _ = http.NewRequest(http.MethodGet, srv.URL, nil)
+	resp, err = tr.RoundTrip(req)
+	require.NoError(t, err)
+	readAll(t, resp)
+	assert.Equal(t, srv.Listener.Addr().String(), req.Host, "caller's Host untouched")
+	assert.Equal(t, []string{"api.example.test", "api.example.test", srv.Listener.Addr().String(), srv.Listener.Addr().String()}, hosts)
 }
 
 func TestSilentByDefault(t *testing.T) {

@@ -1,0 +1,80 @@
+package memerr
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// BenchmarkTransport compares parallel GETs of a small (~200 B) Coze JSON
+// success body on loopback through:
+//
+//   - bare: a clone of http.DefaultTransport;
+//   - memerr: NewTransport on the same kind of base with WithVendor(Coze),
+//     so every 2xx body is read ahead and checked for an in-body error,
+//     with the retry loop, budget and per-host breaker on the path;
+//   - retryablehttp: go-retryablehttp's client (Logger nil) on the same kind
+//     of base, through its StandardClient.
+//
+// Each GET reads the body to the end and closes it. Run with
+//
+//	go test -run '^$' -bench 'Transport' -benchmem -count=5 -cpu 2 .
+func BenchmarkTransport(b *testing.B) {
+	body := []byte(`{"code":0,"msg":"","data":{"id":"7389001234567890123","content":"the user prefers green tea in the afternoon","created_at":1720000000,"tags":["preference","drink"]},"detail":{"logid":"20240708143040790E78F9318B35A2"}}`)
+	size := strconv.Itoa(len(body))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		h := w.Header()
+		h["Content-Type"] = []string{"application/json"}
+		h["Content-Length"] = []string{size}
+		_, _ = w.Write(body)
+	}))
+	defer srv.Close()
+
+	base := func() *http.Transport {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 64
+		return t
+	}
+	rc := retryablehttp.NewClient()
+	rc.Logger = nil
+	rc.HTTPClient = &http.Client{Transport: base()}
+
+	for _, bc := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{
+		{"bare", base()},
+		{"memerr", NewTransport(base(), WithVendor(Coze))},
+		{"retryablehttp", rc.StandardClient().Transport},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				req, err := http.NewRequest(http.MethodGet, srv.URL+"/v1/memories/1", nil)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				for pb.Next() {
+					resp, err := bc.rt.RoundTrip(req)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					n, err := io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if err != nil || n != int64(len(body)) || resp.StatusCode != http.StatusOK {
+						b.Errorf("status %d, %d bytes, %v", resp.StatusCode, n, err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
