@@ -640,3 +640,32 @@ func TestConcurrentRequests(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestHostVendor(t *testing.T) {
+	// {"code":4009,"message":...} looks like MemOS to detection (an unknown,
+	// not retryable code); declared as Coze it is "system busy", retried.
+	busy := jsonStep(200, `{"code":4009,"message":"busy"}`)
+	srv := newScripted(t, busy, jsonStep(200, okCoze))
+	host := srv.Listener.Addr().String()
+
+	tr := NewTransport(nil, fast()...)
+	resp, err := get(t, tr, srv.URL)
+	require.NoError(t, err)
+	readAll(t, resp)
+	assert.Equal(t, 1, srv.Hits(), "detected vendor: not retryable")
+
+	srv.hits.Store(0)
+	tr = NewTransport(nil, fast(WithHostVendor(host, Coze))...)
+	resp, err = get(t, tr, srv.URL)
+	require.NoError(t, err)
+	assert.Equal(t, okCoze, readAll(t, resp))
+	assert.Equal(t, 2, srv.Hits(), "host declared Coze: retried")
+
+	srv.hits.Store(0)
+	_, port, _ := net.SplitHostPort(host)
+	tr = NewTransport(nil, fast(WithHostVendor("127.0.0.1", Coze), WithHostVendor("other:"+port, MemOS))...)
+	resp, err = get(t, tr, srv.URL)
+	require.NoError(t, err)
+	readAll(t, resp)
+	assert.Equal(t, 2, srv.Hits(), "host without port matches too")
+}
