@@ -71,7 +71,7 @@ func TestHostileGigabyteErrorBody(t *testing.T) {
 		alloc := after.TotalAlloc - before.TotalAlloc
 		c.Transport().CloseIdleConnections()
 		srv.CloseClientConnections()
-		t.Logf("1 GiB error body, MaxErrorBody %d KiB, 3 attempts: allocated %.1f MiB in all, heap in use %+.1f MiB, took %v",
+		t.Logf("hostile: 1 GiB error body, MaxErrorBody %d KiB, 3 attempts: allocated %.1f MiB in all, heap in use %+.1f MiB, took %v",
 			limit>>10, float64(alloc)/(1<<20), (float64(after.HeapAlloc)-float64(before.HeapAlloc))/(1<<20), elapsed.Round(time.Millisecond))
 		// Three attempts each buffer at most limit+1 bytes (with doubling
 		// growth) and drain at most 256 KiB; 16 MiB is a generous ceiling
@@ -117,7 +117,7 @@ func TestHostileEndlessBody(t *testing.T) {
 		require.Error(t, err, "status %d", status)
 		asError(t, err)
 		assert.Less(t, elapsed, deadline+500*time.Millisecond, "status %d: cut by the deadline", status)
-		t.Logf("endless body, status %d: %v after %v", status, err, elapsed.Round(time.Millisecond))
+		t.Logf("hostile: endless body, status %d: %v after %v", status, err, elapsed.Round(time.Millisecond))
 	}
 }
 

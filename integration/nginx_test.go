@@ -376,7 +376,7 @@ func TestNginxRateLimitRetryAfter(t *testing.T) {
 	assert.LessOrEqual(t, waits[0], 1100*time.Millisecond, "hint plus at most 10% jitter")
 	assert.GreaterOrEqual(t, elapsed, time.Second)
 	assert.Less(t, elapsed, 1500*time.Millisecond)
-	t.Logf("nginx 429 Retry-After: 1 -> waited %v, request took %v", waits[0].Round(time.Millisecond), elapsed.Round(time.Millisecond))
+	t.Logf("nginx: 429 Retry-After: 1 -> waited %v, request took %v", waits[0].Round(time.Millisecond), elapsed.Round(time.Millisecond))
 
 	// A hint longer than MaxRetryWait is not waited for: the *Error carries it.
 	c2 := newClient(t, memerr.WithMaxRetryWait(500*time.Millisecond))
@@ -392,5 +392,5 @@ func TestNginxRateLimitRetryAfter(t *testing.T) {
 	assert.Equal(t, 1, e.Attempts)
 	assert.Less(t, time.Since(start), 500*time.Millisecond)
 	assert.Contains(t, e.Error(), "retry after 1s")
-	t.Log(fmt.Sprint("caller sees: ", e))
+	t.Log(fmt.Sprint("nginx: a 1s hint past MaxRetryWait 500ms, the caller sees: ", e))
 }
