@@ -77,7 +77,9 @@ var contenders = []struct {
 
 // BenchmarkSuccess sends parallel GETs that succeed, on loopback, through
 // each contender in the same run. Each op is one round trip with its body
-// read to the end and closed.
+// read to the end and closed. cpu-ns/op is the CPU time per op of the
+// whole process (client and server), less disturbed than ns/op by other
+// processes on a loaded machine.
 //
 // memerr is the default Transport (vendor Auto: a JSON body of at most
 // PeekLimit is read ahead and its envelope inspected); memerr-coze and
@@ -94,6 +96,7 @@ func BenchmarkSuccess(b *testing.B) {
 			defer base.CloseIdleConnections()
 			rt := c.new(base)
 			b.ReportAllocs()
+			cpu := cpuTime()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				req, err := http.NewRequest(http.MethodGet, srv.URL+"/v1/memories", nil)
@@ -108,6 +111,7 @@ func BenchmarkSuccess(b *testing.B) {
 					}
 				}
 			})
+			reportCPU(b, cpu)
 		})
 	}
 }
