@@ -2,6 +2,7 @@ package memerr
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -302,6 +303,35 @@ func TestParseEvent(t *testing.T) {
 			assert.Equal(t, tc.want.Message, e.Message)
 			assert.Equal(t, http.StatusOK, e.StatusCode, "stream errors arrive in HTTP 200")
 			assertOneLine(t, e.Error())
+		})
+	}
+}
+
+func TestScanSkipsNestedValues(t *testing.T) {
+	tests := []struct {
+		name string
+		body string
+		ok   bool
+		code string
+	}{
+		{"escaped quote inside data", `{"data":{"s":"a\"}]"},"code":4009}`, true, "4009"},
+		{"escaped backslash before the quote", `{"data":["a\\"],"code":4009}`, true, "4009"},
+		{"three backslashes", `{"data":["a\\\"}"],"code":4009}`, true, "4009"},
+		{"brackets in strings", `{"data":{"a":"{{[[","b":"]]}}"},"code":4009}`, true, "4009"},
+		{"unicode escape", `{"data":{"a":"\u005c"},"code":4009}`, true, "4009"},
+		{"unclosed string in data", `{"data":{"a":"x},"code":4009}`, false, ""},
+		{"backslash at the end", `{"data":{"a":"x\`, false, ""},
+		{"unclosed array", `{"data":[1,2,{"a":[]}`, false, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var env envelope
+			ok := scanEnvelope([]byte(tc.body), &env)
+			assert.Equal(t, tc.ok, ok)
+			assert.Equal(t, tc.ok, json.Valid([]byte(tc.body)), "the fixture agrees with encoding/json")
+			if ok {
+				assert.Equal(t, tc.code, env.code.code())
+			}
 		})
 	}
 }

@@ -180,26 +180,9 @@ func (s *scanner) skip() bool {
 		_, ok := s.str()
 		return ok
 	case '{', '[':
-		depth := 0
-		for s.i < len(s.b) {
-			switch s.b[s.i] {
-			case '"':
-				if _, ok := s.str(); !ok {
-					return false
-				}
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					s.i++
-					return true
-				}
-			}
-			s.i++
-		}
-		return false
+		ok := false
+		s.i, ok = skipNested(s.b, s.i)
+		return ok
 	case 0, ',', '}', ']', ':':
 		return false
 	default:
@@ -371,4 +354,43 @@ func (s *scanner) top(key []byte, env *envelope) bool {
 		ok = s.skip()
 	}
 	return ok
+}
+
+// skipNested passes over the object or array starting at b[i] and returns
+// the index just after it. It is the success check's hot loop: it works on
+// locals, steps over strings byte by byte (an escape skips the next byte,
+// as str's backslash count does) and never builds a span. ok is false when
+// the value is not closed.
+func skipNested(b []byte, i int) (int, bool) {
+	depth := 0
+	for i < len(b) {
+		switch b[i] {
+		case '"':
+			i++
+			for {
+				if i >= len(b) {
+					return len(b), false
+				}
+				c := b[i]
+				if c == '\\' {
+					i += 2
+					continue
+				}
+				i++
+				if c == '"' {
+					break
+				}
+			}
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				return i + 1, true
+			}
+		}
+		i++
+	}
+	return len(b), false
 }
