@@ -48,15 +48,15 @@ var (
 
 func main() {
 	flag.Parse()
-	fmt.Println("## 1. Time until a caller learns that a host is down")
+	fmt.Println("### 1. Time until a caller learns that a host is down")
 	fmt.Println()
 	downTable()
 	fmt.Println()
-	fmt.Println("## 2. Retry-After longer than the caller's deadline")
+	fmt.Println("### 2. Retry-After longer than the caller's deadline")
 	fmt.Println()
 	retryAfterTable()
 	fmt.Println()
-	fmt.Println("## 3. Requests sent to a host during an outage")
+	fmt.Println("### 3. Requests sent to a host during an outage")
 	fmt.Println()
 	outageTable()
 }
