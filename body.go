@@ -117,7 +117,10 @@ func (b *inspectedBody) fill(rc io.ReadCloser, length, limit int64) (full bool, 
 			if int64(len(buf)) > limit {
 				break
 			}
-			grow := min(int64(cap(buf))*2, limit+1)
+			grow := int64(cap(buf)) * 2
+			if grow >= limit {
+				grow = limit + 1 // straight to the bound: no step of exactly limit bytes
+			}
 			nb := make([]byte, len(buf), grow)
 			copy(nb, buf)
 			buf = nb

@@ -97,12 +97,6 @@ type reqState struct {
 	spent      int64 // budget tokens spent on retries
 	breaker    *hostBreaker
 	verdict    *Error // the last attempt's decoded failure
-	body       inspectedBody
-
-	// small holds a short body read ahead, saving an allocation. It is
-	// reused by the next attempt only after the previous response was
-	// drained and dropped by the retry loop.
-	small [512]byte
 }
 
 type stateKey struct{}
@@ -125,29 +119,59 @@ func stateOf(ctx context.Context) *reqState {
 
 // RoundTrip sends req with retries and circuit breaking; see Transport.
 // The caller's request is never modified.
+//
+// The first attempt is sent as it is, with no per-request state: a request
+// that succeeds at once costs a breaker check and, for a small JSON body,
+// one read-ahead buffer. Only a failure builds the state of the retry loop.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL == nil {
 		closeBody(req)
 		return nil, errors.New("memerr: request has no URL")
 	}
-	st := &reqState{Context: req.Context(), t: t, replayable: true}
-	r := req.WithContext(st)
-	r.RequestURI = ""
-	if r.Host == r.URL.Host {
-		// The same Host header (an empty Host means URL.Host), and the
-		// inner http.Client then need not copy the URL for its cookie jar.
-		r.Host = ""
+	var hb *hostBreaker
+	if t.breakers != nil {
+		hb = t.breakers.forURL(req.URL)
 	}
-	st.req = r
-	if req.Body != nil && req.Body != http.NoBody {
-		if req.GetBody != nil {
-			st.getBody = req.GetBody
-		} else if err := st.bufferBody(r, t.cfg.maxReplayBody); err != nil {
+	var st *reqState
+	first := req
+	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil && t.cfg.maxRetries > 0 {
+		// A body that cannot be read twice is buffered before it is sent.
+		st = t.newState(req, hb)
+		if err := st.bufferBody(st.req, t.cfg.maxReplayBody); err != nil {
 			return nil, err
 		}
+		first = st.req
 	}
-	st.rr.Request = r
-	resp, err := t.rc.Do(&st.rr)
+	resp, v, err := t.send(first, hb, 1)
+	if err == nil && v == nil {
+		if b := t.cfg.budget; b != nil {
+			b.refund(1)
+		}
+		resp.Request = req
+		return resp, nil
+	}
+	if st == nil {
+		st = t.newState(req, hb)
+	}
+	st.attempts, st.verdict = 1, v
+	if retry, _ := t.checkRetry(st, resp, err); !retry {
+		if err != nil {
+			return nil, err
+		}
+		resp.Request = req
+		return resp, nil
+	}
+	if resp != nil {
+		discard(resp.Body)
+	}
+	// The rest of the attempts run in go-retryablehttp's loop, on a copy
+	// of the request whose body is rewound for each attempt.
+	next := *st.req
+	if err := prepareRetry(&next); err != nil {
+		return nil, err
+	}
+	st.rr.Request = &next
+	resp, err = t.rc.Do(&st.rr)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
@@ -160,6 +184,21 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp.Request = req // the caller's request, as sent by the caller
 	return resp, nil
+}
+
+// newState builds the retry loop's state and its copy of req.
+func (t *Transport) newState(req *http.Request, hb *hostBreaker) *reqState {
+	st := &reqState{Context: req.Context(), t: t, breaker: hb, getBody: req.GetBody}
+	st.replayable = req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+	r := req.WithContext(st)
+	r.RequestURI = ""
+	if r.Host == r.URL.Host {
+		// The same Host header (an empty Host means URL.Host), and the
+		// inner http.Client then need not copy the URL for its cookie jar.
+		r.Host = ""
+	}
+	st.req = r
+	return st
 }
 
 // bufferBody reads a body without GetBody so it can be replayed, up to
@@ -180,6 +219,7 @@ func (st *reqState) bufferBody(r *http.Request, limit int64) error {
 		return nil
 	}
 	orig.Close()
+	st.replayable = true
 	st.getBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
 	r.Body, _ = st.getBody()
 	return nil
@@ -205,7 +245,9 @@ func (t *Transport) vendorFor(u *url.URL) Vendor {
 	return t.cfg.vendor
 }
 
-// attempter sends one attempt: breaker, base transport, verdict.
+// attempter sends the attempts after the first, inside go-retryablehttp's
+// loop. It does not implement CloseIdleConnections, so the loop's habit of
+// closing the whole pool on giving up does nothing.
 type attempter struct{ t *Transport }
 
 func (a attempter) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -215,46 +257,61 @@ func (a attempter) RoundTrip(r *http.Request) (*http.Response, error) {
 		return nil, errors.New("memerr: internal error: request state missing")
 	}
 	st.attempts++
-	st.verdict = nil
+	resp, v, err := t.send(r, st.breaker, st.attempts)
+	st.verdict = v
+	if err == nil && v == nil && t.cfg.budget != nil {
+		t.cfg.budget.refund(1 + st.spent)
+		st.spent = 0
+	}
+	return resp, err
+}
+
+// peeked is a read-ahead body with room for a short body in the same
+// allocation.
+type peeked struct {
+	inspectedBody
+	small [512]byte
+}
+
+// send makes one attempt: it passes the host's breaker (hb, nil when
+// breakers are off), sends r through the base transport and, for a failure
+// status or a small JSON body, reads ahead to decode the verdict, whose
+// Attempts is attempt. It reports the outcome to the breaker.
+func (t *Transport) send(r *http.Request, hb *hostBreaker, attempt int) (*http.Response, *Error, error) {
 	var done func(error)
-	if t.breakers != nil {
-		if st.breaker == nil {
-			st.breaker = t.breakers.forURL(r.URL)
-		}
+	if hb != nil {
 		var err error
-		if done, err = st.breaker.allow(t.cfg.breaker.OpenTimeout); err != nil {
+		if done, err = hb.allow(t.cfg.breaker.OpenTimeout); err != nil {
 			closeBody(r)
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	resp, err := t.base.RoundTrip(r)
 	if err != nil {
 		if done != nil {
-			if st.Context.Err() != nil {
-				st.breaker.report(done, errBreakerExcluded)
-			} else {
-				st.breaker.report(done, errBreakerFailure)
+			outcome := errBreakerFailure
+			if r.Context().Err() != nil {
+				outcome = errBreakerExcluded
+			}
+			hb.report(done, outcome)
+		}
+		return nil, nil, err
+	}
+	var v *Error
+	if resp.StatusCode >= 400 || wantsPeek(resp) {
+		p := new(peeked)
+		p.scratch = p.small[:]
+		if v = p.inspect(resp, t.vendorFor(r.URL), t.cfg.maxErrorBody, nil); v != nil {
+			v.Attempts = attempt
+			if v.Message != "" {
+				v.Message = scrub(v.Message, requestSecrets(r))
 			}
 		}
-		return nil, err
-	}
-	st.body = inspectedBody{scratch: st.small[:]}
-	v := st.body.inspect(resp, t.vendorFor(r.URL), t.cfg.maxErrorBody, nil)
-	if v != nil {
-		v.Attempts = st.attempts
-		if v.Message != "" {
-			v.Message = scrub(v.Message, requestSecrets(r))
-		}
-		st.verdict = v
 	}
 	if done != nil {
-		st.breaker.report(done, breakerOutcome(resp.StatusCode, v))
+		hb.report(done, breakerOutcome(resp.StatusCode, v))
 	}
-	if v == nil && t.cfg.budget != nil {
-		t.cfg.budget.refund(1 + st.spent)
-		st.spent = 0
-	}
-	return resp, nil
+	return resp, v, nil
 }
 
 // breakerOutcome classifies a response for the breaker: failures are 5xx,
@@ -299,7 +356,9 @@ func (t *Transport) checkRetry(ctx context.Context, resp *http.Response, err err
 	if resp != nil {
 		// Give the connection back to the pool before waiting; the bytes
 		// read stay replayable in case the wait is cut short.
-		st.body.release()
+		if ib, ok := resp.Body.(*inspectedBody); ok {
+			ib.release()
+		}
 	}
 	if !t.sleep(st.Context, d.wait) {
 		if b := t.cfg.budget; b != nil {
