@@ -58,7 +58,7 @@ type BreakerSettings struct {
 	MinRequests         uint32        // counted requests in the window before the ratio can trip; default 20
 	FailureRatio        float64       // failures / counted requests that trip; default 0.5
 	ConsecutiveFailures uint32        // failures in a row that trip whatever the ratio; default 5
-	OpenTimeout         time.Duration // time open before trial requests go through (half-open); default 30s
+	OpenTimeout         time.Duration // time open before trial requests go through (half-open); default 10s
 	HalfOpenRequests    uint32        // trial requests allowed half-open, and successes needed to close; default 1
 }
 
@@ -79,7 +79,7 @@ func (s BreakerSettings) withDefaults() BreakerSettings {
 		s.ConsecutiveFailures = 5
 	}
 	if s.OpenTimeout <= 0 {
-		s.OpenTimeout = 30 * time.Second
+		s.OpenTimeout = 10 * time.Second
 	}
 	if s.HalfOpenRequests == 0 {
 		s.HalfOpenRequests = 1

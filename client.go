@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -51,14 +52,20 @@ type Transport struct {
 }
 
 // NewTransport returns a Transport sending each attempt through base (nil:
-// a clone of http.DefaultTransport).
+// a clone of http.DefaultTransport keeping up to
+// DefaultMaxIdleConnsPerHost idle connections per host).
 func NewTransport(base http.RoundTripper, opts ...Option) *Transport {
 	cfg := newConfig(opts)
 	if base == nil {
 		base = cfg.base
 	}
 	if base == nil {
-		base = http.DefaultTransport.(*http.Transport).Clone()
+		dt := http.DefaultTransport.(*http.Transport).Clone()
+		// net/http keeps 2 idle connections per host; a client of one API
+		// host sending in parallel would open and close connections all
+		// the time.
+		dt.MaxIdleConnsPerHost = DefaultMaxIdleConnsPerHost
+		base = dt
 	}
 	t := &Transport{base: base, cfg: cfg, sleep: sleepCtx}
 	if !cfg.noBreaker {
@@ -515,8 +522,8 @@ func (c *Client) Transport() *Transport { return c.t }
 // vendor's decoded error for a failed response (its body read and closed),
 // or, when no response was obtained, an *Error of Vendor Generic whose
 // Unwrap gives the cause — the network error, ErrCircuitOpen (with a
-// *BreakerError), or the context's error — with KindUnavailable
-// (KindUnknown for a cancelled context). Its message never contains the
+// *BreakerError), or the context's error — with KindUnavailable, or
+// KindUnknown when the request's own context was cancelled or timed out. Its message never contains the
 // request's URL, query or credentials.
 func (c *Client) Do(req *http.Request) (*http.Response, error) {
 	resp, err := c.hc.Do(req)
@@ -548,10 +555,12 @@ func (c *Client) failure(req *http.Request, err error) *Error {
 			e.Vendor = Generic
 		}
 	}
-	if errors.Is(err, context.Canceled) {
+	if req.Context().Err() != nil {
+		// The caller's own context ended (cancelled or past its
+		// deadline): nothing is known of the server.
 		e.Kind = KindUnknown
 	}
-	e.Message = scrub(redact(err.Error()), requestSecrets(req))
+	e.Message = strings.TrimPrefix(scrub(redact(err.Error()), requestSecrets(req)), "memerr: ")
 	e.cause = err
 	return e
 }

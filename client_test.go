@@ -227,3 +227,66 @@ func TestDoJSONFailures(t *testing.T) {
 		assert.Equal(t, int32(1), hits.Load())
 	})
 }
+
+func TestClientFailuresWithoutResponse(t *testing.T) {
+	hold := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	defer close(hold)
+
+	t.Run("the caller's deadline is not blamed on the server", func(t *testing.T) {
+		c := NewClient(WithMaxRetries(0))
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, "GET", slow.URL+"/x?api_key=sk-live-SECRET123456", nil)
+		require.NoError(t, err)
+		_, err = c.Do(req)
+		var e *Error
+		require.ErrorAs(t, err, &e)
+		assert.Equal(t, KindUnknown, e.Kind)
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.NotContains(t, err.Error(), "SECRET")
+		assert.NotContains(t, err.Error(), "api_key")
+	})
+
+	t.Run("a refused connection is unavailable", func(t *testing.T) {
+		ln := httptest.NewServer(http.NotFoundHandler())
+		addr := ln.URL
+		ln.Close()
+		c := NewClient(WithBackoff(time.Millisecond, 2*time.Millisecond))
+		req, err := http.NewRequest("GET", addr, nil)
+		require.NoError(t, err)
+		_, err = c.Do(req)
+		var e *Error
+		require.ErrorAs(t, err, &e)
+		assert.Equal(t, KindUnavailable, e.Kind)
+		assert.Equal(t, DefaultMaxRetries+1, e.Attempts)
+		assert.Equal(t, 1, strings.Count(err.Error(), "memerr:"), err.Error())
+	})
+
+	t.Run("an open breaker names memerr once", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }))
+		defer srv.Close()
+		c := NewClient(WithVendor(Coze), WithMaxRetries(0), WithBreaker(BreakerSettings{ConsecutiveFailures: 1, OpenTimeout: time.Minute}))
+		req, _ := http.NewRequest("GET", srv.URL, nil)
+		_, err := c.Do(req)
+		require.Error(t, err)
+		_, err = c.Do(req)
+		require.ErrorIs(t, err, ErrCircuitOpen)
+		assert.Equal(t, 1, strings.Count(err.Error(), "memerr:"), err.Error())
+		assert.True(t, strings.HasPrefix(err.Error(), "memerr: coze unavailable: circuit open for http://127.0.0.1:"), err.Error())
+	})
+}
+
+func TestNewTransportDefaultBase(t *testing.T) {
+	tr := NewTransport(nil)
+	ht, ok := tr.base.(*http.Transport)
+	require.True(t, ok)
+	assert.Equal(t, DefaultMaxIdleConnsPerHost, ht.MaxIdleConnsPerHost)
+	assert.NotSame(t, http.DefaultTransport, ht, "a clone, never the shared default")
+}

@@ -334,11 +334,15 @@ func clone(b []byte) []byte {
 // ParseEvent decodes the data line of a server-sent error event, such as
 // Coze's "event: error" with {"code":4000,"msg":"..."} or a workflow stream's
 // {"error_code":4000,"error_message":"..."}. A leading "data:" is accepted.
-// It returns nil when the data reports success (code 0), and a Generic
-// *Error of KindUnknown quoting the text when the data is not JSON.
+// It returns nil when the data reports success (code 0), or is the "[DONE]"
+// end marker, and a Generic *Error of KindUnknown quoting the text
+// when the data is other text than JSON.
 func ParseEvent(v Vendor, data []byte) error {
 	data = bytes.TrimSpace(data)
 	data = bytes.TrimSpace(bytes.TrimPrefix(data, []byte("data:")))
+	if string(data) == "[DONE]" {
+		return nil // the end-of-stream marker is no error
+	}
 	var env envelope
 	if !scanEnvelope(data, &env) {
 		return &Error{Vendor: Generic, StatusCode: http.StatusOK, Kind: KindUnknown, Message: textMessage(data, 0)}

@@ -285,6 +285,7 @@ func TestParseEvent(t *testing.T) {
 			want: &Error{Vendor: Generic, Kind: KindUnknown, Message: "not json at all"}},
 		{name: "truncated", data: `data: {"code":4009,"msg":"bu`,
 			want: &Error{Vendor: Generic, Kind: KindUnknown}},
+		{name: "end-of-stream marker", data: "data: [DONE]"},
 		{name: "empty", data: "",
 			want: &Error{Vendor: Generic, Kind: KindUnknown}},
 	}

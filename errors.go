@@ -238,7 +238,8 @@ func (e *Error) Info() (CodeInfo, bool) { return Lookup(e.Vendor, e.Code) }
 
 // Code identifies one code of one vendor. It is an error value so that
 // errors.Is(err, memerr.CozeInsufficientBalance) works; as a template, a
-// zero Vendor matches any vendor.
+// zero Vendor matches any vendor. Being an error, a Code printed with %v
+// shows its Error text; String gives the short "coze/4011" form.
 type Code struct {
 	Vendor Vendor
 	Value  string

@@ -826,3 +826,11 @@ func TestParseVendor(t *testing.T) {
 		assert.Equal(t, v, got, "String and ParseVendor round-trip")
 	}
 }
+
+func TestRedactExported(t *testing.T) {
+	got := Redact("invalid key sk-live-SECRET123456 for https://bob:hunter2@api.example.com, Authorization: Bearer abcdefSECRET")
+	assert.NotContains(t, got, "SECRET")
+	assert.NotContains(t, got, "hunter2")
+	assert.Contains(t, got, "invalid key")
+	assert.Equal(t, "access token invalid", Redact("access token invalid"))
+}

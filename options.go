@@ -38,6 +38,11 @@ const (
 	DefaultBackoffMax    = 8 * time.Second
 	DefaultMaxRetryWait  = 30 * time.Second
 	DefaultMaxReplayBody = 8 << 20
+
+	// DefaultMaxIdleConnsPerHost is the idle connections per host kept by
+	// the base transport NewTransport makes when given none (net/http's
+	// default is 2).
+	DefaultMaxIdleConnsPerHost = 64
 )
 
 func newConfig(opts []Option) config {

@@ -15,6 +15,13 @@ var secretPrefixes = []string{"sk-", "sk_", "pat_", "mos_", "mk_", "mem_", "tk_"
 // secretWords are followed by a credential: "Bearer abc", "api_key=abc".
 var secretWords = []string{"bearer", "basic", "token", "apikey", "api_key", "api-key", "key", "authorization", "secret", "password"}
 
+// Redact returns s with what looks like a credential replaced by
+// "[redacted]": words with a known API-key prefix (sk-, pat_, mos_ ...), the
+// word after "Bearer" or "Basic", values after key=, token: and the like,
+// and the user information of URLs. Error() applies it to server messages;
+// use it on anything else from a server that you print or log.
+func Redact(s string) string { return redact(s) }
+
 // redact removes from s what looks like a credential: words with a known key
 // prefix, the word after "Bearer"/"Basic", values after key=, token: and
 // similar, and URL user information.

@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,7 +47,8 @@ type Server struct {
 }
 
 // Request is one request a Server received, copied: changing it changes
-// nothing in the Server.
+// nothing in the Server. It holds the request's credentials as sent (so a
+// test can check them); printed with %v or %s it shows none of them.
 type Request struct {
 	Method     string
 	Path       string     // the URL path, as in http.Request.URL.Path
@@ -401,4 +404,29 @@ func (s *idSource) req() string {
 func (s *idSource) logid() string {
 	now := time.Now().UTC()
 	return fmt.Sprintf("%s%03d%08X%09X", now.Format("20060102150405"), now.Nanosecond()/1e6, s.prefix, s.n.Add(1)&0xfffffffff)
+}
+
+// String describes the request without credentials, query values, header
+// values or body: "POST /v1/memories?api_key=… (headers: Authorization,
+// Content-Type; body 17 bytes)". Failing tests may print it safely.
+func (r Request) String() string {
+	var b strings.Builder
+	b.WriteString(r.Method)
+	b.WriteByte(' ')
+	b.WriteString(r.Path)
+	if len(r.Query) > 0 {
+		keys := make([]string, 0, len(r.Query))
+		for k := range r.Query {
+			keys = append(keys, url.QueryEscape(k)+"=…")
+		}
+		sort.Strings(keys)
+		b.WriteString("?" + strings.Join(keys, "&"))
+	}
+	names := make([]string, 0, len(r.Header))
+	for k := range r.Header {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	fmt.Fprintf(&b, " (headers: %s; body %d bytes)", strings.Join(names, ", "), len(r.Body))
+	return b.String()
 }

@@ -707,3 +707,25 @@ func TestCloseEndsSlowResponsesAndLeaksNothing(t *testing.T) {
 		t.Fatalf("goroutines: %d before, %d after Close\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
 	}
 }
+
+func TestRequestStringHidesCredentials(t *testing.T) {
+	srv := memerrtest.NewServer()
+	defer srv.Close()
+	req, err := http.NewRequest("POST", srv.URL+"/v1/memories?api_key=sk-live-SECRET123456&q=private", strings.NewReader(`{"text":"secret words"}`))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer sk-live-SECRET123456")
+	resp, err := srv.Client().Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+
+	got := srv.Requests()
+	require.Len(t, got, 1)
+	for _, s := range []string{got[0].String(), fmt.Sprintf("%v", got[0]), fmt.Sprintf("%+v", got[0]), fmt.Sprint(got)} {
+		assert.NotContains(t, s, "SECRET")
+		assert.NotContains(t, s, "private")
+		assert.NotContains(t, s, "secret words")
+		assert.Contains(t, s, "POST /v1/memories?api_key=…&q=…")
+		assert.Contains(t, s, "Authorization")
+	}
+	assert.Equal(t, "Bearer sk-live-SECRET123456", got[0].Header.Get("Authorization"), "the record itself keeps what was sent")
+}

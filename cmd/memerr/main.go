@@ -134,12 +134,7 @@ func safeText(s string) string {
 	if s == "" {
 		return ""
 	}
-	line := (&memerr.Error{Vendor: memerr.Generic, Message: s}).Error()
-	const prefix = "memerr: http unknown"
-	if !strings.HasPrefix(line, prefix) {
-		return line // never the raw text
-	}
-	return strings.TrimPrefix(strings.TrimPrefix(line, prefix), ": ")
+	return memerr.Redact(s)
 }
 
 // field is one "key: value" line of a report.
