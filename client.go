@@ -357,6 +357,11 @@ func (t *Transport) checkRetry(ctx context.Context, resp *http.Response, err err
 	}
 	d := t.decide(st, verdict, err)
 	if !d.retry {
+		if l := t.cfg.logger; l != nil {
+			l.LogAttrs(st.Context, slog.LevelDebug, "memerr: not retrying",
+				slog.String("method", st.req.Method), slog.String("url", safeURL(st.req.URL)),
+				slog.Int("attempt", st.attempts), slog.String("reason", d.why))
+		}
 		return false, nil
 	}
 	t.retrying(st, resp, verdict, err, d.wait)

@@ -168,7 +168,9 @@ func WithMaxReplayBody(n int64) Option {
 
 // WithLogger logs each retry (method, URL without query or credentials,
 // status, vendor code, attempt, wait) at Info level and each breaker state
-// change at Warn level. Default: nothing is logged.
+// change at Warn level; at Debug level, why a failed attempt is not
+// retried ("retries exhausted", "retry budget exhausted", "wait would pass
+// the context deadline" ...). Default: nothing is logged.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
 // WithHooks sets callbacks for retries and breaker changes. Default: none.

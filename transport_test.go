@@ -669,3 +669,21 @@ func TestHostVendor(t *testing.T) {
 	readAll(t, resp)
 	assert.Equal(t, 2, srv.Hits(), "host without port matches too")
 }
+
+func TestLogsWhyNotRetried(t *testing.T) {
+	srv := newScripted(t, jsonStep(429, `{"code":429,"msg":"slow down","data":null}`))
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c := NewClient(fast(WithLogger(logger), WithRetryBudget(NewRetryBudget(4, 5)))...)
+	req, err := http.NewRequest(http.MethodGet, srv.URL+"/x?api_key=sk-live-SECRET123456", nil)
+	require.NoError(t, err)
+	_, err = c.Do(req)
+	require.ErrorIs(t, err, ErrRateLimited)
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	assert.Contains(t, out, "memerr: not retrying")
+	assert.Contains(t, out, `reason="retry budget exhausted"`)
+	assert.NotContains(t, out, "SECRET")
+}
