@@ -109,35 +109,23 @@ func (s *scanner) peek() byte {
 	return 0
 }
 
-// str reads a JSON string at s.i (which holds '"').
+// str reads a JSON string at s.i (which holds '"') in one pass, noting
+// whether it holds escapes.
 func (s *scanner) str() (span, bool) {
+	b := s.b
 	start := s.i + 1
-	j := start
 	esc := false
-	for {
-		k := bytes.IndexByte(s.b[j:], '"')
-		if k < 0 {
-			return span{}, false
-		}
-		j += k
-		// Count the backslashes before the quote: an odd number escapes it.
-		n := 0
-		for p := j - 1; p >= start && s.b[p] == '\\'; p-- {
-			n++
-		}
-		if n > 0 {
+	for j := start; j < len(b); j++ {
+		switch b[j] {
+		case '"':
+			s.i = j + 1
+			return span{raw: b[start:j], esc: esc, str: true, set: true}, true
+		case '\\':
 			esc = true
+			j++ // the escaped byte cannot end the string
 		}
-		if n%2 == 0 {
-			break
-		}
-		j++
 	}
-	if !esc && bytes.IndexByte(s.b[start:j], '\\') >= 0 {
-		esc = true
-	}
-	s.i = j + 1
-	return span{raw: s.b[start:j], esc: esc, str: true, set: true}, true
+	return span{}, false
 }
 
 // scalar reads a string or a number; other values are skipped and unset.
