@@ -9,6 +9,9 @@ import (
 	"runtime"
 	"strconv"
 	"testing"
+
+	"github.com/hashicorp/go-retryablehttp"
+	"github.com/stretchr/testify/require"
 )
 
 // Benchmarks of memerr alone; the comparisons with go-retryablehttp and
@@ -161,5 +164,59 @@ func BenchmarkContention(b *testing.B) {
 				})
 			})
 		}
+	}
+}
+
+// BenchmarkSerial sends GETs one at a time, for instruction counts under
+// valgrind --tool=callgrind (see BENCHMARKS.md), which do not depend on the
+// machine's load: bare; memerr reading ahead a JSON body (Coze); memerr on a
+// text/plain body, which it does not read ahead; go-retryablehttp.
+func BenchmarkSerial(b *testing.B) {
+	body := []byte(`{"code":0,"msg":"","data":{"id":"7389001234567890123","content":"the user prefers green tea in the afternoon","created_at":1720000000,"tags":["preference","drink"]},"detail":{"logid":"20240708143040790E78F9318B35A2"}}`)
+	size := strconv.Itoa(len(body))
+	serve := func(ct string) *httptest.Server {
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			h := w.Header()
+			h["Content-Type"] = []string{ct}
+			h["Content-Length"] = []string{size}
+			_, _ = w.Write(body)
+		}))
+	}
+	js, text := serve("application/json"), serve("text/plain")
+	defer js.Close()
+	defer text.Close()
+	base := func() *http.Transport {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 64
+		return t
+	}
+	rc := retryablehttp.NewClient()
+	rc.Logger = nil
+	rc.HTTPClient = &http.Client{Transport: base()}
+	for _, bc := range []struct {
+		name, url string
+		rt        http.RoundTripper
+	}{
+		{"bare", js.URL, base()},
+		{"memerr", js.URL, NewTransport(base(), WithVendor(Coze))},
+		{"memerr-text", text.URL, NewTransport(base(), WithVendor(Coze))},
+		{"retryablehttp", js.URL, rc.StandardClient().Transport},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			req, err := http.NewRequest(http.MethodGet, bc.url+"/v1/memories/1", nil)
+			require.NoError(b, err)
+			for i := 0; i < b.N; i++ {
+				resp, err := bc.rt.RoundTrip(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n, _ := io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if n != int64(len(body)) {
+					b.Fatalf("read %d bytes", n)
+				}
+			}
+		})
 	}
 }
