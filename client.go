@@ -305,10 +305,11 @@ func (t *Transport) send(r *http.Request, hb *hostBreaker, attempt int) (*http.R
 		return nil, nil, err
 	}
 	var v *Error
-	if resp.StatusCode >= 400 || wantsPeek(resp) {
+	vendor := t.vendorFor(r.URL)
+	if resp.StatusCode >= 400 || (sendsErrorsIn2xx(vendor) && wantsPeek(resp)) {
 		p := new(peeked)
 		p.scratch = p.small[:]
-		if v = p.inspect(resp, t.vendorFor(r.URL), t.cfg.maxErrorBody, nil); v != nil {
+		if v = p.inspect(resp, vendor, t.cfg.maxErrorBody, nil); v != nil {
 			v.Attempts = attempt
 			if v.Message != "" {
 				v.Message = scrub(v.Message, requestSecrets(r))
@@ -319,6 +320,20 @@ func (t *Transport) send(r *http.Request, hb *hostBreaker, attempt int) (*http.R
 		hb.report(done, breakerOutcome(resp.StatusCode, v))
 	}
 	return resp, v, nil
+}
+
+// sendsErrorsIn2xx reports whether responses of v may carry an error in a
+// 2xx body and so are worth reading ahead: MemOS and Coze do, and an unnamed
+// vendor might; Tensorheart, Memory OS and memories.ai pair every error with
+// its HTTP status, so their 2xx bodies are handed on unread. (Client.Do and
+// Decode still check a small 2xx body of any vendor; only the retry of such
+// an error needs the read-ahead.)
+func sendsErrorsIn2xx(v Vendor) bool {
+	switch v {
+	case Tensorheart, MemoryOS, MemoriesAI:
+		return false
+	}
+	return true
 }
 
 // breakerOutcome classifies a response for the breaker: failures are 5xx,
@@ -536,6 +551,12 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 		return nil, c.failure(req, err)
 	}
 	if err := (Decoder{Vendor: c.t.vendorFor(resp.Request.URL), MaxErrorBody: c.t.cfg.maxErrorBody}).Decode(resp); err != nil {
+		if e, ok := err.(*Error); ok && e.Attempts == 0 {
+			// A 2xx error of a vendor the transport does not read ahead:
+			// found here, after the last attempt, which the transport did
+			// not count for us.
+			e.Attempts = 1
+		}
 		return nil, err
 	}
 	return resp, nil

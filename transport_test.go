@@ -687,3 +687,40 @@ func TestLogsWhyNotRetried(t *testing.T) {
 	assert.Contains(t, out, `reason="retry budget exhausted"`)
 	assert.NotContains(t, out, "SECRET")
 }
+
+func TestReadAheadOnlyForVendorsWithErrorsIn2xx(t *testing.T) {
+	const body = `{"code":4009,"msg":"busy","data":null}`
+	for _, tc := range []struct {
+		vendor    Vendor
+		readAhead bool
+	}{
+		{Auto, true}, {Coze, true}, {MemOS, true},
+		{Tensorheart, false}, {MemoryOS, false}, {MemoriesAI, false},
+	} {
+		t.Run(tc.vendor.String(), func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte(body))
+			}))
+			defer srv.Close()
+			tr := NewTransport(nil, WithVendor(tc.vendor), WithMaxRetries(0))
+			req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+			resp, err := tr.RoundTrip(req)
+			require.NoError(t, err)
+			_, inspected := resp.Body.(*inspectedBody)
+			assert.Equal(t, tc.readAhead, inspected)
+			got, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			assert.Equal(t, body, string(got), "the body is handed on intact either way")
+			resp.Body.Close()
+
+			// Client.Do still finds the in-body error, read ahead or not.
+			c := NewClient(WithVendor(tc.vendor), WithMaxRetries(0))
+			_, err = c.Do(req)
+			var e *Error
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, "4009", e.Code)
+			assert.Equal(t, 1, e.Attempts)
+		})
+	}
+}
