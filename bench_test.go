@@ -170,7 +170,8 @@ func BenchmarkContention(b *testing.B) {
 // BenchmarkSerial sends GETs one at a time, for instruction counts under
 // valgrind --tool=callgrind (see BENCHMARKS.md), which do not depend on the
 // machine's load: bare; memerr reading ahead a JSON body (Coze); memerr on a
-// text/plain body, which it does not read ahead; go-retryablehttp.
+// text/plain body, and on a JSON body of a vendor it does not read ahead
+// (Tensorheart); go-retryablehttp.
 func BenchmarkSerial(b *testing.B) {
 	body := []byte(`{"code":0,"msg":"","data":{"id":"7389001234567890123","content":"the user prefers green tea in the afternoon","created_at":1720000000,"tags":["preference","drink"]},"detail":{"logid":"20240708143040790E78F9318B35A2"}}`)
 	size := strconv.Itoa(len(body))
@@ -200,6 +201,7 @@ func BenchmarkSerial(b *testing.B) {
 		{"bare", js.URL, base()},
 		{"memerr", js.URL, NewTransport(base(), WithVendor(Coze))},
 		{"memerr-text", text.URL, NewTransport(base(), WithVendor(Coze))},
+		{"memerr-tensorheart", js.URL, NewTransport(base(), WithVendor(Tensorheart))},
 		{"retryablehttp", js.URL, rc.StandardClient().Transport},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
