@@ -15,7 +15,6 @@ type inspectedBody struct {
 	err  *Error        // the verdict: nil for success
 	done bool          // a verdict was reached
 
-	scratch []byte // if set, fill reads a body that fits into it, not a new buffer
 }
 
 func (b *inspectedBody) Read(p []byte) (int, error) {
@@ -55,6 +54,9 @@ func wantsPeek(resp *http.Response) bool {
 		return resp.ContentLength > 0
 	}
 	t := ct[0]
+	if t == "application/json" || strings.HasPrefix(t, "application/json;") {
+		return true // the common case, without three searches
+	}
 	return strings.Contains(t, "json") && !strings.Contains(t, "stream") && !strings.Contains(t, "ndjson")
 }
 
@@ -106,12 +108,7 @@ func (b *inspectedBody) fill(rc io.ReadCloser, length, limit int64) (full bool, 
 	} else if size > 4096 {
 		size = 4096
 	}
-	var buf []byte
-	if size <= int64(cap(b.scratch)) {
-		buf = b.scratch[:0:size]
-	} else {
-		buf = make([]byte, 0, size)
-	}
+	buf := make([]byte, 0, size)
 	for {
 		if len(buf) == cap(buf) {
 			if int64(len(buf)) > limit {

@@ -273,13 +273,6 @@ func (a attempter) RoundTrip(r *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// peeked is a read-ahead body with room for a short body in the same
-// allocation.
-type peeked struct {
-	inspectedBody
-	small [512]byte
-}
-
 // send makes one attempt: it passes the host's breaker (hb, nil when
 // breakers are off), sends r through the base transport and, for a failure
 // status or a small JSON body, reads ahead to decode the verdict, whose
@@ -307,8 +300,7 @@ func (t *Transport) send(r *http.Request, hb *hostBreaker, attempt int) (*http.R
 	var v *Error
 	vendor := t.vendorFor(r.URL)
 	if resp.StatusCode >= 400 || (sendsErrorsIn2xx(vendor) && wantsPeek(resp)) {
-		p := new(peeked)
-		p.scratch = p.small[:]
+		p := new(inspectedBody)
 		if v = p.inspect(resp, vendor, t.cfg.maxErrorBody, nil); v != nil {
 			v.Attempts = attempt
 			if v.Message != "" {

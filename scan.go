@@ -352,23 +352,35 @@ func (s *scanner) top(key []byte, env *envelope) bool {
 func skipNested(b []byte, i int) (int, bool) {
 	depth := 0
 	for i < len(b) {
+		// Step over bytes that cannot change the nesting.
+		for i < len(b) && !structural[b[i]] {
+			i++
+		}
+		if i >= len(b) {
+			break
+		}
 		switch b[i] {
 		case '"':
-			i++
+			// Find the closing quote: the next quote not escaped by an odd
+			// run of backslashes before it.
+			start := i + 1
+			j := start
 			for {
-				if i >= len(b) {
+				k := bytes.IndexByte(b[j:], '"')
+				if k < 0 {
 					return len(b), false
 				}
-				c := b[i]
-				if c == '\\' {
-					i += 2
-					continue
+				j += k
+				n := 0
+				for p := j - 1; p >= start && b[p] == '\\'; p-- {
+					n++
 				}
-				i++
-				if c == '"' {
+				if n%2 == 0 {
 					break
 				}
+				j++
 			}
+			i = j + 1
 			continue
 		case '{', '[':
 			depth++
@@ -382,3 +394,6 @@ func skipNested(b []byte, i int) (int, bool) {
 	}
 	return len(b), false
 }
+
+// structural marks the bytes skipNested must look at.
+var structural = [256]bool{'"': true, '{': true, '[': true, '}': true, ']': true}
