@@ -80,6 +80,7 @@ func TestReadmeShellCommands(t *testing.T) {
 	require.NoError(t, err)
 
 	var cli [][]string
+	installCLI := false
 	for _, m := range fence.FindAllStringSubmatch(readme(t), -1) {
 		if m[1] != "sh" {
 			continue
@@ -94,6 +95,8 @@ func TestReadmeShellCommands(t *testing.T) {
 				assert.Contains(t, string(ci), "\n"+line+"\n", ".ci/run must run the README command %q", line)
 			case strings.HasPrefix(line, "go get "):
 				assert.Contains(t, string(gomod), "module "+strings.TrimPrefix(line, "go get ")+"\n")
+			case line == "go install ./cmd/memerr":
+				installCLI = true // the build below compiles the same package
 			case strings.HasPrefix(line, "go run ./cmd/memerr "):
 				cli = append(cli, strings.Fields(strings.TrimPrefix(line, "go run ./cmd/memerr ")))
 			default:
@@ -102,6 +105,7 @@ func TestReadmeShellCommands(t *testing.T) {
 		}
 	}
 	require.NotEmpty(t, cli)
+	assert.True(t, installCLI, "README tells how to install the CLI")
 
 	bin := filepath.Join(t.TempDir(), "memerr")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/memerr")
