@@ -60,14 +60,21 @@ func wantsPeek(resp *http.Response) bool {
 	return strings.Contains(t, "json") && !strings.Contains(t, "stream") && !strings.Contains(t, "ndjson")
 }
 
-// inspect reads ahead and decides success or failure. On return with a
-// non-nil body replacement, resp.Body is b. scrubbed secrets are removed
-// from the message of a failure. It returns the verdict.
-func (b *inspectedBody) inspect(resp *http.Response, v Vendor, limit int64, secrets []string) *Error {
+// inspect decides success or failure of resp, reading its body ahead when
+// it is a failure status or a small JSON body (wantsPeek). It returns the
+// verdict; when it read, resp.Body is b.
+func (b *inspectedBody) inspect(resp *http.Response, v Vendor, limit int64) *Error {
+	if resp.StatusCode < 400 && !wantsPeek(resp) {
+		return nil
+	}
+	return b.readAhead(resp, v, limit)
+}
+
+// readAhead reads resp's body (at most limit bytes of a failure, PeekLimit
+// of a success status), decodes the verdict and puts b in place of the
+// body. The caller has decided that the body is worth reading.
+func (b *inspectedBody) readAhead(resp *http.Response, v Vendor, limit int64) *Error {
 	if resp.StatusCode < 400 {
-		if !wantsPeek(resp) {
-			return nil
-		}
 		limit = PeekLimit
 	}
 	if resp.Body == nil {
@@ -92,9 +99,6 @@ func (b *inspectedBody) inspect(resp *http.Response, v Vendor, limit int64, secr
 		body = body[:limit]
 	}
 	b.err = parse(v, resp.StatusCode, resp.Header, body)
-	if b.err != nil && len(secrets) > 0 {
-		b.err.Message = scrub(b.err.Message, secrets)
-	}
 	resp.Body = b
 	return b.err
 }

@@ -95,7 +95,6 @@ func NewTransport(base http.RoundTripper, opts ...Option) *Transport {
 type reqState struct {
 	context.Context // the caller's
 
-	t          *Transport
 	req        *http.Request // the transport's copy of the caller's request
 	rr         retryablehttp.Request
 	getBody    func() (io.ReadCloser, error)
@@ -180,10 +179,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	st.rr.Request = &next
 	resp, err = t.rc.Do(&st.rr)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // the inner client's wrapping; the caller's client wraps again
-		}
+		err = withoutURL(err) // the inner client's wrapping; the caller's client wraps again
 		if st.attempts > 1 {
 			err = &attemptsError{err: err, attempts: st.attempts}
 		}
@@ -195,7 +191,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // newState builds the retry loop's state and its copy of req.
 func (t *Transport) newState(req *http.Request, hb *hostBreaker) *reqState {
-	st := &reqState{Context: req.Context(), t: t, breaker: hb, getBody: req.GetBody}
+	st := &reqState{Context: req.Context(), breaker: hb, getBody: req.GetBody}
 	st.replayable = req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 	r := req.WithContext(st)
 	r.RequestURI = ""
@@ -301,7 +297,7 @@ func (t *Transport) send(r *http.Request, hb *hostBreaker, attempt int) (*http.R
 	vendor := t.vendorFor(r.URL)
 	if resp.StatusCode >= 400 || (sendsErrorsIn2xx(vendor) && wantsPeek(resp)) {
 		p := new(inspectedBody)
-		if v = p.inspect(resp, vendor, t.cfg.maxErrorBody, nil); v != nil {
+		if v = p.readAhead(resp, vendor, t.cfg.maxErrorBody); v != nil {
 			v.Attempts = attempt
 			if v.Message != "" {
 				v.Message = scrub(v.Message, requestSecrets(r))
@@ -355,12 +351,7 @@ func (t *Transport) checkRetry(ctx context.Context, resp *http.Response, err err
 	verdict := st.verdict
 	if err != nil {
 		verdict = nil
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			// The inner client's wrapping quotes the URL and its query;
-			// the log and OnRetry get the cause only.
-			err = ue.Err
-		}
+		err = withoutURL(err) // the log and OnRetry get the cause only
 	}
 	d := t.decide(st, verdict, err)
 	if !d.retry {
@@ -556,10 +547,7 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 
 // failure turns an error without response into a *Error.
 func (c *Client) failure(req *http.Request, err error) *Error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err // its text holds the URL and its query
-	}
+	err = withoutURL(err)
 	e := &Error{Vendor: Generic, Attempts: 1, Kind: KindUnavailable}
 	var ae *attemptsError
 	if errors.As(err, &ae) {
@@ -603,7 +591,7 @@ func (c *Client) DoJSON(ctx context.Context, method, rawURL string, in, out any)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, rawURL, body)
 	if err != nil {
-		return fmt.Errorf("memerr: building request: %w", redactedErr(err))
+		return fmt.Errorf("memerr: building request: %w", withoutURL(err))
 	}
 	for k, vs := range c.header {
 		req.Header[k] = append([]string(nil), vs...)
@@ -641,8 +629,9 @@ func (c *Client) DoJSON(ctx context.Context, method, rawURL string, in, out any)
 	return nil
 }
 
-// redactedErr drops what a URL parse error quotes of the URL.
-func redactedErr(err error) error {
+// withoutURL unwraps net/http's and net/url's *url.Error, whose text quotes
+// the request URL with its query, to the cause.
+func withoutURL(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		return ue.Err

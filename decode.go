@@ -413,7 +413,7 @@ func (d Decoder) Decode(resp *http.Response) error {
 		limit = DefaultMaxErrorBody
 	}
 	ib := &inspectedBody{}
-	if e := ib.inspect(resp, d.Vendor, limit, nil); e != nil {
+	if e := ib.inspect(resp, d.Vendor, limit); e != nil {
 		resp.Body.Close()
 		return e
 	}
