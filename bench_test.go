@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/hashicorp/go-retryablehttp"
 	"github.com/stretchr/testify/require"
 )
 
@@ -173,27 +172,12 @@ func BenchmarkContention(b *testing.B) {
 // text/plain body, and on a JSON body of a vendor it does not read ahead
 // (Tensorheart); go-retryablehttp.
 func BenchmarkSerial(b *testing.B) {
-	body := []byte(`{"code":0,"msg":"","data":{"id":"7389001234567890123","content":"the user prefers green tea in the afternoon","created_at":1720000000,"tags":["preference","drink"]},"detail":{"logid":"20240708143040790E78F9318B35A2"}}`)
-	size := strconv.Itoa(len(body))
-	serve := func(ct string) *httptest.Server {
-		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			h := w.Header()
-			h["Content-Type"] = []string{ct}
-			h["Content-Length"] = []string{size}
-			_, _ = w.Write(body)
-		}))
-	}
-	js, text := serve("application/json"), serve("text/plain")
+	body := benchBody
+	js, text := benchServer("application/json"), benchServer("text/plain")
 	defer js.Close()
 	defer text.Close()
-	base := func() *http.Transport {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = 64
-		return t
-	}
-	rc := retryablehttp.NewClient()
-	rc.Logger = nil
-	rc.HTTPClient = &http.Client{Transport: base()}
+	base := benchBase
+	rc := benchRetryable()
 	for _, bc := range []struct {
 		name, url string
 		rt        http.RoundTripper
