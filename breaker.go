@@ -155,23 +155,36 @@ type breakers struct {
 	settings BreakerSettings
 	onChange func(host string, from, to gobreaker.State)
 
-	byURL sync.Map // hostKey -> *hostBreaker, keyed as the URL spells it
+	byURL sync.Map // hostKey -> *urlBreaker, keyed as the URL spells it
+	last  atomic.Pointer[urlBreaker]
 	mu    sync.Mutex
 	byKey map[string]*hostBreaker // canonical key -> breaker
 }
 
 type hostKey struct{ scheme, host string }
 
+// urlBreaker is a breaker under the scheme and host a URL spells it with.
+type urlBreaker struct {
+	hostKey
+	hb *hostBreaker
+}
+
 func newBreakers(s BreakerSettings, onChange func(string, gobreaker.State, gobreaker.State)) *breakers {
 	return &breakers{settings: s.withDefaults(), onChange: onChange, byKey: map[string]*hostBreaker{}}
 }
 
-// forURL returns the breaker of u's scheme://host:port. The common case is
-// one sync.Map load with no allocation.
+// forURL returns the breaker of u's scheme://host:port. The common case, a
+// transport that calls one host, compares two strings with the last host
+// seen; then one sync.Map load; neither allocates.
 func (b *breakers) forURL(u *url.URL) *hostBreaker {
+	if l := b.last.Load(); l != nil && l.host == u.Host && l.scheme == u.Scheme {
+		return l.hb
+	}
 	k := hostKey{u.Scheme, u.Host}
-	if hb, ok := b.byURL.Load(k); ok {
-		return hb.(*hostBreaker)
+	if e, ok := b.byURL.Load(k); ok {
+		ub := e.(*urlBreaker)
+		b.last.Store(ub)
+		return ub.hb
 	}
 	canon := canonicalHost(u)
 	b.mu.Lock()
@@ -181,7 +194,9 @@ func (b *breakers) forURL(u *url.URL) *hostBreaker {
 		b.byKey[canon] = hb
 	}
 	b.mu.Unlock()
-	b.byURL.Store(k, hb)
+	ub := &urlBreaker{k, hb}
+	b.byURL.Store(k, ub)
+	b.last.Store(ub)
 	return hb
 }
 

@@ -390,3 +390,23 @@ func TestCanonicalHost(t *testing.T) {
 		assert.Equal(t, want, canonicalHost(mustURL(t, raw)), raw)
 	}
 }
+
+// TestBreakerLookupAlternatingHosts checks the last-host shortcut of the
+// breaker lookup: hosts taken in turn, and a scheme that differs for the
+// same host and port, each keep their own breaker.
+func TestBreakerLookupAlternatingHosts(t *testing.T) {
+	bs := newBreakers(BreakerSettings{}, nil)
+	a1 := bs.forURL(mustURL(t, "http://a.example/x"))
+	b1 := bs.forURL(mustURL(t, "http://b.example/x"))
+	a2 := bs.forURL(mustURL(t, "http://a.example:80/y"))
+	s1 := bs.forURL(mustURL(t, "https://a.example/x"))
+	a3 := bs.forURL(mustURL(t, "http://a.example/z"))
+	b2 := bs.forURL(mustURL(t, "http://B.example/"))
+	assert.NotSame(t, a1, b1)
+	assert.Same(t, a1, a2, "the same host spelled with its default port")
+	assert.Same(t, a1, a3)
+	assert.NotSame(t, a1, s1, "https is another breaker")
+	assert.Same(t, b1, b2, "host names are case-insensitive")
+	assert.Equal(t, "http://a.example:80", a3.key)
+	assert.Equal(t, "https://a.example:443", s1.key)
+}
