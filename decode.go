@@ -37,6 +37,9 @@ func Parse(v Vendor, status int, h http.Header, body []byte) error {
 }
 
 func parse(v Vendor, status int, h http.Header, body []byte) *Error {
+	if status < 400 && plainSuccess(body, v) {
+		return nil
+	}
 	var env envelope
 	ok := scanEnvelope(body, &env)
 	if status < 400 {

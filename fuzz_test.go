@@ -100,6 +100,9 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add(uint8(0), 429, "Fri, 31 Dec 9999 23:59:59 GMT", []byte(`{"detail":"x","retry_after":30}`))
 	f.Add(uint8(5), 200, "99999999999", []byte(`{"code":4009,"msg":"busy"}`))
+	for _, b := range plainSuccessCases {
+		f.Add(uint8(0), 200, "", []byte(b.body))
+	}
 
 	f.Fuzz(func(t *testing.T, vi uint8, status int, retryAfter string, body []byte) {
 		v := fuzzVendors[int(vi)%len(fuzzVendors)]
@@ -112,6 +115,17 @@ func FuzzParse(f *testing.F) {
 		err := Parse(v, status, h, body)
 		if !bytes.Equal(orig, body) {
 			t.Fatal("Parse modified the body")
+		}
+		if plainSuccess(body, Auto) {
+			// The success path's shortcut may only answer for the full scan,
+			// and naming a vendor never makes it stricter.
+			var env envelope
+			if scanEnvelope(body, &env) && env.failure() {
+				t.Fatalf("the shortcut calls %q a success; the full scan finds an error", body)
+			}
+			if !plainSuccess(body, Coze) || !plainSuccess(body, MemOS) {
+				t.Fatalf("the shortcut calls %q a success only for Auto", body)
+			}
 		}
 		if body := bytes.TrimSpace(body); len(body) > 0 && body[0] == '{' && json.Valid(body) {
 			var env envelope
