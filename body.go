@@ -4,37 +4,107 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 )
 
 // inspectedBody replaces a response body that memerr has read ahead: it
 // replays the bytes read, then the rest of the original body.
+//
+// The bytes read sit in a pooled buffer, which goes back to the pool when
+// the body is closed or its bytes have all been read; a Read after that
+// finds nothing more. A mutex keeps a Close from another goroutine (the
+// way net/http lets a caller abort a Read) from recycling the buffer under
+// a Read.
 type inspectedBody struct {
-	buf  []byte
-	off  int
-	rest io.ReadCloser // the original body; nil once it was read to EOF and closed
+	mu   sync.Mutex
+	a    *ahead        // the bytes read ahead; nil once handed back
+	rest io.ReadCloser // the original body; nil once read to EOF and closed
 	err  *Error        // the verdict: nil for success
 	done bool          // a verdict was reached
+}
 
+// ahead holds the bytes read ahead of a body.
+type ahead struct {
+	buf []byte // full capacity kept, for reuse
+	n   int    // bytes read
+	off int    // bytes handed on
+}
+
+// maxPooled is the largest buffer kept for reuse: a success body read
+// ahead fits in it; larger error bodies get a buffer of their own.
+const maxPooled = PeekLimit + 1
+
+var aheadPool = sync.Pool{New: func() any { return new(ahead) }}
+
+// recycle gives the buffer back to the pool; b.mu is held.
+func (b *inspectedBody) recycle() {
+	if a := b.a; a != nil {
+		b.a = nil
+		if cap(a.buf) <= maxPooled {
+			a.n, a.off = 0, 0
+			aheadPool.Put(a)
+		}
+	}
 }
 
 func (b *inspectedBody) Read(p []byte) (int, error) {
-	if b.off < len(b.buf) {
-		n := copy(p, b.buf[b.off:])
-		b.off += n
-		return n, nil
+	b.mu.Lock()
+	if a := b.a; a != nil {
+		if a.off < a.n {
+			n := copy(p, a.buf[a.off:a.n])
+			a.off += n
+			if a.off == a.n && b.rest == nil {
+				b.recycle()
+				b.mu.Unlock()
+				return n, io.EOF
+			}
+			b.mu.Unlock()
+			return n, nil
+		}
+		b.recycle()
 	}
-	if b.rest == nil {
+	rest := b.rest
+	b.mu.Unlock()
+	if rest == nil {
 		return 0, io.EOF
 	}
-	return b.rest.Read(p)
+	return rest.Read(p)
+}
+
+// WriteTo lets io.Copy write the bytes read ahead straight to w, without
+// the intermediate buffer it would otherwise take from a pool.
+func (b *inspectedBody) WriteTo(w io.Writer) (int64, error) {
+	var n int64
+	b.mu.Lock()
+	if a := b.a; a != nil {
+		if a.off < a.n {
+			m, err := w.Write(a.buf[a.off:a.n])
+			a.off += m
+			n = int64(m)
+			if err != nil {
+				b.mu.Unlock()
+				return n, err
+			}
+		}
+		b.recycle()
+	}
+	rest := b.rest
+	b.mu.Unlock()
+	if rest == nil {
+		return n, nil
+	}
+	m, err := io.Copy(w, rest)
+	return n + m, err
 }
 
 func (b *inspectedBody) Close() error {
-	b.off = len(b.buf)
-	if b.rest != nil {
-		err := b.rest.Close()
-		b.rest = nil
-		return err
+	b.mu.Lock()
+	b.recycle()
+	rest := b.rest
+	b.rest = nil
+	b.mu.Unlock()
+	if rest != nil {
+		return rest.Close()
 	}
 	return nil
 }
@@ -94,7 +164,7 @@ func (b *inspectedBody) readAhead(resp *http.Response, v Vendor, limit int64) *E
 		resp.Body = b
 		return nil
 	}
-	body := b.buf
+	body := b.a.buf[:b.a.n]
 	if int64(len(body)) > limit {
 		body = body[:limit]
 	}
@@ -103,16 +173,25 @@ func (b *inspectedBody) readAhead(resp *http.Response, v Vendor, limit int64) *E
 	return b.err
 }
 
-// fill reads up to limit+1 bytes of rc into b.buf. full reports that the
-// body ended within limit bytes (then rc is closed and dropped).
+// fill reads up to limit+1 bytes of rc into a pooled buffer, b.a. full
+// reports that the body ended within limit bytes (then rc is closed and
+// dropped; else it is kept as b.rest).
 func (b *inspectedBody) fill(rc io.ReadCloser, length, limit int64) (full bool, err error) {
 	size := limit + 1
+	first := size
 	if length >= 0 && length < size {
-		size = length + 1 // +1 to see EOF without a second allocation
-	} else if size > 4096 {
-		size = 4096
+		size = length + 1 // +1 to see EOF without a second buffer
+		first = size
+	} else if first > 4096 {
+		first = 4096
 	}
-	buf := make([]byte, 0, size)
+	a := aheadPool.Get().(*ahead)
+	b.a = a
+	if int64(cap(a.buf)) < first {
+		a.buf = make([]byte, first)
+	}
+	a.buf = a.buf[:cap(a.buf)]
+	buf := a.buf[:0:min(int64(cap(a.buf)), size)]
 	for {
 		if len(buf) == cap(buf) {
 			if int64(len(buf)) > limit {
@@ -124,22 +203,20 @@ func (b *inspectedBody) fill(rc io.ReadCloser, length, limit int64) (full bool, 
 			}
 			nb := make([]byte, len(buf), grow)
 			copy(nb, buf)
-			buf = nb
+			a.buf, buf = nb[:grow], nb
 		}
 		n, rerr := rc.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
+		a.n = len(buf)
 		if rerr == io.EOF {
-			b.buf = buf
 			rc.Close()
 			return true, nil
 		}
 		if rerr != nil {
-			b.buf = buf
 			b.rest = rc
 			return int64(len(buf)) <= limit, rerr
 		}
 	}
-	b.buf = buf
 	b.rest = rc
 	return false, nil
 }

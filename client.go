@@ -382,9 +382,12 @@ func (t *Transport) checkRetry(ctx context.Context, resp *http.Response, err err
 
 // release closes the original body but keeps the bytes read for replay.
 func (b *inspectedBody) release() {
-	if b.rest != nil {
-		discard(b.rest)
-		b.rest = nil
+	b.mu.Lock()
+	rest := b.rest
+	b.rest = nil
+	b.mu.Unlock()
+	if rest != nil {
+		discard(rest)
 	}
 }
 
