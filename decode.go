@@ -350,8 +350,8 @@ func ParseEvent(v Vendor, data []byte) error {
 	if !scanEnvelope(data, &env) {
 		return &Error{Vendor: Generic, StatusCode: http.StatusOK, Kind: KindUnknown, Message: textMessage(data, 0)}
 	}
-	if !env.failure() {
-		return nil
+	if !env.failure() || plainSuccess(data, v) {
+		return nil // as Parse: a success code sent first decides
 	}
 	if v == Auto && (env.code.set && env.msg.set || env.wfCode.set) {
 		v = Coze // streams are Coze's

@@ -3,23 +3,22 @@ package memerr
 import "bytes"
 
 // plainSuccess is the success path's shortcut: it reports true only when
-// body is a JSON object none of whose verdict fields can report a failure,
-// so that parse would find no error in it. Any doubt (an "error" that is
-// not null, a "code" other than 0, 200 or 0000, "success":false, a
-// "detail" object with a code or message, an escaped key, anything
-// malformed) answers false, and the full scan decides.
+// body is a success for parse. Any doubt (an "error" that is not null, a
+// "code" other than 0, 200 or 0000, "success":false, a "detail" object
+// with a code or message, an escaped key, anything malformed) answers
+// false, and the full scan decides.
 //
-// It walks the top-level members once, without building spans or calling
-// closures, and skips every other value (the success payload) by its
-// brackets and quotes alone.
-//
-// MemOS and Coze give their verdict in "code" alone: when v names one of
-// them, a success code ends the walk there, without reading the payload
-// after it (their envelopes put "code" first).
+// MemOS, Coze and memories.ai give their verdict in "code" and send it as
+// the first member, so a body that opens with a success code is a success
+// without reading further; with v naming MemOS or Coze, a success code
+// decides wherever it stands. Otherwise it walks the top-level members
+// once, without building spans or calling closures, and skips every other
+// value (the success payload) by its brackets and quotes alone.
 func plainSuccess(b []byte, v Vendor) bool {
-	if (v == Coze || v == MemOS) && compactSuccess(b) {
+	if compactSuccess(b) {
 		return true
 	}
+	codeDecides := v == Coze || v == MemOS
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return false
@@ -28,7 +27,7 @@ func plainSuccess(b []byte, v Vendor) bool {
 	if i < len(b) && b[i] == '}' {
 		return skipSpace(b, i+1) == len(b)
 	}
-	for {
+	for first := true; ; first = false {
 		key, j, ok := memberKey(b, i)
 		if !ok {
 			return false
@@ -39,7 +38,7 @@ func plainSuccess(b []byte, v Vendor) bool {
 			if i, ok = successCode(b, i, true); !ok {
 				return false
 			}
-			if v == Coze || v == MemOS {
+			if first || codeDecides {
 				return true
 			}
 		case "error_code":
@@ -89,9 +88,9 @@ func plainSuccess(b []byte, v Vendor) bool {
 	}
 }
 
-// compactSuccess recognises the compact form both vendors send, a body
-// that opens with {"code":0, or {"code":200, (or closes there), in a few
-// comparisons; it answers as the member walk below would.
+// compactSuccess recognises the compact form of a success code sent first,
+// a body that opens with {"code":0, or {"code":200, (or closes there), in
+// a few comparisons; it answers as the member walk would.
 func compactSuccess(b []byte) bool {
 	const open = `{"code":`
 	if len(b) < len(open)+2 || string(b[:len(open)]) != open {
