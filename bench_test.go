@@ -168,9 +168,9 @@ func BenchmarkContention(b *testing.B) {
 
 // BenchmarkSerial sends GETs one at a time, for instruction counts under
 // valgrind --tool=callgrind (see BENCHMARKS.md), which do not depend on the
-// machine's load: bare; memerr reading ahead a JSON body (Coze); memerr on a
-// text/plain body, and on a JSON body of a vendor it does not read ahead
-// (Tensorheart); go-retryablehttp.
+// machine's load: bare; memerr reading ahead a JSON body (Coze, and the
+// vendor left to detection); memerr on a text/plain body, and on a JSON body
+// of a vendor it does not read ahead (Tensorheart); go-retryablehttp.
 func BenchmarkSerial(b *testing.B) {
 	body := benchBody
 	js, text := benchServer("application/json"), benchServer("text/plain")
@@ -184,6 +184,7 @@ func BenchmarkSerial(b *testing.B) {
 	}{
 		{"bare", js.URL, base()},
 		{"memerr", js.URL, NewTransport(base(), WithVendor(Coze))},
+		{"memerr-auto", js.URL, NewTransport(base())},
 		{"memerr-text", text.URL, NewTransport(base(), WithVendor(Coze))},
 		{"memerr-tensorheart", js.URL, NewTransport(base(), WithVendor(Tensorheart))},
 		{"retryablehttp", js.URL, rc.StandardClient().Transport},
