@@ -26,9 +26,12 @@ const PeekLimit = 16 << 10
 //
 // A status of 400 or more is always a failure; a lower status is a failure
 // only when the body is a known envelope reporting one (a non-zero Coze code,
-// "success":false, an "error" object...). Bodies that are not JSON become
-// Generic errors classified by status. Parse never panics and never keeps a
-// reference to body.
+// "success":false, an "error" object...). MemOS, Coze and memories.ai give
+// their verdict in "code" and send it first: a 2xx body that opens with a
+// success code (0, 200 or "0000") is a success, whatever follows; with v
+// naming MemOS or Coze, a success code decides wherever it stands. Bodies
+// that are not JSON become Generic errors classified by status. Parse never
+// panics and never keeps a reference to body.
 func Parse(v Vendor, status int, h http.Header, body []byte) error {
 	if e := parse(v, status, h, body); e != nil {
 		return e
