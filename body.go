@@ -14,13 +14,15 @@ import (
 // the body is closed or its bytes have all been read; a Read after that
 // finds nothing more. A mutex keeps a Close from another goroutine (the
 // way net/http lets a caller abort a Read) from recycling the buffer under
-// a Read.
+// a Read; WriteTo does not hold it while it writes, so such a Close never
+// waits on a slow writer, and the buffer goes back when the write returns.
 type inspectedBody struct {
-	mu   sync.Mutex
-	a    *ahead        // the bytes read ahead; nil once handed back
-	rest io.ReadCloser // the original body; nil once read to EOF and closed
-	err  *Error        // the verdict: nil for success
-	done bool          // a verdict was reached
+	mu      sync.Mutex
+	a       *ahead        // the bytes read ahead; nil once handed back
+	rest    io.ReadCloser // the original body; nil once read to EOF and closed
+	writing bool          // WriteTo is writing from a's buffer, unlocked
+	err     *Error        // the verdict: nil for success
+	done    bool          // a verdict was reached
 }
 
 // ahead holds the bytes read ahead of a body.
@@ -36,13 +38,20 @@ const maxPooled = PeekLimit + 1
 
 var aheadPool = sync.Pool{New: func() any { return new(ahead) }}
 
-// recycle gives the buffer back to the pool; b.mu is held.
+func putAhead(a *ahead) {
+	if cap(a.buf) <= maxPooled {
+		a.n, a.off = 0, 0
+		aheadPool.Put(a)
+	}
+}
+
+// recycle detaches the buffer and gives it back to the pool, unless WriteTo
+// is writing from it (WriteTo then gives it back); b.mu is held.
 func (b *inspectedBody) recycle() {
 	if a := b.a; a != nil {
 		b.a = nil
-		if cap(a.buf) <= maxPooled {
-			a.n, a.off = 0, 0
-			aheadPool.Put(a)
+		if !b.writing {
+			putAhead(a)
 		}
 	}
 }
@@ -76,11 +85,18 @@ func (b *inspectedBody) Read(p []byte) (int, error) {
 func (b *inspectedBody) WriteTo(w io.Writer) (int64, error) {
 	var n int64
 	b.mu.Lock()
-	if a := b.a; a != nil {
+	if a := b.a; a != nil && !b.writing {
 		if a.off < a.n {
+			b.writing = true
+			b.mu.Unlock()
 			m, err := w.Write(a.buf[a.off:a.n])
-			a.off += m
+			b.mu.Lock()
+			b.writing = false
+			a.off = min(a.off+max(m, 0), a.n)
 			n = int64(m)
+			if b.a != a {
+				putAhead(a) // closed while writing
+			}
 			if err != nil {
 				b.mu.Unlock()
 				return n, err

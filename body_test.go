@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -211,4 +212,45 @@ func TestReadAheadErrorBodyNotPooled(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, bytes.Equal(big, got))
 	require.NoError(t, resp.Body.Close())
+}
+
+// TestInspectedBodyCloseDuringSlowWrite closes a body while io.Copy is
+// blocked writing its bytes to a slow writer: Close returns at once, and
+// the write finishes with the bytes it was given.
+func TestInspectedBodyCloseDuringSlowWrite(t *testing.T) {
+	body := cozeBody(500)
+	resp := readAheadResponse(t, body, true)
+	w := &blockingWriter{entered: make(chan struct{}), release: make(chan struct{})}
+	copied := make(chan int64)
+	go func() {
+		n, _ := io.Copy(w, resp.Body)
+		copied <- n
+	}()
+	<-w.entered
+	closed := make(chan error)
+	go func() { closed <- resp.Body.Close() }()
+	select {
+	case err := <-closed:
+		require.NoError(t, err)
+	case <-time.After(2 * time.Second):
+		t.Fatal("Close waited for the writer")
+	}
+	close(w.release)
+	assert.Equal(t, int64(len(body)), <-copied)
+	assert.True(t, bytes.Equal(body, w.got), "the writer got the body as it was")
+	n, err := resp.Body.Read(make([]byte, 8))
+	assert.Zero(t, n)
+	assert.ErrorIs(t, err, io.EOF)
+}
+
+type blockingWriter struct {
+	entered, release chan struct{}
+	got              []byte
+}
+
+func (w *blockingWriter) Write(p []byte) (int, error) {
+	close(w.entered)
+	<-w.release
+	w.got = append(w.got, p...)
+	return len(p), nil
 }
