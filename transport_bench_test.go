@@ -104,9 +104,11 @@ func benchRetryable() *retryablehttp.Client {
 // counts rounds' requests per contender.
 //
 // It reports, per contender, ns/req (wall) and cpu-ns/req (the process's
-// CPU time, client and server), and for memerr and retryablehttp the
-// median over rounds of their time divided by bare's in the same round:
-// memerr/bare, retryablehttp/bare (wall) and the -cpu forms. Run with
+// CPU time, client and server), and for the others the median over rounds
+// of their time divided by bare's in the same round: memerr/bare,
+// retryablehttp/bare (wall) and the -cpu forms. bare-again is a second
+// bare transport, a control: how far bare-again/bare strays from 1 is the
+// method's own error. Run with
 //
 //	go test -run '^$' -bench TransportRatio -benchtime 60000x .
 func BenchmarkTransportRatio(b *testing.B) {
@@ -120,6 +122,7 @@ func BenchmarkTransportRatio(b *testing.B) {
 		rt   http.RoundTripper
 	}{
 		{"bare", benchBase()},
+		{"bare-again", benchBase()}, // the control: its ratio to bare shows the method's own error
 		{"memerr", NewTransport(benchBase(), WithVendor(Coze))},
 		{"retryablehttp", rc.StandardClient().Transport},
 	}
