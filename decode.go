@@ -29,7 +29,8 @@ const PeekLimit = 16 << 10
 // "success":false, an "error" object...). MemOS, Coze and memories.ai give
 // their verdict in "code" and send it first: a 2xx body that opens with a
 // success code (0, 200 or "0000") is a success, whatever follows; with v
-// naming MemOS or Coze, a success code decides wherever it stands. Bodies
+// naming MemOS or Coze, a success code decides wherever it stands, unless a
+// member before it reports a failure. Bodies
 // that are not JSON become Generic errors classified by status. Parse never
 // panics and never keeps a reference to body.
 func Parse(v Vendor, status int, h http.Header, body []byte) error {

@@ -11,7 +11,8 @@ import "bytes"
 // MemOS, Coze and memories.ai give their verdict in "code" and send it as
 // the first member, so a body that opens with a success code is a success
 // without reading further; with v naming MemOS or Coze, a success code
-// decides wherever it stands. Otherwise it walks the top-level members
+// decides wherever it stands (the members before it are checked as usual).
+// Otherwise it walks the top-level members
 // once, without building spans or calling closures, and skips every other
 // value (the success payload) by its brackets and quotes alone.
 func plainSuccess(b []byte, v Vendor) bool {
