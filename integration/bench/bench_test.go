@@ -4,11 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
-	"sort"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +12,7 @@ import (
 	"github.com/failsafe-go/failsafe-go/failsafehttp"
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/memerr/memerr"
+	"github.com/memerr/memerr/internal/paired"
 )
 
 // successBody is a Coze success envelope of about 200 bytes; it is also a
@@ -101,7 +98,7 @@ func BenchmarkSuccess(b *testing.B) {
 			defer base.CloseIdleConnections()
 			rt := c.new(base)
 			b.ReportAllocs()
-			cpu := cpuTime()
+			cpu := paired.CPUTime()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				req, err := http.NewRequest(http.MethodGet, srv.URL+"/v1/memories", nil)
@@ -116,7 +113,9 @@ func BenchmarkSuccess(b *testing.B) {
 					}
 				}
 			})
-			reportCPU(b, cpu)
+			if c := paired.CPUTime() - cpu; c > 0 {
+				b.ReportMetric(float64(c)/float64(b.N), "cpu-ns/op")
+			}
 		})
 	}
 }
@@ -139,115 +138,41 @@ type statusError struct{ code int }
 func (e *statusError) Error() string { return "unexpected status " + strconv.Itoa(e.code) }
 
 // BenchmarkSuccessRatio sends the same GETs as BenchmarkSuccess through
-// every contender in alternating blocks: a round sends one block through
-// each contender in turn (the order rotates every round) from
-// 2·GOMAXPROCS goroutines. The machine's load, which moves ns/op by
-// ±10–30 % between runs on a shared VM, then falls on all contenders alike,
-// and each round gives a ratio to bare measured under the same load.
+// every contender in alternating blocks (memerr's internal/paired): a round
+// sends one block through each contender in turn, the order rotating every
+// round. The machine's load, which moves ns/op by ±10–30 % between runs on
+// a shared VM, then falls on all contenders alike, and each round gives a
+// ratio to bare measured under the same load.
 //
 // It reports, per contender, ns/req (wall) and cpu-ns/req (the process's
 // CPU time, client and server together), and for each contender but bare
 // the median over rounds of its block time divided by bare's in the same
-// round, wall (<name>/bare) and CPU (<name>/bare-cpu). b.N is the number of
-// requests per contender. Run with
+// round, wall (<name>/bare) and CPU (<name>/bare-cpu). bare-again, a second
+// bare transport, is the control: how far its ratio to bare strays from 1
+// is the method's own error. b.N is the number of requests per contender.
+// Run with
 //
 //	go test -run '^$' -bench SuccessRatio -benchtime 200000x ./bench
 func BenchmarkSuccessRatio(b *testing.B) {
-	const block = 256 // requests per contender per round
 	srv := newServer(b)
-	workers := 2 * runtime.GOMAXPROCS(0)
-	// bare-again, a second bare transport, is the control: how far its
-	// ratio to bare strays from 1 is the method's own error.
-	contenders := append(contenders[:1:1], contenders...)
-	contenders[1].name = "bare-again"
-	rts := make([]http.RoundTripper, len(contenders))
-	for i, c := range contenders {
-		base := newBase()
-		defer base.CloseIdleConnections()
-		rts[i] = c.new(base)
-	}
-	reqs := make([]*http.Request, workers)
+	reqs := make([]*http.Request, paired.Workers())
 	for i := range reqs {
 		var err error
 		if reqs[i], err = http.NewRequest(http.MethodGet, srv.URL+"/v1/memories", nil); err != nil {
 			b.Fatal(err)
 		}
 	}
-	var failed atomic.Value
-	runBlock := func(rt http.RoundTripper) (wall, cpu time.Duration) {
-		var wg sync.WaitGroup
-		c0, t0 := cpuTime(), time.Now()
-		for w := 0; w < workers; w++ {
-			wg.Add(1)
-			go func(req *http.Request, n int) {
-				defer wg.Done()
-				for ; n > 0; n-- {
-					if err := roundTrip(rt, req); err != nil {
-						failed.Store(err)
-						return
-					}
-				}
-			}(reqs[w], (block+w)/workers)
+	all := append(contenders[:1:1], contenders...)
+	var cs []paired.Contender
+	for i, c := range all {
+		name := c.name
+		if i == 1 {
+			name = "bare-again"
 		}
-		wg.Wait()
-		return time.Since(t0), cpuTime() - c0
+		base := newBase()
+		defer base.CloseIdleConnections()
+		rt := c.new(base)
+		cs = append(cs, paired.Contender{Name: name, Do: func(w int) error { return roundTrip(rt, reqs[w]) }})
 	}
-	for _, rt := range rts {
-		runBlock(rt) // open the connections before measuring
-	}
-
-	rounds := max(1, (b.N+block-1)/block)
-	wall := make([][]time.Duration, len(rts))
-	cpu := make([][]time.Duration, len(rts))
-	b.ResetTimer()
-	for r := 0; r < rounds; r++ {
-		for k := range rts {
-			i := (r + k) % len(rts)
-			w, c := runBlock(rts[i])
-			wall[i] = append(wall[i], w)
-			cpu[i] = append(cpu[i], c)
-		}
-	}
-	b.StopTimer()
-	if err, _ := failed.Load().(error); err != nil {
-		b.Fatal(err)
-	}
-	n := float64(rounds * block)
-	for i, c := range contenders {
-		var sw, sc time.Duration
-		for r := range wall[i] {
-			sw += wall[i][r]
-			sc += cpu[i][r]
-		}
-		b.ReportMetric(float64(sw)/n, c.name+"-ns/req")
-		if sc > 0 {
-			b.ReportMetric(float64(sc)/n, c.name+"-cpu-ns/req")
-		}
-		if i == 0 {
-			continue
-		}
-		b.ReportMetric(medianRatio(wall[i], wall[0]), c.name+"/bare")
-		if sc > 0 {
-			b.ReportMetric(medianRatio(cpu[i], cpu[0]), c.name+"/bare-cpu")
-		}
-	}
-	b.ReportMetric(0, "ns/op") // a round's time says nothing; the ratios do
-}
-
-// medianRatio is the median over rounds of a[r]/b[r].
-func medianRatio(a, b []time.Duration) float64 {
-	rs := make([]float64, 0, len(a))
-	for r := range a {
-		if b[r] > 0 {
-			rs = append(rs, float64(a[r])/float64(b[r]))
-		}
-	}
-	if len(rs) == 0 {
-		return 0
-	}
-	sort.Float64s(rs)
-	if len(rs)%2 == 1 {
-		return rs[len(rs)/2]
-	}
-	return (rs[len(rs)/2-1] + rs[len(rs)/2]) / 2
+	paired.Run(b, cs, 256)
 }

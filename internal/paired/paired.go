@@ -1,0 +1,117 @@
+// Package paired measures round trippers against a baseline in the same
+// process, in alternating blocks, for the ratio benchmarks of memerr and of
+// its integration module. It is for benchmarks only.
+package paired
+
+import (
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Contender is one client under measurement. Do sends one request from
+// the given worker (0 ≤ worker < Workers()) and checks the answer.
+type Contender struct {
+	Name string
+	Do   func(worker int) error
+}
+
+// Workers is the number of goroutines a block runs on: 2·GOMAXPROCS.
+func Workers() int { return 2 * runtime.GOMAXPROCS(0) }
+
+// Run sends b.N requests through each contender, in rounds: a round runs
+// one block of block requests through each contender in turn, the order
+// rotating every round, so that the machine's load falls on all of them
+// alike. The first contender is the baseline.
+//
+// It reports, per contender, <name>-ns/req (wall time) and
+// <name>-cpu-ns/req (the process's CPU time, client and server, where the
+// platform gives it), and for each other contender the median over rounds
+// of its block time divided by the baseline's in the same round:
+// <name>/<baseline> and <name>/<baseline>-cpu. A second instance of the
+// baseline among the contenders is a control: how far its ratio strays
+// from 1 is the method's own error.
+func Run(b *testing.B, cs []Contender, block int) {
+	workers := Workers()
+	var failed atomic.Value
+	runBlock := func(c Contender) (wall, cpu time.Duration) {
+		var wg sync.WaitGroup
+		c0, t0 := CPUTime(), time.Now()
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func(w, n int) {
+				defer wg.Done()
+				for ; n > 0; n-- {
+					if err := c.Do(w); err != nil {
+						failed.Store(err)
+						return
+					}
+				}
+			}(w, (block+w)/workers)
+		}
+		wg.Wait()
+		return time.Since(t0), CPUTime() - c0
+	}
+	for _, c := range cs {
+		runBlock(c) // open the connections before measuring
+	}
+
+	rounds := max(1, (b.N+block-1)/block)
+	wall := make([][]time.Duration, len(cs))
+	cpu := make([][]time.Duration, len(cs))
+	b.ResetTimer()
+	for r := 0; r < rounds; r++ {
+		for k := range cs {
+			i := (r + k) % len(cs)
+			w, c := runBlock(cs[i])
+			wall[i] = append(wall[i], w)
+			cpu[i] = append(cpu[i], c)
+		}
+	}
+	b.StopTimer()
+	if err, _ := failed.Load().(error); err != nil {
+		b.Fatal(err)
+	}
+	n := float64(rounds * block)
+	base := cs[0].Name
+	for i, c := range cs {
+		var sw, sc time.Duration
+		for r := range wall[i] {
+			sw += wall[i][r]
+			sc += cpu[i][r]
+		}
+		b.ReportMetric(float64(sw)/n, c.Name+"-ns/req")
+		if sc > 0 {
+			b.ReportMetric(float64(sc)/n, c.Name+"-cpu-ns/req")
+		}
+		if i == 0 {
+			continue
+		}
+		b.ReportMetric(MedianRatio(wall[i], wall[0]), c.Name+"/"+base)
+		if sc > 0 {
+			b.ReportMetric(MedianRatio(cpu[i], cpu[0]), c.Name+"/"+base+"-cpu")
+		}
+	}
+	b.ReportMetric(0, "ns/op") // a round's time says nothing; the ratios do
+}
+
+// MedianRatio is the median over rounds of a[r]/b[r]; 0 when there is none.
+func MedianRatio(a, b []time.Duration) float64 {
+	rs := make([]float64, 0, len(a))
+	for r := range a {
+		if r < len(b) && b[r] > 0 {
+			rs = append(rs, float64(a[r])/float64(b[r]))
+		}
+	}
+	if len(rs) == 0 {
+		return 0
+	}
+	sort.Float64s(rs)
+	if len(rs)%2 == 1 {
+		return rs[len(rs)/2]
+	}
+	return (rs[len(rs)/2-1] + rs[len(rs)/2]) / 2
+}
