@@ -2,19 +2,19 @@ package memerr
 
 import "bytes"
 
-// plainSuccess is the success path's shortcut: it reports true only when
-// body is a success for parse. Any doubt (an "error" that is not null, a
-// "code" other than 0, 200 or 0000, "success":false, a "detail" object
-// with a code or message, an escaped key, anything malformed) answers
-// false, and the full scan decides.
+// plainSuccess is the success path's shortcut: true means parse finds no
+// error in body, with no envelope built. False means doubt (an "error"
+// that is not null, a "code" other than 0, 200 or 0000, "success":false, a
+// "detail" object with a code or message, an escaped key, anything
+// malformed), and the full scan decides.
 //
 // MemOS, Coze and memories.ai give their verdict in "code" and send it as
 // the first member, so a body that opens with a success code is a success
 // without reading further; with v naming MemOS or Coze, a success code
 // decides wherever it stands (the members before it are checked as usual).
-// Otherwise it walks the top-level members
-// once, without building spans or calling closures, and skips every other
-// value (the success payload) by its brackets and quotes alone.
+// Otherwise it walks the top-level members once, without building spans
+// or calling closures, and skips every other value (the success payload)
+// by its brackets and quotes alone.
 func plainSuccess(b []byte, v Vendor) bool {
 	if compactSuccess(b) {
 		return true
