@@ -185,8 +185,20 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
+	if _, read := resp.Body.(*inspectedBody); !read && resp.Body != nil && resp.Body != http.NoBody {
+		// A 2xx body not read ahead may still hold an error that Client.Do
+		// finds later; it needs the count of the attempts made.
+		resp.Body = &attemptsBody{ReadCloser: resp.Body, attempts: st.attempts}
+	}
 	resp.Request = req // the caller's request, as sent by the caller
 	return resp, nil
+}
+
+// attemptsBody carries the number of attempts behind a response whose body
+// was not read ahead, when there were several, for Client.Do.
+type attemptsBody struct {
+	io.ReadCloser
+	attempts int
 }
 
 // newState builds the retry loop's state and its copy of req.
@@ -536,12 +548,15 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, c.failure(req, err)
 	}
+	body := resp.Body
 	if err := (Decoder{Vendor: c.t.vendorFor(resp.Request.URL), MaxErrorBody: c.t.cfg.maxErrorBody}).Decode(resp); err != nil {
 		if e, ok := err.(*Error); ok && e.Attempts == 0 {
-			// A 2xx error of a vendor the transport does not read ahead:
-			// found here, after the last attempt, which the transport did
-			// not count for us.
+			// A 2xx error of a vendor the transport does not read ahead,
+			// found here: one attempt, unless the retry loop said more.
 			e.Attempts = 1
+			if ab, ok := body.(*attemptsBody); ok {
+				e.Attempts = ab.attempts
+			}
 		}
 		return nil, err
 	}

@@ -55,6 +55,22 @@ func TestClientDoAttempts(t *testing.T) {
 		assert.ErrorAs(t, err, &op, "the network error is the cause")
 	})
 
+	t.Run("2xx error not read ahead, after retries", func(t *testing.T) {
+		// Tensorheart's 2xx bodies are not read ahead: Client.Do finds the
+		// error after the transport's loop, and still counts every attempt.
+		srv := newScripted(t, step{status: 503}, step{status: 502},
+			jsonStep(200, `{"success":false,"error":{"code":"VALIDATION_ERROR","message":"bad"}}`))
+		c := NewClient(fast(WithVendor(Tensorheart), WithoutBreaker())...)
+		req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+		_, err := c.Do(req)
+		var e *Error
+		require.ErrorAs(t, err, &e)
+		assert.Equal(t, 200, e.StatusCode)
+		assert.Equal(t, "VALIDATION_ERROR", e.Code)
+		assert.Equal(t, 3, srv.Hits())
+		assert.Equal(t, 3, e.Attempts)
+	})
+
 	t.Run("success", func(t *testing.T) {
 		srv := newScripted(t, step{status: 503}, jsonStep(200, okCoze))
 		c := NewClient(fast(WithVendor(Coze))...)
