@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/memerr/memerr/internal/paired"
 	"github.com/stretchr/testify/require"
 )
 
@@ -48,14 +49,8 @@ func serveBody(tb testing.TB, body []byte, sized bool) *httptest.Server {
 	return srv
 }
 
-// benchBase is a clone of http.DefaultTransport that keeps one idle
-// connection per goroutine, so that no benchmark pays for new connections.
-func benchBase() *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns = 1024
-	t.MaxIdleConnsPerHost = 1024
-	return t
-}
+// benchBase is the transport under every benchmark's contenders.
+var benchBase = paired.Base
 
 // benchGet sends req through rt and reads the body to the end.
 func benchGet(rt http.RoundTripper, req *http.Request) error {

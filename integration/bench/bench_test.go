@@ -33,15 +33,8 @@ func newServer(tb testing.TB) *httptest.Server {
 	return srv
 }
 
-// newBase is the http.Transport under every contender: a clone of
-// http.DefaultTransport with room for one idle connection per goroutine,
-// so that no contender pays for new connections.
-func newBase() *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns = 1024
-	t.MaxIdleConnsPerHost = 1024
-	return t
-}
+// newBase is the http.Transport under every contender.
+var newBase = paired.Base
 
 // contenders are the round trippers compared, each over its own newBase.
 var contenders = []struct {

@@ -4,6 +4,7 @@
 package paired
 
 import (
+	"net/http"
 	"runtime"
 	"sort"
 	"sync"
@@ -114,4 +115,14 @@ func MedianRatio(a, b []time.Duration) float64 {
 		return rs[len(rs)/2]
 	}
 	return (rs[len(rs)/2-1] + rs[len(rs)/2]) / 2
+}
+
+// Base is the http.Transport to put under every contender: a clone of
+// http.DefaultTransport with room for one idle connection per goroutine,
+// so that no contender pays for new connections.
+func Base() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 1024
+	t.MaxIdleConnsPerHost = 1024
+	return t
 }
