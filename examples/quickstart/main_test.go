@@ -1,21 +1,16 @@
 package main
 
 import (
-	"bytes"
-	"strings"
 	"testing"
+
+	"github.com/memerr/memerr/internal/exampletest"
 )
 
 // TestRun plays the whole tour in-process and checks the lines a reader is
 // told to look for. run itself fails when the library misbehaves; these
 // checks catch a tour that silently prints something else.
 func TestRun(t *testing.T) {
-	var out bytes.Buffer
-	if err := run(&out); err != nil {
-		t.Fatalf("run: %v\noutput so far:\n%s", err, out.String())
-	}
-	got := out.String()
-	for _, want := range []string{
+	exampletest.Run(t, run,
 		"== 1. One failure from each vendor ==",
 		"  err        memerr: memos 40300 rate limited: ",
 		"  code       MEMORY_NOT_FOUND (HTTP 404)",
@@ -39,12 +34,5 @@ func TestRun(t *testing.T) {
 		"(request id req_abc124, retry after 5s)",
 		"1 attempt; e.RetryAfter = 5s",
 		"All steps behaved as described",
-	} {
-		if !strings.Contains(got, want) {
-			t.Errorf("output lacks %q", want)
-		}
-	}
-	if t.Failed() {
-		t.Logf("output:\n%s", got)
-	}
+	)
 }
