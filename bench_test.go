@@ -2,7 +2,6 @@ package memerr
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -52,20 +51,6 @@ func serveBody(tb testing.TB, body []byte, sized bool) *httptest.Server {
 // benchBase is the transport under every benchmark's contenders.
 var benchBase = paired.Base
 
-// benchGet sends req through rt and reads the body to the end.
-func benchGet(rt http.RoundTripper, req *http.Request) error {
-	resp, err := rt.RoundTrip(req)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if err == nil && resp.StatusCode != http.StatusOK {
-		err = fmt.Errorf("status %d", resp.StatusCode)
-	}
-	return err
-}
-
 // BenchmarkBodySize sends GETs whose 2xx Coze success bodies are 200 B,
 // 4 KiB, 64 KiB and 1 MiB, with a Content-Length (sized) and without one
 // (chunked), through a bare http.Transport and through a Transport with
@@ -100,7 +85,7 @@ func BenchmarkBodySize(b *testing.B) {
 					b.ReportAllocs()
 					b.ResetTimer()
 					for i := 0; i < b.N; i++ {
-						if err := benchGet(t, req); err != nil {
+						if _, err := paired.Get(t, req); err != nil {
 							b.Fatal(err)
 						}
 					}
@@ -134,7 +119,7 @@ func BenchmarkContention(b *testing.B) {
 					}
 					b.ResetTimer()
 					for i := 0; i < b.N; i++ {
-						if err := benchGet(t, req); err != nil {
+						if _, err := paired.Get(t, req); err != nil {
 							b.Fatal(err)
 						}
 					}
@@ -150,7 +135,7 @@ func BenchmarkContention(b *testing.B) {
 						return
 					}
 					for pb.Next() {
-						if err := benchGet(t, req); err != nil {
+						if _, err := paired.Get(t, req); err != nil {
 							b.Error(err)
 							return
 						}

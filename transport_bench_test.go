@@ -127,16 +127,11 @@ func BenchmarkTransportRatio(b *testing.B) {
 	} {
 		rt := c.rt
 		cs = append(cs, paired.Contender{Name: c.name, Do: func(w int) error {
-			resp, err := rt.RoundTrip(reqs[w])
-			if err != nil {
-				return err
+			n, err := paired.Get(rt, reqs[w])
+			if err == nil && n != int64(len(benchBody)) {
+				err = fmt.Errorf("read %d bytes of %d", n, len(benchBody))
 			}
-			n, err := io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if err != nil || n != int64(len(benchBody)) || resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("status %d, %d bytes, %v", resp.StatusCode, n, err)
-			}
-			return nil
+			return err
 		}})
 	}
 	paired.Run(b, cs, 256)

@@ -4,6 +4,8 @@
 package paired
 
 import (
+	"fmt"
+	"io"
 	"net/http"
 	"runtime"
 	"sort"
@@ -125,4 +127,20 @@ func Base() *http.Transport {
 	t.MaxIdleConns = 1024
 	t.MaxIdleConnsPerHost = 1024
 	return t
+}
+
+// Get sends req through rt, reads the body to the end and closes it. It
+// returns the bytes read, and an error for a transport error, a read error
+// or a status other than 200.
+func Get(rt http.RoundTripper, req *http.Request) (int64, error) {
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return n, err
 }

@@ -1,6 +1,8 @@
 package paired
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 )
@@ -25,5 +27,25 @@ func TestMedianRatio(t *testing.T) {
 		if got := MedianRatio(c.a, c.b); got != c.want {
 			t.Errorf("MedianRatio(%v, %v) = %v, want %v", c.a, c.b, got, c.want)
 		}
+	}
+}
+
+func TestGet(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/down" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_, _ = w.Write([]byte("hello"))
+	}))
+	defer srv.Close()
+	rt := Base()
+	defer rt.CloseIdleConnections()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/up", nil)
+	if n, err := Get(rt, req); err != nil || n != 5 {
+		t.Errorf("Get = %d, %v; want 5, nil", n, err)
+	}
+	req, _ = http.NewRequest(http.MethodGet, srv.URL+"/down", nil)
+	if _, err := Get(rt, req); err == nil || err.Error() != "status 503" {
+		t.Errorf("Get of a 503 = %v, want status 503", err)
 	}
 }
