@@ -38,23 +38,23 @@ var newBase = paired.Base
 // contenders are the round trippers compared, each over its own newBase.
 var contenders = []struct {
 	name string
-	new  func(base *http.Transport) http.RoundTripper
+	new  func(base http.RoundTripper) http.RoundTripper
 }{
-	{"bare", func(base *http.Transport) http.RoundTripper { return base }},
-	{"memerr", func(base *http.Transport) http.RoundTripper { return memerr.NewTransport(base) }},
-	{"memerr-coze", func(base *http.Transport) http.RoundTripper {
+	{"bare", func(base http.RoundTripper) http.RoundTripper { return base }},
+	{"memerr", func(base http.RoundTripper) http.RoundTripper { return memerr.NewTransport(base) }},
+	{"memerr-coze", func(base http.RoundTripper) http.RoundTripper {
 		return memerr.NewTransport(base, memerr.WithVendor(memerr.Coze))
 	}},
-	{"memerr-memos", func(base *http.Transport) http.RoundTripper {
+	{"memerr-memos", func(base http.RoundTripper) http.RoundTripper {
 		return memerr.NewTransport(base, memerr.WithVendor(memerr.MemOS))
 	}},
-	{"retryablehttp", func(base *http.Transport) http.RoundTripper {
+	{"retryablehttp", func(base http.RoundTripper) http.RoundTripper {
 		c := retryablehttp.NewClient()
 		c.HTTPClient = &http.Client{Transport: base}
 		c.Logger = nil
 		return &retryablehttp.RoundTripper{Client: c}
 	}},
-	{"failsafe", func(base *http.Transport) http.RoundTripper {
+	{"failsafe", func(base http.RoundTripper) http.RoundTripper {
 		retry := failsafehttp.NewRetryPolicyBuilder().
 			WithBackoff(250*time.Millisecond, 8*time.Second).
 			WithMaxRetries(3).

@@ -34,7 +34,9 @@ func Workers() int { return 2 * runtime.GOMAXPROCS(0) }
 // <name>-cpu-ns/req (the process's CPU time, client and server, where the
 // platform gives it), and for each other contender the median over rounds
 // of its block time divided by the baseline's in the same round:
-// <name>/<baseline> and <name>/<baseline>-cpu. A second instance of the
+// <name>/<baseline> and <name>/<baseline>-cpu, and the median over rounds
+// of its block time less the baseline's, per request: <name>-added-ns/req
+// and <name>-added-cpu-ns/req. A second instance of the
 // baseline among the contenders is a control: how far its ratio strays
 // from 1 is the method's own error.
 func Run(b *testing.B, cs []Contender, block int) {
@@ -94,11 +96,25 @@ func Run(b *testing.B, cs []Contender, block int) {
 			continue
 		}
 		b.ReportMetric(MedianRatio(wall[i], wall[0]), c.Name+"/"+base)
+		b.ReportMetric(MedianDiff(wall[i], wall[0])/float64(block), c.Name+"-added-ns/req")
 		if sc > 0 {
 			b.ReportMetric(MedianRatio(cpu[i], cpu[0]), c.Name+"/"+base+"-cpu")
+			b.ReportMetric(MedianDiff(cpu[i], cpu[0])/float64(block), c.Name+"-added-cpu-ns/req")
 		}
 	}
 	b.ReportMetric(0, "ns/op") // a round's time says nothing; the ratios do
+}
+
+// MedianDiff is the median over rounds of a[r]-b[r], in nanoseconds; 0
+// when there is none.
+func MedianDiff(a, b []time.Duration) float64 {
+	ds := make([]float64, 0, len(a))
+	for r := range a {
+		if r < len(b) {
+			ds = append(ds, float64(a[r]-b[r]))
+		}
+	}
+	return median(ds)
 }
 
 // MedianRatio is the median over rounds of a[r]/b[r]; 0 when there is none.
@@ -109,14 +125,19 @@ func MedianRatio(a, b []time.Duration) float64 {
 			rs = append(rs, float64(a[r])/float64(b[r]))
 		}
 	}
-	if len(rs) == 0 {
+	return median(rs)
+}
+
+// median sorts xs and returns its median; 0 for none.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
 		return 0
 	}
-	sort.Float64s(rs)
-	if len(rs)%2 == 1 {
-		return rs[len(rs)/2]
+	sort.Float64s(xs)
+	if len(xs)%2 == 1 {
+		return xs[len(xs)/2]
 	}
-	return (rs[len(rs)/2-1] + rs[len(rs)/2]) / 2
+	return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
 }
 
 // Base is the http.Transport to put under every contender: a clone of

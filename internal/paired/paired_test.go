@@ -30,6 +30,30 @@ func TestMedianRatio(t *testing.T) {
 	}
 }
 
+func TestMedianDiff(t *testing.T) {
+	ns := func(v ...int) []time.Duration {
+		d := make([]time.Duration, len(v))
+		for i, x := range v {
+			d[i] = time.Duration(x)
+		}
+		return d
+	}
+	for _, c := range []struct {
+		a, b []time.Duration
+		want float64
+	}{
+		{ns(12, 30, 13), ns(10, 10, 10), 3},  // odd: the middle difference, not the mean
+		{ns(5, 9, 20, 7), ns(5, 5, 5, 5), 3}, // even: the mean of the middle two (2 and 4)
+		{ns(4, 4), ns(6, 5), -1.5},           // a contender faster than the baseline
+		{ns(4, 4, 4), ns(1, 1), 3},           // rounds beyond b's are left out
+		{nil, nil, 0},
+	} {
+		if got := MedianDiff(c.a, c.b); got != c.want {
+			t.Errorf("MedianDiff(%v, %v) = %v, want %v", c.a, c.b, got, c.want)
+		}
+	}
+}
+
 func TestGet(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/down" {
