@@ -51,7 +51,10 @@ func (e *BreakerError) Unwrap() []error {
 // 429 (the server answered and is healthy). Rate limits and cancelled or
 // timed-out contexts count as neither. It trips when, over the rolling
 // Window, at least MinRequests counted requests saw a failure ratio of
-// FailureRatio or more, or when ConsecutiveFailures failures come in a row.
+// FailureRatio or more, or when ConsecutiveFailures failures come in a row
+// within the Window. Outcomes of requests sent before the breaker last
+// changed state are not counted, and a breaker that closes starts its
+// counts afresh.
 type BreakerSettings struct {
 	Window              time.Duration // rolling window of the failure ratio; default 60s
 	Buckets             int           // the window moves in Window/Buckets steps; default 10
@@ -94,10 +97,24 @@ var (
 )
 
 // hostBreaker is the breaker of one scheme://host:port.
+//
+// gobreaker's two-step breaker holds its state: it opens, waits
+// OpenTimeout, lets HalfOpenRequests trial requests through, and closes or
+// opens again on their outcome. While it is closed, which is nearly always,
+// requests do not call into it: they read the state from closed, count
+// their outcomes in win without a lock, and call gobreaker only to trip it
+// when win's counts say so. gobreaker serialises every call on one mutex
+// and reads the clock twice; on a busy transport that made the breaker
+// most of memerr's cost on the success path (BENCHMARKS.md).
 type hostBreaker struct {
 	key      string
+	settings *BreakerSettings
 	cb       *gobreaker.TwoStepCircuitBreaker[struct{}]
 	onChange func(host string, from, to gobreaker.State)
+
+	closed atomic.Bool   // gobreaker's state is StateClosed
+	gen    atomic.Uint64 // one more at each of gobreaker's state changes
+	win    *window       // the counts of the current closed state
 
 	npending atomic.Int32 // len(pending), read without the lock
 
@@ -144,9 +161,58 @@ func (hb *hostBreaker) state() gobreaker.State {
 	return s
 }
 
-// report gives gobreaker the outcome of an allowed request.
-func (hb *hostBreaker) report(done func(error), outcome error) {
-	done(outcome)
+// pass is a request's leave from its breaker, for report.
+type pass struct {
+	gen  uint64      // hb.gen when the request was let through
+	done func(error) // gobreaker's, when it let the request through; nil when closed
+}
+
+// report counts the outcome of a request that pass let through: nil for a
+// success, errBreakerFailure or errBreakerExcluded. An outcome of a request
+// let through before the breaker last changed state is dropped, as
+// gobreaker drops it.
+func (hb *hostBreaker) report(p pass, outcome error) {
+	if p.done == nil {
+		// Let through while closed, without gobreaker.
+		if hb.gen.Load() != p.gen {
+			return
+		}
+		switch outcome {
+		case nil:
+			hb.win.success()
+		case errBreakerFailure:
+			if hb.win.failure(hb.settings) {
+				hb.trip(p.gen)
+			}
+		}
+		return
+	}
+	// Let through by gobreaker: open, half-open, or closed since a moment
+	// ago. A closed breaker's counts are win's, and its ReadyToTrip reads
+	// them, so they are counted there first.
+	if outcome != errBreakerExcluded && hb.closed.Load() && hb.gen.Load() == p.gen {
+		if outcome == nil {
+			hb.win.success()
+		} else {
+			hb.win.failure(hb.settings)
+		}
+	}
+	p.done(outcome)
+	hb.notify()
+}
+
+// trip opens a breaker that is still in the closed state of generation gen,
+// through gobreaker: a failure reported to it while closed calls
+// ReadyToTrip, which reads win and so agrees.
+func (hb *hostBreaker) trip(gen uint64) {
+	done, err := hb.cb.Allow()
+	if err == nil {
+		if hb.gen.Load() == gen {
+			done(errBreakerFailure)
+		} else {
+			done(errBreakerExcluded) // it changed state meanwhile; not this request's to judge
+		}
+	}
 	hb.notify()
 }
 
@@ -220,24 +286,29 @@ func canonicalHost(u *url.URL) string {
 }
 
 func (b *breakers) newHostBreaker(key string) *hostBreaker {
-	s := b.settings
-	hb := &hostBreaker{key: key, onChange: b.onChange}
+	s := &b.settings
+	hb := &hostBreaker{key: key, settings: s, onChange: b.onChange, win: newWindow(s.Window, s.Buckets)}
+	hb.closed.Store(true)
 	hb.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
-		Name:         key,
-		MaxRequests:  s.HalfOpenRequests,
-		Interval:     s.Window,
-		BucketPeriod: s.Window / time.Duration(s.Buckets),
-		Timeout:      s.OpenTimeout,
-		ReadyToTrip: func(c gobreaker.Counts) bool {
-			if c.ConsecutiveFailures >= s.ConsecutiveFailures {
-				return true
-			}
-			counted := c.TotalSuccesses + c.TotalFailures
-			return counted >= s.MinRequests && float64(c.TotalFailures) >= s.FailureRatio*float64(counted)
-		},
-		IsExcluded: func(err error) bool { return err == errBreakerExcluded },
+		Name:        key,
+		MaxRequests: s.HalfOpenRequests,
+		Timeout:     s.OpenTimeout,
+		// No Interval: gobreaker keeps no counts of its own that matter.
+		// Closed, it is only called to trip (or by a request let through
+		// as it closed), and its ReadyToTrip reads win.
+		ReadyToTrip: func(gobreaker.Counts) bool { return hb.win.trips(s, hb.win.age()) },
+		IsExcluded:  func(err error) bool { return err == errBreakerExcluded },
 		OnStateChange: func(_ string, from, to gobreaker.State) {
-			// Called with gobreaker's lock held: queue, report in notify.
+			// Called with gobreaker's lock held, so changes come one at a
+			// time. The state is published before gen moves on: a request
+			// that reads the old gen and then closed=true is let through
+			// as closed, and its outcome dropped (its gen is stale).
+			if to == gobreaker.StateClosed {
+				hb.win.reset()
+			}
+			hb.closed.Store(to == gobreaker.StateClosed)
+			hb.gen.Add(1)
+			// Queue the change for onChange, reported in notify.
 			hb.mu.Lock()
 			if to == gobreaker.StateOpen {
 				hb.openedAt = time.Now()
@@ -252,12 +323,19 @@ func (b *breakers) newHostBreaker(key string) *hostBreaker {
 	return hb
 }
 
-// allow asks the breaker for a slot. On rejection it returns a *BreakerError.
-func (hb *hostBreaker) allow(timeout time.Duration) (func(error), error) {
+// allow lets a request through the breaker, or returns a *BreakerError.
+// A closed breaker lets it through with two atomic loads; otherwise
+// gobreaker decides.
+func (hb *hostBreaker) allow(timeout time.Duration) (pass, error) {
+	gen := hb.gen.Load()
+	if hb.closed.Load() {
+		return pass{gen: gen}, nil
+	}
 	done, err := hb.cb.Allow()
+	gen = hb.gen.Load() // gobreaker may have just moved from open to half-open
 	hb.notify()
 	if err == nil {
-		return done, nil
+		return pass{gen: gen, done: done}, nil
 	}
 	be := &BreakerError{Host: hb.key, State: gobreaker.StateOpen}
 	if errors.Is(err, gobreaker.ErrTooManyRequests) {
@@ -267,7 +345,7 @@ func (hb *hostBreaker) allow(timeout time.Duration) (func(error), error) {
 		be.Remaining = max(0, timeout-time.Since(hb.openedAt))
 		hb.mu.Unlock()
 	}
-	return nil, be
+	return pass{}, be
 }
 
 // BreakerState returns the state of the breaker of the host of rawURL

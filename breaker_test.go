@@ -410,3 +410,133 @@ func TestBreakerLookupAlternatingHosts(t *testing.T) {
 	assert.Equal(t, "http://a.example:80", a3.key)
 	assert.Equal(t, "https://a.example:443", s1.key)
 }
+
+// TestBreakerDropsOutcomesFromAnEarlierState checks that a request let
+// through while the breaker was closed, whose failure comes back after the
+// breaker has opened and closed again, does not count in the new closed
+// state (gobreaker drops such outcomes by generation; the lock-free closed
+// path must too).
+func TestBreakerDropsOutcomesFromAnEarlierState(t *testing.T) {
+	const openFor = 20 * time.Millisecond
+	inSlow, release := make(chan struct{}), make(chan struct{})
+	var failing atomic.Bool
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		status := http.StatusOK
+		switch {
+		case r.URL.Path == "/slow":
+			close(inSlow)
+			<-release
+			status = http.StatusServiceUnavailable
+		case failing.Load():
+			status = http.StatusServiceUnavailable
+		}
+		return &http.Response{StatusCode: status, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
+	})
+	tr := NewTransport(base, fast(WithMaxRetries(0),
+		WithBreaker(BreakerSettings{ConsecutiveFailures: 2, OpenTimeout: openFor}))...)
+	const host = "http://memory.invalid"
+	send := func() {
+		t.Helper()
+		resp, err := get(t, tr, host+"/")
+		require.NoError(t, err)
+		resp.Body.Close()
+	}
+
+	slow := make(chan error, 1)
+	go func() {
+		resp, err := get(t, tr, host+"/slow")
+		if err == nil {
+			resp.Body.Close()
+		}
+		slow <- err
+	}()
+	<-inSlow // let through while closed
+
+	failing.Store(true)
+	send()
+	send()
+	state, _ := tr.BreakerState(host)
+	require.Equal(t, gobreaker.StateOpen, state)
+
+	time.Sleep(openFor + 5*time.Millisecond)
+	failing.Store(false)
+	send() // the trial request closes it
+	state, _ = tr.BreakerState(host)
+	require.Equal(t, gobreaker.StateClosed, state)
+
+	close(release) // the slow request's 503 comes back now
+	require.NoError(t, <-slow)
+	failing.Store(true)
+	send()
+	state, _ = tr.BreakerState(host)
+	assert.Equal(t, gobreaker.StateClosed, state,
+		"one failure in the new closed state; the 503 to a request sent before the breaker opened must not count")
+	send()
+	state, _ = tr.BreakerState(host)
+	assert.Equal(t, gobreaker.StateOpen, state, "two failures in a row of the new closed state")
+}
+
+// TestBreakerClosingForgetsCounts checks that a breaker that closes after
+// its trial starts counting afresh.
+func TestBreakerClosingForgetsCounts(t *testing.T) {
+	const openFor = 20 * time.Millisecond
+	srv := newToggled(t, true)
+	tr := NewTransport(nil, fast(WithMaxRetries(0),
+		WithBreaker(BreakerSettings{ConsecutiveFailures: 2, MinRequests: 3, FailureRatio: 0.5, OpenTimeout: openFor}))...)
+	for i := 0; i < 2; i++ {
+		resp, err := get(t, tr, srv.URL)
+		require.NoError(t, err)
+		readAll(t, resp)
+	}
+	state, _ := tr.BreakerState(srv.URL)
+	require.Equal(t, gobreaker.StateOpen, state)
+	time.Sleep(openFor + 5*time.Millisecond)
+	srv.failing.Store(false)
+	resp, err := get(t, tr, srv.URL)
+	require.NoError(t, err)
+	readAll(t, resp)
+	state, _ = tr.BreakerState(srv.URL)
+	require.Equal(t, gobreaker.StateClosed, state)
+
+	// Had the two failures before the trip been kept, one more would make
+	// 3 failures in 4 requests and 1 in a row after the trial… and trip
+	// on the ratio.
+	srv.failing.Store(true)
+	resp, err = get(t, tr, srv.URL)
+	require.NoError(t, err)
+	readAll(t, resp)
+	state, _ = tr.BreakerState(srv.URL)
+	assert.Equal(t, gobreaker.StateClosed, state)
+}
+
+// TestBreakerTripsUnderConcurrency sends requests from many goroutines to
+// a host that always fails: the breaker opens, and the requests that reach
+// the host are the ones that trip it plus at most one in flight per
+// goroutine.
+func TestBreakerTripsUnderConcurrency(t *testing.T) {
+	srv := newToggled(t, true)
+	const goroutines, trip = 8, 5
+	tr := NewTransport(nil, fast(WithMaxRetries(0),
+		WithBreaker(BreakerSettings{ConsecutiveFailures: trip, OpenTimeout: time.Minute}))...)
+	var wg sync.WaitGroup
+	for g := 0; g < goroutines; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 100; i++ {
+				req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+				resp, err := tr.RoundTrip(req)
+				if err != nil {
+					assert.ErrorIs(t, err, ErrCircuitOpen)
+					return
+				}
+				resp.Body.Close()
+			}
+			t.Error("the breaker never opened")
+		}()
+	}
+	wg.Wait()
+	assert.LessOrEqual(t, srv.Hits(), trip+goroutines-1)
+	state, _ := tr.BreakerState(srv.URL)
+	assert.Equal(t, gobreaker.StateOpen, state)
+}

@@ -286,38 +286,38 @@ func (a attempter) RoundTrip(r *http.Request) (*http.Response, error) {
 // status or a small JSON body, reads ahead to decode the verdict, whose
 // Attempts is attempt. It reports the outcome to the breaker.
 func (t *Transport) send(r *http.Request, hb *hostBreaker, attempt int) (*http.Response, *Error, error) {
-	var done func(error)
+	var p pass
 	if hb != nil {
 		var err error
-		if done, err = hb.allow(t.cfg.breaker.OpenTimeout); err != nil {
+		if p, err = hb.allow(t.cfg.breaker.OpenTimeout); err != nil {
 			closeBody(r)
 			return nil, nil, err
 		}
 	}
 	resp, err := t.base.RoundTrip(r)
 	if err != nil {
-		if done != nil {
+		if hb != nil {
 			outcome := errBreakerFailure
 			if r.Context().Err() != nil {
 				outcome = errBreakerExcluded
 			}
-			hb.report(done, outcome)
+			hb.report(p, outcome)
 		}
 		return nil, nil, err
 	}
 	var v *Error
 	vendor := t.vendorFor(r.URL)
 	if resp.StatusCode >= 400 || (sendsErrorsIn2xx(vendor) && wantsPeek(resp)) {
-		p := new(inspectedBody)
-		if v = p.readAhead(resp, vendor, t.cfg.maxErrorBody); v != nil {
+		ib := new(inspectedBody)
+		if v = ib.readAhead(resp, vendor, t.cfg.maxErrorBody); v != nil {
 			v.Attempts = attempt
 			if v.Message != "" {
 				v.Message = scrub(v.Message, requestSecrets(r))
 			}
 		}
 	}
-	if done != nil {
-		hb.report(done, breakerOutcome(resp.StatusCode, v))
+	if hb != nil {
+		hb.report(p, breakerOutcome(resp.StatusCode, v))
 	}
 	return resp, v, nil
 }
