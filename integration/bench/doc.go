@@ -1,6 +1,8 @@
 // Package bench compares memerr's Transport with the resilience layers a Go
 // service would otherwise use — go-retryablehttp and failsafe-go — on the
-// success path, in one run. Its benchmarks are in bench_test.go:
+// success path, in one run: on loopback (bench_test.go), and over an
+// in-memory base that takes the network out, leaving the time each layer
+// adds to a request (overhead_test.go). Run them with
 //
 //	cd integration && go test -run '^$' -bench . -count 6 ./bench
 //
