@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -130,24 +131,46 @@ func BenchmarkSuccess(b *testing.B) {
 //	go test -run '^$' -bench SuccessRatio -benchtime 200000x ./bench
 func BenchmarkSuccessRatio(b *testing.B) {
 	srv := newServer(b)
-	reqs := make([]*http.Request, paired.Workers())
-	for i := range reqs {
-		var err error
-		if reqs[i], err = http.NewRequest(http.MethodGet, srv.URL+"/v1/memories", nil); err != nil {
-			b.Fatal(err)
-		}
-	}
+	cs := pairedContenders(func() http.RoundTripper {
+		base := newBase()
+		b.Cleanup(base.CloseIdleConnections)
+		return base
+	}, requests(b, srv.URL+"/v1/memories"))
+	paired.Run(b, cs, 256)
+}
+
+// pairedContenders are the contenders for paired.Run, each over its own
+// base from newBase, with a second bare one, bare-again, after bare as the
+// control. Worker w sends reqs[w] and checks that it read successBody's
+// length.
+func pairedContenders(newBase func() http.RoundTripper, reqs []*http.Request) []paired.Contender {
 	all := append(contenders[:1:1], contenders...)
-	var cs []paired.Contender
+	cs := make([]paired.Contender, len(all))
 	for i, c := range all {
 		name := c.name
 		if i == 1 {
 			name = "bare-again"
 		}
-		base := newBase()
-		defer base.CloseIdleConnections()
-		rt := c.new(base)
-		cs = append(cs, paired.Contender{Name: name, Do: func(w int) error { _, err := paired.Get(rt, reqs[w]); return err }})
+		rt := c.new(newBase())
+		cs[i] = paired.Contender{Name: name, Do: func(w int) error {
+			n, err := paired.Get(rt, reqs[w])
+			if err == nil && n != int64(len(successBody)) {
+				err = fmt.Errorf("read %d bytes of %d", n, len(successBody))
+			}
+			return err
+		}}
 	}
-	paired.Run(b, cs, 256)
+	return cs
+}
+
+// requests are GETs of url, one per worker of paired.Run.
+func requests(b *testing.B, url string) []*http.Request {
+	reqs := make([]*http.Request, paired.Workers())
+	for i := range reqs {
+		var err error
+		if reqs[i], err = http.NewRequest(http.MethodGet, url, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return reqs
 }

@@ -52,29 +52,7 @@ func (*memBody) Close() error { return nil }
 //
 //	go test -run '^$' -bench Overhead -benchtime 2000000x ./bench
 func BenchmarkOverhead(b *testing.B) {
-	req, err := http.NewRequest(http.MethodGet, "http://memory.invalid/v1/memories", nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	all := append(contenders[:1:1], contenders...)
-	var cs []paired.Contender
-	for i, c := range all {
-		name := c.name
-		if i == 1 {
-			name = "bare-again"
-		}
-		rt := c.new(memBase{})
-		cs = append(cs, paired.Contender{Name: name, Do: func(int) error {
-			n, err := paired.Get(rt, req)
-			if err == nil && n != int64(len(successBody)) {
-				err = errShort(n)
-			}
-			return err
-		}})
-	}
+	cs := pairedContenders(func() http.RoundTripper { return memBase{} },
+		requests(b, "http://memory.invalid/v1/memories"))
 	paired.Run(b, cs, 4096)
 }
-
-type errShort int64
-
-func (n errShort) Error() string { return "read " + strconv.FormatInt(int64(n), 10) + " bytes" }
