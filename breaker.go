@@ -331,8 +331,10 @@ func (hb *hostBreaker) allow(timeout time.Duration) (pass, error) {
 	if hb.closed.Load() {
 		return pass{gen: gen}, nil
 	}
+	// gen stays as read before the call: were the state to change
+	// meanwhile, the outcome would belong to the state the request was
+	// let through in, not to a later closed state's counts.
 	done, err := hb.cb.Allow()
-	gen = hb.gen.Load() // gobreaker may have just moved from open to half-open
 	hb.notify()
 	if err == nil {
 		return pass{gen: gen, done: done}, nil
