@@ -103,9 +103,10 @@ var (
 // opens again on their outcome. While it is closed, which is nearly always,
 // requests do not call into it: they read the state from closed, count
 // their outcomes in win without a lock, and call gobreaker only to trip it
-// when win's counts say so. gobreaker serialises every call on one mutex
-// and reads the clock twice; on a busy transport that made the breaker
-// most of memerr's cost on the success path (BENCHMARKS.md).
+// when win's counts say so. Through gobreaker, a request made two calls,
+// each through its one mutex and each reading the clock; on a busy
+// transport that was most of memerr's cost on the success path
+// (BENCHMARKS.md).
 type hostBreaker struct {
 	key      string
 	settings *BreakerSettings
