@@ -724,3 +724,53 @@ func TestReadAheadOnlyForVendorsWithErrorsIn2xx(t *testing.T) {
 		})
 	}
 }
+
+// TestSuccessPathAllocations holds the success path to its allocation
+// budget, over an in-memory base: one allocation when the body is read
+// ahead (the handle that becomes resp.Body; its buffer is pooled), none when
+// it is not. The closed breaker, the retry budget and the success check
+// allocate nothing.
+func TestSuccessPathAllocations(t *testing.T) {
+	if raceOn {
+		t.Skip("under the race detector sync.Pool drops buffers at random; the run without -race checks this")
+	}
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{
+			StatusCode:    http.StatusOK,
+			Header:        http.Header{"Content-Type": {"application/json"}},
+			ContentLength: int64(len(benchBody)),
+			Body:          io.NopCloser(bytes.NewReader(benchBody)),
+			Request:       r,
+		}, nil
+	})
+	req, err := http.NewRequest(http.MethodGet, "http://memory.invalid/v1/memories/1", nil)
+	require.NoError(t, err)
+	allocs := func(rt http.RoundTripper) float64 {
+		var failed error
+		n := testing.AllocsPerRun(1000, func() {
+			resp, err := rt.RoundTrip(req)
+			if err != nil {
+				failed = err
+				return
+			}
+			if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+				failed = err
+			}
+			resp.Body.Close()
+		})
+		require.NoError(t, failed)
+		return n
+	}
+	bare := allocs(base)
+	for _, c := range []struct {
+		name string
+		rt   http.RoundTripper
+		want float64
+	}{
+		{"Coze: read ahead", NewTransport(base, WithVendor(Coze)), 1},
+		{"Auto: read ahead", NewTransport(base), 1},
+		{"Tensorheart: not read ahead", NewTransport(base, WithVendor(Tensorheart)), 0},
+	} {
+		assert.Equal(t, c.want, allocs(c.rt)-bare, c.name)
+	}
+}
