@@ -101,7 +101,7 @@ var (
 // gobreaker's two-step breaker holds its state: it opens, waits
 // OpenTimeout, lets HalfOpenRequests trial requests through, and closes or
 // opens again on their outcome. While it is closed, which is nearly always,
-// requests do not call into it: they read the state from closed, count
+// requests do not call into it: they read the state from mirror, count
 // their outcomes in win without a lock, and call gobreaker only to trip it
 // when win's counts say so. Through gobreaker, a request made two calls,
 // each through its one mutex and each reading the clock; on a busy
@@ -113,9 +113,12 @@ type hostBreaker struct {
 	cb       *gobreaker.TwoStepCircuitBreaker[struct{}]
 	onChange func(host string, from, to gobreaker.State)
 
-	closed atomic.Bool   // gobreaker's state is StateClosed
-	gen    atomic.Uint64 // one more at each of gobreaker's state changes
-	win    *window       // the counts of the current closed state
+	// mirror is gobreaker's state as the closed path sees it: the number
+	// of its state changes so far, times two, plus one while it is closed.
+	// One load tells a request whether it may pass without gobreaker, and
+	// whether its outcome still belongs to the state it passed in.
+	mirror atomic.Uint64
+	win    *window // the counts of the current closed state
 
 	npending atomic.Int32 // len(pending), read without the lock
 
@@ -164,8 +167,8 @@ func (hb *hostBreaker) state() gobreaker.State {
 
 // pass is a request's leave from its breaker, for report.
 type pass struct {
-	gen  uint64      // hb.gen when the request was let through
-	done func(error) // gobreaker's, when it let the request through; nil when closed
+	state uint64      // hb.mirror when a closed breaker let the request through
+	done  func(error) // gobreaker's, when it let the request through; nil when closed
 }
 
 // report counts the outcome of a request that pass let through: nil for a
@@ -173,42 +176,34 @@ type pass struct {
 // let through before the breaker last changed state is dropped, as
 // gobreaker drops it.
 func (hb *hostBreaker) report(p pass, outcome error) {
-	if p.done == nil {
-		// Let through while closed, without gobreaker.
-		if hb.gen.Load() != p.gen {
-			return
-		}
-		switch outcome {
-		case nil:
-			hb.win.success()
-		case errBreakerFailure:
-			if hb.win.failure(hb.settings) {
-				hb.trip(p.gen)
-			}
-		}
+	if p.done != nil {
+		// Let through by gobreaker (open or half-open when it asked):
+		// gobreaker counts it. Had the breaker closed since, gobreaker
+		// drops it by generation, and win never sees it.
+		p.done(outcome)
+		hb.notify()
 		return
 	}
-	// Let through by gobreaker: open, half-open, or closed since a moment
-	// ago. A closed breaker's counts are win's, and its ReadyToTrip reads
-	// them, so they are counted there first.
-	if outcome != errBreakerExcluded && hb.closed.Load() && hb.gen.Load() == p.gen {
-		if outcome == nil {
-			hb.win.success()
-		} else {
-			hb.win.failure(hb.settings)
+	if hb.mirror.Load() != p.state {
+		return
+	}
+	switch outcome {
+	case nil:
+		hb.win.success()
+	case errBreakerFailure:
+		if hb.win.failure(hb.settings) {
+			hb.trip(p.state)
 		}
 	}
-	p.done(outcome)
-	hb.notify()
 }
 
-// trip opens a breaker that is still in the closed state of generation gen,
-// through gobreaker: a failure reported to it while closed calls
-// ReadyToTrip, which reads win and so agrees.
-func (hb *hostBreaker) trip(gen uint64) {
+// trip opens a breaker that is still in the closed state st, through
+// gobreaker: a failure reported to it while closed calls ReadyToTrip, which
+// reads win and so agrees.
+func (hb *hostBreaker) trip(st uint64) {
 	done, err := hb.cb.Allow()
 	if err == nil {
-		if hb.gen.Load() == gen {
+		if hb.mirror.Load() == st {
 			done(errBreakerFailure)
 		} else {
 			done(errBreakerExcluded) // it changed state meanwhile; not this request's to judge
@@ -289,26 +284,25 @@ func canonicalHost(u *url.URL) string {
 func (b *breakers) newHostBreaker(key string) *hostBreaker {
 	s := &b.settings
 	hb := &hostBreaker{key: key, settings: s, onChange: b.onChange, win: newWindow(s.Window, s.Buckets)}
-	hb.closed.Store(true)
+	hb.mirror.Store(1) // no changes yet; closed
 	hb.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:        key,
 		MaxRequests: s.HalfOpenRequests,
 		Timeout:     s.OpenTimeout,
 		// No Interval: gobreaker keeps no counts of its own that matter.
-		// Closed, it is only called to trip (or by a request let through
-		// as it closed), and its ReadyToTrip reads win.
+		// Closed, it is only called to trip (or by a request that asked
+		// it as it closed), and its ReadyToTrip reads win.
 		ReadyToTrip: func(gobreaker.Counts) bool { return hb.win.trips(s, hb.win.age()) },
 		IsExcluded:  func(err error) bool { return err == errBreakerExcluded },
 		OnStateChange: func(_ string, from, to gobreaker.State) {
 			// Called with gobreaker's lock held, so changes come one at a
-			// time. The state is published before gen moves on: a request
-			// that reads the old gen and then closed=true is let through
-			// as closed, and its outcome dropped (its gen is stale).
+			// time. A closed state starts with empty counts.
+			next := (hb.mirror.Load()>>1 + 1) << 1
 			if to == gobreaker.StateClosed {
 				hb.win.reset()
+				next |= 1
 			}
-			hb.closed.Store(to == gobreaker.StateClosed)
-			hb.gen.Add(1)
+			hb.mirror.Store(next)
 			// Queue the change for onChange, reported in notify.
 			hb.mu.Lock()
 			if to == gobreaker.StateOpen {
@@ -325,20 +319,16 @@ func (b *breakers) newHostBreaker(key string) *hostBreaker {
 }
 
 // allow lets a request through the breaker, or returns a *BreakerError.
-// A closed breaker lets it through with two atomic loads; otherwise
+// A closed breaker lets it through with one atomic load; otherwise
 // gobreaker decides.
 func (hb *hostBreaker) allow(timeout time.Duration) (pass, error) {
-	gen := hb.gen.Load()
-	if hb.closed.Load() {
-		return pass{gen: gen}, nil
+	if st := hb.mirror.Load(); st&1 != 0 {
+		return pass{state: st}, nil
 	}
-	// gen stays as read before the call: were the state to change
-	// meanwhile, the outcome would belong to the state the request was
-	// let through in, not to a later closed state's counts.
 	done, err := hb.cb.Allow()
 	hb.notify()
 	if err == nil {
-		return pass{gen: gen, done: done}, nil
+		return pass{done: done}, nil
 	}
 	be := &BreakerError{Host: hb.key, State: gobreaker.StateOpen}
 	if errors.Is(err, gobreaker.ErrTooManyRequests) {

@@ -50,7 +50,7 @@ func (*memBody) Close() error { return nil }
 // measured without the network's noise. bare-again is the control, whose
 // added time should be near 0. Run with
 //
-//	go test -run '^$' -bench Overhead -benchtime 2000000x ./bench
+//	go test -run '^$' -bench Overhead -benchtime 1000000x -cpu 1,2 ./bench
 func BenchmarkOverhead(b *testing.B) {
 	cs := pairedContenders(func() http.RoundTripper { return memBase{} },
 		requests(b, "http://memory.invalid/v1/memories"))
