@@ -3,6 +3,7 @@ package memerr
 import (
 	"errors"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,18 +18,52 @@ import (
 // host and the time left open.
 var ErrCircuitOpen = errors.New("memerr: circuit open")
 
+// CircuitState is the state of one circuit breaker.
+type CircuitState uint8
+
+// The breaker states. Values are never renumbered.
+const (
+	CircuitClosed   CircuitState = iota // requests pass; outcomes are counted
+	CircuitHalfOpen                     // a few trial requests pass; their outcome closes or reopens it
+	CircuitOpen                         // requests fail at once with ErrCircuitOpen
+)
+
+// String returns "closed", "half-open" or "open".
+func (s CircuitState) String() string {
+	switch s {
+	case CircuitClosed:
+		return "closed"
+	case CircuitHalfOpen:
+		return "half-open"
+	case CircuitOpen:
+		return "open"
+	}
+	return "CircuitState(" + strconv.Itoa(int(s)) + ")"
+}
+
+// circuitState converts gobreaker's state to memerr's.
+func circuitState(s gobreaker.State) CircuitState {
+	switch s {
+	case gobreaker.StateHalfOpen:
+		return CircuitHalfOpen
+	case gobreaker.StateOpen:
+		return CircuitOpen
+	}
+	return CircuitClosed
+}
+
 // BreakerError is returned (wrapped by the http.Client as a *url.Error) when
 // a host's breaker rejects a request. Use errors.As to reach it.
 type BreakerError struct {
-	Host      string          // scheme://host:port
-	State     gobreaker.State // StateOpen, or StateHalfOpen when its trial requests are all taken
-	Remaining time.Duration   // time left before the breaker lets a trial request through; 0 if half-open
+	Host      string        // scheme://host:port
+	State     CircuitState  // CircuitOpen, or CircuitHalfOpen when its trial requests are all taken
+	Remaining time.Duration // time left before the breaker lets a trial request through; 0 if half-open
 }
 
 // Error reads "memerr: circuit open for http://host:80 (half-open in 12s)".
 func (e *BreakerError) Error() string {
 	s := "memerr: circuit open for " + e.Host
-	if e.State == gobreaker.StateHalfOpen {
+	if e.State == CircuitHalfOpen {
 		return s + " (half-open, trial requests in flight)"
 	}
 	return s + " (half-open in " + e.Remaining.Round(time.Millisecond).String() + ")"
@@ -37,7 +72,7 @@ func (e *BreakerError) Error() string {
 // Unwrap gives ErrCircuitOpen and gobreaker's own error, so errors.Is
 // matches either.
 func (e *BreakerError) Unwrap() []error {
-	if e.State == gobreaker.StateHalfOpen {
+	if e.State == CircuitHalfOpen {
 		return []error{ErrCircuitOpen, gobreaker.ErrTooManyRequests}
 	}
 	return []error{ErrCircuitOpen, gobreaker.ErrOpenState}
@@ -330,9 +365,9 @@ func (hb *hostBreaker) allow(timeout time.Duration) (pass, error) {
 	if err == nil {
 		return pass{done: done}, nil
 	}
-	be := &BreakerError{Host: hb.key, State: gobreaker.StateOpen}
+	be := &BreakerError{Host: hb.key, State: CircuitOpen}
 	if errors.Is(err, gobreaker.ErrTooManyRequests) {
-		be.State = gobreaker.StateHalfOpen
+		be.State = CircuitHalfOpen
 	} else {
 		hb.mu.Lock()
 		be.Remaining = max(0, timeout-time.Since(hb.openedAt))
@@ -344,19 +379,19 @@ func (hb *hostBreaker) allow(timeout time.Duration) (pass, error) {
 // BreakerState returns the state of the breaker of the host of rawURL
 // ("https://api.coze.cn"), and false if the Transport has no breaker for it
 // yet (or breakers are disabled).
-func (t *Transport) BreakerState(rawURL string) (gobreaker.State, bool) {
+func (t *Transport) BreakerState(rawURL string) (CircuitState, bool) {
 	if t.breakers == nil {
-		return gobreaker.StateClosed, false
+		return CircuitClosed, false
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return gobreaker.StateClosed, false
+		return CircuitClosed, false
 	}
 	t.breakers.mu.Lock()
 	hb, ok := t.breakers.byKey[canonicalHost(u)]
 	t.breakers.mu.Unlock()
 	if !ok {
-		return gobreaker.StateClosed, false
+		return CircuitClosed, false
 	}
-	return hb.state(), true
+	return circuitState(hb.state()), true
 }

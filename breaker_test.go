@@ -90,8 +90,8 @@ func TestBreakerOpensPerHost(t *testing.T) {
 	assert.Equal(t, 3, a.Hits())
 	state, ok := tr.BreakerState(a.URL)
 	require.True(t, ok)
-	assert.Equal(t, gobreaker.StateOpen, state)
-	assert.Equal(t, []BreakerChange{{Host: canonicalHost(mustURL(t, a.URL)), From: gobreaker.StateClosed, To: gobreaker.StateOpen}}, ch.list())
+	assert.Equal(t, CircuitOpen, state)
+	assert.Equal(t, []BreakerChange{{Host: canonicalHost(mustURL(t, a.URL)), From: CircuitClosed, To: CircuitOpen}}, ch.list())
 
 	// Open: fail fast without touching the network, and without retrying.
 	retries.Store(0)
@@ -106,7 +106,7 @@ func TestBreakerOpensPerHost(t *testing.T) {
 	var be *BreakerError
 	require.ErrorAs(t, err, &be)
 	assert.Equal(t, "http://"+a.Listener.Addr().String(), be.Host)
-	assert.Equal(t, gobreaker.StateOpen, be.State)
+	assert.Equal(t, CircuitOpen, be.State)
 	assert.Greater(t, be.Remaining, 50*time.Second)
 	assert.LessOrEqual(t, be.Remaining, time.Minute)
 	assert.Contains(t, be.Error(), "circuit open for http://127.0.0.1:")
@@ -130,7 +130,7 @@ func TestBreakerOpensPerHost(t *testing.T) {
 	assert.Equal(t, okMemOS, readAll(t, resp))
 	state, ok = tr.BreakerState(b.URL)
 	require.True(t, ok)
-	assert.Equal(t, gobreaker.StateClosed, state)
+	assert.Equal(t, CircuitClosed, state)
 
 	// The same host spelled differently shares the breaker.
 	_, err = hc.Get("http://" + a.Listener.Addr().String() + "/other")
@@ -160,7 +160,7 @@ func TestBreakerClientErrorsNeverTrip(t *testing.T) {
 			}
 			assert.Equal(t, 30, srv.Hits())
 			state, _ := tr.BreakerState(srv.URL)
-			assert.Equal(t, gobreaker.StateClosed, state)
+			assert.Equal(t, CircuitClosed, state)
 		})
 	}
 }
@@ -179,14 +179,14 @@ func TestBreakerRateLimitsCountAsNeither(t *testing.T) {
 		require.NoError(t, err)
 		readAll(t, resp)
 		state, _ := tr.BreakerState(srv.URL)
-		assert.Equal(t, gobreaker.StateClosed, state, "after request %d", i+1)
+		assert.Equal(t, CircuitClosed, state, "after request %d", i+1)
 	}
 	// The rate limits did not reset the run of failures: the next one trips.
 	resp, err := get(t, tr, srv.URL)
 	require.NoError(t, err)
 	readAll(t, resp)
 	state, _ := tr.BreakerState(srv.URL)
-	assert.Equal(t, gobreaker.StateOpen, state)
+	assert.Equal(t, CircuitOpen, state)
 }
 
 func TestBreakerFailureRatio(t *testing.T) {
@@ -195,13 +195,13 @@ func TestBreakerFailureRatio(t *testing.T) {
 		WithBreaker(BreakerSettings{MinRequests: 4, FailureRatio: 0.5, ConsecutiveFailures: 100, OpenTimeout: time.Minute}))...)
 	for i := 0; i < 4; i++ {
 		state, _ := tr.BreakerState(srv.URL)
-		assert.Equal(t, gobreaker.StateClosed, state, "before request %d", i+1)
+		assert.Equal(t, CircuitClosed, state, "before request %d", i+1)
 		resp, err := get(t, tr, srv.URL)
 		require.NoError(t, err)
 		readAll(t, resp)
 	}
 	state, _ := tr.BreakerState(srv.URL)
-	assert.Equal(t, gobreaker.StateOpen, state, "2 failures of 4 requests")
+	assert.Equal(t, CircuitOpen, state, "2 failures of 4 requests")
 }
 
 func TestBreakerNetworkErrorsAndCancellation(t *testing.T) {
@@ -237,7 +237,7 @@ func TestBreakerNetworkErrorsAndCancellation(t *testing.T) {
 			assert.ErrorIs(t, err, context.DeadlineExceeded)
 		}
 		state, _ := tr.BreakerState(srv.URL)
-		assert.Equal(t, gobreaker.StateClosed, state)
+		assert.Equal(t, CircuitClosed, state)
 	})
 }
 
@@ -264,18 +264,18 @@ func TestBreakerHalfOpen(t *testing.T) {
 		srv, tr, ch := setup(t)
 		time.Sleep(openFor + 10*time.Millisecond)
 		state, _ := tr.BreakerState(srv.URL)
-		assert.Equal(t, gobreaker.StateHalfOpen, state)
+		assert.Equal(t, CircuitHalfOpen, state)
 		srv.failing.Store(false)
 		resp, err := get(t, tr, srv.URL)
 		require.NoError(t, err)
 		assert.Equal(t, okMemOS, readAll(t, resp))
 		state, _ = tr.BreakerState(srv.URL)
-		assert.Equal(t, gobreaker.StateClosed, state)
+		assert.Equal(t, CircuitClosed, state)
 		host := canonicalHost(mustURL(t, srv.URL))
 		assert.Equal(t, []BreakerChange{
-			{host, gobreaker.StateClosed, gobreaker.StateOpen},
-			{host, gobreaker.StateOpen, gobreaker.StateHalfOpen},
-			{host, gobreaker.StateHalfOpen, gobreaker.StateClosed},
+			{host, CircuitClosed, CircuitOpen},
+			{host, CircuitOpen, CircuitHalfOpen},
+			{host, CircuitHalfOpen, CircuitClosed},
 		}, ch.list())
 	})
 
@@ -287,7 +287,7 @@ func TestBreakerHalfOpen(t *testing.T) {
 		readAll(t, resp)
 		assert.Equal(t, 3, srv.Hits(), "one trial request")
 		state, _ := tr.BreakerState(srv.URL)
-		assert.Equal(t, gobreaker.StateOpen, state)
+		assert.Equal(t, CircuitOpen, state)
 		_, err = get(t, tr, srv.URL)
 		var be *BreakerError
 		require.ErrorAs(t, err, &be)
@@ -295,9 +295,9 @@ func TestBreakerHalfOpen(t *testing.T) {
 		assert.LessOrEqual(t, be.Remaining, openFor)
 		host := canonicalHost(mustURL(t, srv.URL))
 		assert.Equal(t, []BreakerChange{
-			{host, gobreaker.StateClosed, gobreaker.StateOpen},
-			{host, gobreaker.StateOpen, gobreaker.StateHalfOpen},
-			{host, gobreaker.StateHalfOpen, gobreaker.StateOpen},
+			{host, CircuitClosed, CircuitOpen},
+			{host, CircuitOpen, CircuitHalfOpen},
+			{host, CircuitHalfOpen, CircuitOpen},
 		}, ch.list())
 	})
 
@@ -319,21 +319,21 @@ func TestBreakerHalfOpen(t *testing.T) {
 		_, err := get(t, tr, srv.URL)
 		var be *BreakerError
 		require.ErrorAs(t, err, &be)
-		assert.Equal(t, gobreaker.StateHalfOpen, be.State)
+		assert.Equal(t, CircuitHalfOpen, be.State)
 		assert.ErrorIs(t, err, ErrCircuitOpen)
 		assert.ErrorIs(t, err, gobreaker.ErrTooManyRequests)
 		assert.Equal(t, 3, srv.Hits())
 		close(hold)
 		require.NoError(t, <-trial)
 		state, _ := tr.BreakerState(srv.URL)
-		assert.Equal(t, gobreaker.StateClosed, state)
+		assert.Equal(t, CircuitClosed, state)
 	})
 }
 
 func TestBreakerHookMayReadState(t *testing.T) {
 	srv := newToggled(t, true)
 	var tr *Transport
-	seen := make(chan gobreaker.State, 4)
+	seen := make(chan CircuitState, 4)
 	tr = NewTransport(nil, fast(WithMaxRetries(0),
 		WithBreaker(BreakerSettings{ConsecutiveFailures: 1, OpenTimeout: time.Minute}),
 		WithHooks(Hooks{OnBreakerChange: func(c BreakerChange) {
@@ -354,7 +354,7 @@ func TestBreakerHookMayReadState(t *testing.T) {
 		t.Fatal("deadlock: OnBreakerChange calling BreakerState")
 	}
 	require.Len(t, seen, 1)
-	assert.Equal(t, gobreaker.StateOpen, <-seen)
+	assert.Equal(t, CircuitOpen, <-seen)
 }
 
 func TestWithoutBreaker(t *testing.T) {
@@ -371,7 +371,7 @@ func TestWithoutBreaker(t *testing.T) {
 }
 
 func TestBreakerErrorString(t *testing.T) {
-	be := &BreakerError{Host: "https://api.coze.cn:443", State: gobreaker.StateOpen, Remaining: 12 * time.Second}
+	be := &BreakerError{Host: "https://api.coze.cn:443", State: CircuitOpen, Remaining: 12 * time.Second}
 	assert.Equal(t, "memerr: circuit open for https://api.coze.cn:443 (half-open in 12s)", be.Error())
 	assert.True(t, errors.Is(be, ErrCircuitOpen))
 	assert.True(t, errors.Is(be, gobreaker.ErrOpenState))
@@ -456,24 +456,24 @@ func TestBreakerDropsOutcomesFromAnEarlierState(t *testing.T) {
 	send()
 	send()
 	state, _ := tr.BreakerState(host)
-	require.Equal(t, gobreaker.StateOpen, state)
+	require.Equal(t, CircuitOpen, state)
 
 	time.Sleep(openFor + 5*time.Millisecond)
 	failing.Store(false)
 	send() // the trial request closes it
 	state, _ = tr.BreakerState(host)
-	require.Equal(t, gobreaker.StateClosed, state)
+	require.Equal(t, CircuitClosed, state)
 
 	close(release) // the slow request's 503 comes back now
 	require.NoError(t, <-slow)
 	failing.Store(true)
 	send()
 	state, _ = tr.BreakerState(host)
-	assert.Equal(t, gobreaker.StateClosed, state,
+	assert.Equal(t, CircuitClosed, state,
 		"one failure in the new closed state; the 503 to a request sent before the breaker opened must not count")
 	send()
 	state, _ = tr.BreakerState(host)
-	assert.Equal(t, gobreaker.StateOpen, state, "two failures in a row of the new closed state")
+	assert.Equal(t, CircuitOpen, state, "two failures in a row of the new closed state")
 }
 
 // TestBreakerClosingForgetsCounts checks that a breaker that closes after
@@ -489,14 +489,14 @@ func TestBreakerClosingForgetsCounts(t *testing.T) {
 		readAll(t, resp)
 	}
 	state, _ := tr.BreakerState(srv.URL)
-	require.Equal(t, gobreaker.StateOpen, state)
+	require.Equal(t, CircuitOpen, state)
 	time.Sleep(openFor + 5*time.Millisecond)
 	srv.failing.Store(false)
 	resp, err := get(t, tr, srv.URL)
 	require.NoError(t, err)
 	readAll(t, resp)
 	state, _ = tr.BreakerState(srv.URL)
-	require.Equal(t, gobreaker.StateClosed, state)
+	require.Equal(t, CircuitClosed, state)
 
 	// Had the two failures before the trip been kept, one more would make
 	// 3 failures in 4 requests and 1 in a row after the trial… and trip
@@ -506,7 +506,7 @@ func TestBreakerClosingForgetsCounts(t *testing.T) {
 	require.NoError(t, err)
 	readAll(t, resp)
 	state, _ = tr.BreakerState(srv.URL)
-	assert.Equal(t, gobreaker.StateClosed, state)
+	assert.Equal(t, CircuitClosed, state)
 }
 
 // TestBreakerTripsUnderConcurrency sends requests from many goroutines to
@@ -538,5 +538,5 @@ func TestBreakerTripsUnderConcurrency(t *testing.T) {
 	wg.Wait()
 	assert.LessOrEqual(t, srv.Hits(), trip+goroutines-1)
 	state, _ := tr.BreakerState(srv.URL)
-	assert.Equal(t, gobreaker.StateOpen, state)
+	assert.Equal(t, CircuitOpen, state)
 }

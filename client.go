@@ -286,11 +286,16 @@ func (a attempter) RoundTrip(r *http.Request) (*http.Response, error) {
 // status or a small JSON body, reads ahead to decode the verdict, whose
 // Attempts is attempt. It reports the outcome to the breaker.
 func (t *Transport) send(r *http.Request, hb *hostBreaker, attempt int) (*http.Response, *Error, error) {
+	var start time.Time
+	if t.cfg.hooks.OnAttempt != nil {
+		start = time.Now()
+	}
 	var p pass
 	if hb != nil {
 		var err error
 		if p, err = hb.allow(t.cfg.breaker.OpenTimeout); err != nil {
 			closeBody(r)
+			t.attempted(r, hb, attempt, start, nil, nil, err)
 			return nil, nil, err
 		}
 	}
@@ -303,6 +308,7 @@ func (t *Transport) send(r *http.Request, hb *hostBreaker, attempt int) (*http.R
 			}
 			hb.report(p, outcome)
 		}
+		t.attempted(r, hb, attempt, start, nil, nil, err)
 		return nil, nil, err
 	}
 	var v *Error
@@ -319,7 +325,31 @@ func (t *Transport) send(r *http.Request, hb *hostBreaker, attempt int) (*http.R
 	if hb != nil {
 		hb.report(p, breakerOutcome(resp.StatusCode, v))
 	}
+	t.attempted(r, hb, attempt, start, resp, v, nil)
 	return resp, v, nil
+}
+
+// attempted runs the OnAttempt hook, if any, for one attempt.
+func (t *Transport) attempted(r *http.Request, hb *hostBreaker, attempt int, start time.Time, resp *http.Response, v *Error, err error) {
+	h := t.cfg.hooks.OnAttempt
+	if h == nil {
+		return
+	}
+	ev := AttemptEvent{Method: r.Method, URL: safeURL(r.URL), Attempt: attempt, Duration: time.Since(start)}
+	if hb != nil {
+		ev.Host = hb.key
+	} else {
+		ev.Host = canonicalHost(r.URL)
+	}
+	if resp != nil {
+		ev.StatusCode = resp.StatusCode
+	}
+	if v != nil {
+		ev.Err = v
+	} else if err != nil {
+		ev.Err = safeError(withoutURL(err), r)
+	}
+	h(ev)
 }
 
 // sendsErrorsIn2xx reports whether responses of v may carry an error in a
@@ -443,7 +473,7 @@ func (t *Transport) breakerChanged(host string, from, to gobreaker.State) {
 			slog.String("host", host), slog.String("from", from.String()), slog.String("to", to.String()))
 	}
 	if h := t.cfg.hooks.OnBreakerChange; h != nil {
-		h(BreakerChange{Host: host, From: from, To: to})
+		h(BreakerChange{Host: host, From: circuitState(from), To: circuitState(to)})
 	}
 }
 

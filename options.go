@@ -4,8 +4,6 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
-
-	"github.com/sony/gobreaker/v2"
 )
 
 // Option configures a Transport or a Client. Every option's default is
@@ -199,6 +197,21 @@ type Hooks struct {
 	OnRetry func(RetryEvent)
 	// OnBreakerChange runs when a host's breaker changes state.
 	OnBreakerChange func(BreakerChange)
+	// OnAttempt runs after each attempt, the first included, once its
+	// outcome is known (before any wait for the next one).
+	OnAttempt func(AttemptEvent)
+}
+
+// AttemptEvent describes one attempt that was sent, or refused by an open
+// breaker.
+type AttemptEvent struct {
+	Method     string
+	URL        string        // scheme://host/path: never a query or credentials
+	Host       string        // the breaker scope: scheme://host:port
+	Attempt    int           // from 1
+	StatusCode int           // 0 when no response was obtained
+	Duration   time.Duration // from sending to the response headers (or the error)
+	Err        error         // nil on success; the decoded *Error of a failed response; else the network or breaker error
 }
 
 // RetryEvent describes a retry about to happen.
@@ -214,5 +227,5 @@ type RetryEvent struct {
 // BreakerChange describes a breaker state change.
 type BreakerChange struct {
 	Host     string // scheme://host:port
-	From, To gobreaker.State
+	From, To CircuitState
 }

@@ -260,7 +260,7 @@ func TestNginxUpstreamDownBreaker(t *testing.T) {
 	assert.ErrorIs(t, err, memerr.ErrUnavailable)
 	st, ok := c.Transport().BreakerState(base)
 	require.True(t, ok)
-	require.Equal(t, gobreaker.StateOpen, st, "three consecutive 502s open the breaker")
+	require.Equal(t, memerr.CircuitOpen, st, "three consecutive 502s open the breaker")
 
 	// 2. The vendor is back, but the breaker is open: no traffic reaches it.
 	g.up(t)
@@ -281,13 +281,13 @@ func TestNginxUpstreamDownBreaker(t *testing.T) {
 	// 3. After the open timeout, one trial request goes through and closes it.
 	waitFor(t, 2*time.Second, "the breaker to turn half-open", func() bool {
 		st, _ := c.Transport().BreakerState(base)
-		return st == gobreaker.StateHalfOpen
+		return st == memerr.CircuitHalfOpen
 	})
 	status, err := do(c, newRequest(ctx, t, http.MethodGet, base, "/v1/memories", nil))
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusOK, status)
 	st, _ = c.Transport().BreakerState(base)
-	assert.Equal(t, gobreaker.StateClosed, st)
+	assert.Equal(t, memerr.CircuitClosed, st)
 	assert.Equal(t, 1, vendor.RequestCount())
 	mu.Lock()
 	assert.Equal(t, []string{"closed->open", "open->half-open", "half-open->closed"}, changes)

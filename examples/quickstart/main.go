@@ -30,7 +30,6 @@ import (
 
 	"github.com/memerr/memerr"
 	"github.com/memerr/memerr/memerrtest"
-	"github.com/sony/gobreaker/v2"
 )
 
 func main() {
@@ -343,7 +342,7 @@ func outage(w io.Writer, srv *memerrtest.Server) error {
 	if want := "closed -> open, open -> half-open, half-open -> closed"; got != want {
 		return fmt.Errorf("breaker changes %q, want %q", got, want)
 	}
-	if st, _ := client.Transport().BreakerState(url); st != gobreaker.StateClosed {
+	if st, _ := client.Transport().BreakerState(url); st != memerr.CircuitClosed {
 		return fmt.Errorf("breaker is %s at the end, want closed", st)
 	}
 	return nil

@@ -34,7 +34,6 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/memerr/memerr"
-	"github.com/sony/gobreaker/v2"
 )
 
 var (
@@ -147,7 +146,7 @@ func downTable() {
 		d := time.Since(start)
 		tripped += d
 		fmt.Printf("| memerr | call %d | %v | %d | %s |\n", i, d.Round(time.Microsecond), srv.n.Load()-before, outcome(status, err))
-		if st, _ := mt.BreakerState(srv.URL); st == gobreaker.StateOpen {
+		if st, _ := mt.BreakerState(srv.URL); st == memerr.CircuitOpen {
 			fmt.Printf("| memerr | calls 1-%d together (breaker now open) | %v | | |\n", i, tripped.Round(time.Microsecond))
 			break
 		}
