@@ -343,9 +343,11 @@ func (t *Transport) attempted(r *http.Request, hb *hostBreaker, attempt int, sta
 	}
 	if resp != nil {
 		ev.StatusCode = resp.StatusCode
+		ev.RequestID = headerRequestID(resp.Header)
 	}
 	if v != nil {
 		ev.Err = v
+		ev.RequestID = v.RequestID
 	} else if err != nil {
 		ev.Err = safeError(withoutURL(err), r)
 	}

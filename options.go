@@ -212,6 +212,7 @@ type AttemptEvent struct {
 	StatusCode int           // 0 when no response was obtained
 	Duration   time.Duration // from sending to the response headers (or the error)
 	Err        error         // nil on success; the decoded *Error of a failed response; else the network or breaker error
+	RequestID  string        // the vendor's request id: the decoded error's, else a response header's (X-Tt-Logid, X-Request-Id ...)
 }
 
 // RetryEvent describes a retry about to happen.
