@@ -169,7 +169,7 @@ func TestBreakerRateLimitsCountAsNeither(t *testing.T) {
 	srv := newScripted(t,
 		step{status: 503},
 		jsonStep(429, `{"code":429,"msg":"slow","data":null}`),
-		jsonStep(200, `{"code":4009,"msg":"busy"}`), // rate limited in a 200
+		jsonStep(200, `{"code":4020,"msg":"rpm over the peak"}`), // rate limited in a 200
 		step{status: 503},
 		jsonStep(200, okCoze))
 	tr := NewTransport(nil, fast(WithMaxRetries(0), WithVendor(Coze),

@@ -355,17 +355,13 @@ func (t *Transport) attempted(r *http.Request, hb *hostBreaker, attempt int, sta
 }
 
 // sendsErrorsIn2xx reports whether responses of v may carry an error in a
-// 2xx body and so are worth reading ahead: MemOS and Coze do, and an unnamed
-// vendor might; Tensorheart, Memory OS and memories.ai pair every error with
-// its HTTP status, so their 2xx bodies are handed on unread. (Client.Do and
-// Decode still check a small 2xx body of any vendor; only the retry of such
-// an error needs the read-ahead.)
+// 2xx body and so are worth reading ahead: the vendor's profile says so
+// (ErrorsIn2xx), and an undetected vendor might. (Client.Do and Decode
+// still check a small 2xx body of any vendor; only the retry of such an
+// error needs the read-ahead.)
 func sendsErrorsIn2xx(v Vendor) bool {
-	switch v {
-	case Tensorheart, MemoryOS, MemoriesAI:
-		return false
-	}
-	return true
+	p := lookupProfile(v)
+	return p == nil || p.Vendor == Generic || p.ErrorsIn2xx
 }
 
 // breakerOutcome classifies a response for the breaker: failures are 5xx,
@@ -665,11 +661,7 @@ func (c *Client) DoJSON(ctx context.Context, method, rawURL string, in, out any)
 	if out == nil {
 		return nil
 	}
-	var env envelope
-	payload := data
-	if scanEnvelope(data, &env) && env.data != nil {
-		payload = env.data
-	}
+	payload := successData(c.t.vendorFor(req.URL), resp.Header, data)
 	if len(bytes.TrimSpace(payload)) == 0 || string(payload) == "null" {
 		return nil
 	}

@@ -4,6 +4,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -117,7 +118,7 @@ var expectedRegistry = map[Vendor][]expectedCode{
 		{"4006", KindNotFound, 0},
 		{"4007", KindInvalidRequest, 0},
 		{"4008", KindRateLimited, 0},
-		{"4009", KindRateLimited, 0},
+		{"4009", KindUnavailable, 0},
 		{"4010", KindInvalidRequest, 0},
 		{"4011", KindInsufficientBalance, 0},
 		{"4012", KindInvalidRequest, 0},
@@ -146,11 +147,18 @@ var expectedRegistry = map[Vendor][]expectedCode{
 		{"4315", KindConflict, 0},
 		{"5000", KindInternal, 0},
 		{"700012006", KindUnauthenticated, 401},
+		{"700012014", KindPermissionDenied, 0},
+		{"700012015", KindPermissionDenied, 0},
+		{"authorization_pending", KindConflict, 400},
+		{"slow_down", KindRateLimited, 400},
+		{"access_denied", KindPermissionDenied, 400},
+		{"expired_token", KindUnauthenticated, 400},
+		{"unauthorized", KindUnauthenticated, 401},
 	},
 }
 
 func TestRegistryKinds(t *testing.T) {
-	counts := map[Vendor]int{MemOS: 38, Tensorheart: 18, MemoryOS: 6, MemoriesAI: 9, Coze: 38}
+	counts := map[Vendor]int{MemOS: 38, Tensorheart: 18, MemoryOS: 6, MemoriesAI: 9, Coze: 45}
 	for _, v := range Vendors() {
 		t.Run(string(v), func(t *testing.T) {
 			want := expectedRegistry[v]
@@ -199,6 +207,9 @@ func bodyFor(v Vendor, code string) string {
 	case MemoriesAI:
 		return `{"code":` + code + `,"msg":"m","data":null}`
 	case Coze:
+		if _, err := strconv.Atoi(code); err != nil {
+			return `{"error_message":"m","error_code":"` + code + `","error":""}` // OAuth
+		}
 		return `{"code":` + code + `,"msg":"m","detail":{"logid":"l"}}`
 	}
 	panic("no body for " + string(v))
@@ -224,9 +235,18 @@ func TestQuotaCodesAreNotRetryable(t *testing.T) {
 func exportedCodes(t *testing.T) map[string]Code {
 	t.Helper()
 	vendors := map[string]Vendor{"MemOS": MemOS, "Tensorheart": Tensorheart, "MemoryOS": MemoryOS, "MemoriesAI": MemoriesAI, "Coze": Coze, "Generic": Generic}
-	f, err := parser.ParseFile(token.NewFileSet(), "codes.go", nil, 0)
+	files, err := filepath.Glob("vendor_*.go")
 	require.NoError(t, err)
 	out := map[string]Code{}
+	for _, file := range files {
+		f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
+		require.NoError(t, err)
+		collectCodes(t, f, vendors, out)
+	}
+	return out
+}
+
+func collectCodes(t *testing.T, f *ast.File, vendors map[string]Vendor, out map[string]Code) {
 	for _, d := range f.Decls {
 		gd, ok := d.(*ast.GenDecl)
 		if !ok || gd.Tok != token.VAR {
@@ -258,7 +278,6 @@ func exportedCodes(t *testing.T) map[string]Code {
 			}
 		}
 	}
-	return out
 }
 
 func TestEveryExportedCodeHasAnEntry(t *testing.T) {

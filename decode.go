@@ -2,6 +2,7 @@ package memerr
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"math"
 	"net/http"
@@ -21,18 +22,16 @@ const PeekLimit = 16 << 10
 
 // Parse decodes a response that has already been read: it returns nil when
 // the response is a success and an *Error otherwise. v names the vendor, or
-// Auto to detect it from the body's shape, the X-Tt-Logid header and the
-// code's range.
+// Auto to detect it (see Detection); a vendor that is not registered is
+// detected too.
 //
-// A status of 400 or more is always a failure; a lower status is a failure
-// only when the body is a known envelope reporting one (a non-zero Coze code,
-// "success":false, an "error" object...). MemOS, Coze and memories.ai give
-// their verdict in "code" and send it first: a 2xx body that opens with a
-// success code (0, 200 or "0000") is a success, whatever follows; with v
-// naming MemOS or Coze, a success code decides wherever it stands, unless a
-// member before it reports a failure. Bodies
-// that are not JSON become Generic errors classified by status. Parse never
-// panics and never keeps a reference to body.
+// A status of 400 or more is always a failure. A lower status is a failure
+// only when the body is a JSON object in which one of the vendor's
+// envelopes reports one (see Envelope): a code that is not a success code,
+// "success":false, an error object, a failed chat... The order of the
+// members never matters. Bodies that are not JSON objects (HTML, text,
+// malformed JSON) are Generic errors classified by status, or successes
+// below 400. Parse never panics and never keeps a reference to body.
 func Parse(v Vendor, status int, h http.Header, body []byte) error {
 	if e := parse(v, status, h, body); e != nil {
 		return e
@@ -41,222 +40,300 @@ func Parse(v Vendor, status int, h http.Header, body []byte) error {
 }
 
 func parse(v Vendor, status int, h http.Header, body []byte) *Error {
-	if status < 400 && plainSuccess(body, v) {
+	set := profiles.Load()
+	p := set.byVendor[v]
+	if p != nil && p.Vendor == Generic {
+		p = nil // Generic is what no envelope gives, not a hint
+	}
+	if status < 400 && p != nil && authoritySuccess(p, body) {
 		return nil
 	}
-	var env envelope
-	ok := scanEnvelope(body, &env)
-	if status < 400 {
-		if !ok || !env.failure() {
+	var f fields
+	if !scanFields(body, set, &f) || f.dup {
+		// Not JSON, or a member the envelopes read is written twice and
+		// could mean either: the status decides.
+		if status < 400 {
 			return nil
 		}
-	}
-	e := &Error{StatusCode: status}
-	if ok {
-		e.fromEnvelope(v, status, h, &env)
-	} else {
-		e.Vendor = Generic
-		e.Code = strconv.Itoa(status)
-		e.Kind = KindForStatus(status)
+		e := &Error{StatusCode: status, Vendor: Generic, Code: strconv.Itoa(status), Kind: KindForStatus(status)}
 		e.Message = textMessage(body, status)
+		e.RequestID = requestID(p, h, nil, &f)
+		e.RetryAfter = headerRetryAfter(h, e.Kind)
+		return e
 	}
-	if e.RequestID == "" {
-		e.RequestID = headerRequestID(h)
+	if p == nil || !p.speaks(&f) {
+		p = set.detect(&f, h)
 	}
-	if d, ok := ParseRetryAfter(h, timeNow()); ok {
-		e.RetryAfter = d
-	} else if d, ok := bodyRetryAfter(&env); ok {
-		e.RetryAfter = d
+	env := p.failing(&f)
+	if env == nil {
+		if status < 400 {
+			return nil
+		}
+		env = p.describing(&f)
+	}
+	return p.build(env, status, h, &f)
+}
+
+// speaks reports whether the body is in one of p's shapes: its Authority
+// member or an envelope that applies (see reports). A vendor named for a
+// body it does not describe (a proxy's error, another vendor's host)
+// leaves the body to detection.
+func (p *profile) speaks(f *fields) bool {
+	if f.get(p.authority).present() {
+		return true
+	}
+	for i := range p.envs {
+		if _, applies := p.reports(&p.envs[i], f); applies {
+			return true
+		}
+	}
+	return false
+}
+
+// failing returns the envelope of p that reports a failure in the fields
+// of a 2xx body, or nil when the body is a success for p.
+func (p *profile) failing(f *fields) *envelope {
+	if a := f.get(p.authority); a.present() && p.successValue(a) {
+		return nil
+	}
+	for i := range p.envs {
+		if failed, _ := p.reports(&p.envs[i], f); failed {
+			return &p.envs[i]
+		}
+	}
+	return nil
+}
+
+// reports applies one envelope to the fields (see Envelope): whether it
+// speaks at all, and whether it reports a failure.
+func (p *profile) reports(e *envelope, f *fields) (failed, applies bool) {
+	switch {
+	case !selected(e, f):
+		return false, false
+	case e.when >= 0:
+		return !e.StatusOnly, true
+	}
+	if s := f.get(e.success); s.kind == 't' || s.kind == 'f' {
+		return s.kind == 'f', true
+	}
+	if f.get(e.failed).kind == 't' {
+		return true, true
+	}
+	if c := f.get(e.code); c.present() {
+		return !p.successValue(c) && !e.StatusOnly, true
+	}
+	if e.code < 0 && e.success < 0 && e.failed < 0 && len(message(e, f).raw) > 0 {
+		return !e.StatusOnly, true // a shape that is only a (non-empty) message
+	}
+	return false, false
+}
+
+// selected reports whether the fields satisfy the envelope's When.
+func selected(e *envelope, f *fields) bool {
+	if e.when < 0 {
+		return true
+	}
+	w := f.get(e.when)
+	if len(e.Is) == 0 {
+		return w.present()
+	}
+	return w.matches(e.Is)
+}
+
+// successValue reports whether a code or flag value means success: true,
+// or one of the profile's success codes.
+func (p *profile) successValue(v value) bool {
+	if v.kind == 't' {
+		return true
+	}
+	if !v.scalar() {
+		return false
+	}
+	if v.plain() {
+		return p.success[string(v.raw)] // no allocation
+	}
+	return p.success[v.code()]
+}
+
+// knownCode reports whether a code value is in p's table or is a success
+// code.
+func (p *profile) knownCode(v value) bool {
+	if v.plain() {
+		_, ok := p.codes[string(v.raw)]
+		return ok || p.success[string(v.raw)]
+	}
+	_, ok := p.codes[v.code()]
+	return ok || p.success[v.code()]
+}
+
+// message returns the first message member of e present as a string or
+// number.
+func message(e *envelope, f *fields) value {
+	for _, id := range e.message {
+		if m := f.get(id); m.scalar() {
+			return m
+		}
+	}
+	return value{}
+}
+
+// describing returns the envelope of p that describes a failed response
+// best: the first that applies (see reports), else the first with any of
+// its members in the body, else nil.
+func (p *profile) describing(f *fields) *envelope {
+	for i := range p.envs {
+		if _, applies := p.reports(&p.envs[i], f); applies {
+			return &p.envs[i]
+		}
+	}
+	for i := range p.envs {
+		if e := &p.envs[i]; selected(e, f) && e.found(f) > 0 {
+			return e
+		}
+	}
+	return nil
+}
+
+// found counts the envelope's members present in the body.
+func (e *envelope) found(f *fields) int {
+	n := 0
+	for _, id := range e.all {
+		if f.get(id).present() {
+			n++
+		}
+	}
+	return n
+}
+
+// build makes the Error of a failure of p described by env (nil: no
+// envelope of p found anything, and the status decides).
+func (p *profile) build(env *envelope, status int, h http.Header, f *fields) *Error {
+	e := &Error{StatusCode: status, Vendor: p.Vendor}
+	if env != nil {
+		if c := f.get(env.code); c.scalar() && !p.successValue(c) {
+			e.Code = c.code()
+		}
+		e.Message = message(env, f).String()
+		if d := f.get(env.details); d.kind == '"' {
+			e.Details, _ = json.Marshal(d.String())
+		} else if d.present() {
+			e.Details = clone(d.raw)
+		}
+	}
+	if e.Code == "" && p.Vendor == Generic {
+		e.Code = strconv.Itoa(status)
+	}
+	e.Kind = p.kind(e.Code, e.Message, status)
+	e.RequestID = requestID(p, h, env, f)
+	e.RetryAfter = headerRetryAfter(h, e.Kind)
+	if e.RetryAfter == 0 && env != nil {
+		e.RetryAfter = bodyRetryAfter(f.get(env.retryAfter))
 	}
 	return e
 }
 
-// failure reports whether a well-formed envelope reports an error.
-func (env *envelope) failure() bool {
+// kind gives the Kind of a code of p: the profile's Classify first, then
+// its table, then the HTTP status, then the words of a string code or of
+// the message.
+func (p *profile) kind(code, msg string, status int) Kind {
+	known := KindUnknown
+	if i, ok := p.codes[code]; ok {
+		known = p.Codes[i].Kind
+	}
+	if p.Classify != nil {
+		if k := p.Classify(code, msg, status, known); k != KindUnknown {
+			return k
+		}
+	}
 	switch {
-	case env.errObj && (env.errCode.set || env.errMessage.set):
-		return true
-	case env.errMessage.set: // "error": "text"
-		return true
-	case env.detailObj && (env.detailCode.set || env.detailMsg.set):
-		return true
-	case env.wfCode.set && !env.wfCode.is("0"):
-		return true
-	case env.success == -1 || env.failed:
-		return true
-	case env.code.set:
-		return !isSuccessCode(env.code)
-	}
-	return false
-}
-
-func isSuccessCode(c span) bool {
-	if c.is("0") || c.is("200") || c.is("0000") {
-		return true
-	}
-	// 0.0 or 2e2: the same code as code() renders it (rare; may allocate).
-	if c.set && !c.str && bytes.ContainsAny(c.raw, ".eE") {
-		s := c.code()
-		return s == "0" || s == "200"
-	}
-	return false
-}
-
-// fromEnvelope fills e from a well-formed JSON body.
-func (e *Error) fromEnvelope(v Vendor, status int, h http.Header, env *envelope) {
-	var code, msg span
-	switch {
-	case env.wfCode.set && !env.wfCode.is("0"):
-		code, msg = env.wfCode, env.wfMessage
-	case env.errObj || env.errMessage.set:
-		code, msg = env.errCode, env.errMessage
-		e.Details = clone(env.errDetails)
-	case env.detailObj && (env.detailCode.set || env.detailMsg.set):
-		code, msg = env.detailCode, env.detailMsg
-		if env.errDetails != nil {
-			e.Details = clone(env.errDetails)
-		} else if env.logid.set {
-			e.Details = clone(env.detailRaw)
-		}
-	default:
-		code = env.code
-		msg = env.msg
-		if !msg.set {
-			msg = env.message
-		}
-		if !msg.set {
-			msg = env.detailStr
-		}
-		if env.detailObj {
-			e.Details = clone(env.detailRaw)
-		}
-	}
-	if v == Auto {
-		v = detect(env, h)
-	}
-	if isSuccessCode(code) {
-		// The body says success but the status says failure (or
-		// "success":false came with a success code): the status decides.
-		code = span{}
-	}
-	e.Vendor = v
-	e.Code = code.code()
-	e.Message = msg.String()
-	if env.requestID.set {
-		e.RequestID = env.requestID.String()
-	} else if env.logid.set {
-		e.RequestID = env.logid.String()
-	}
-	if e.Code == "" && v == Generic {
-		e.Code = strconv.Itoa(status)
-	}
-	e.Kind = classify(v, e.Code, status)
-}
-
-// detect names the vendor of a well-formed envelope.
-func detect(env *envelope, h http.Header) Vendor {
-	switch {
-	case len(h["X-Tt-Logid"]) > 0, env.logid.set, env.wfCode.set:
-		return Coze
-	case env.errObj:
-		// Tensorheart and Memory OS share this shape; Tensorheart sends
-		// "success", Memory OS "meta.request_id"; codes unique to one
-		// vendor settle the rest.
-		c := env.errCode.String()
-		_, th := registryIndex[Code{Tensorheart, c}]
-		_, mo := registryIndex[Code{MemoryOS, c}]
-		switch {
-		case th && !mo:
-			return Tensorheart
-		case mo && !th:
-			return MemoryOS
-		case env.success != 0:
-			return Tensorheart
-		case env.requestID.set:
-			return MemoryOS
-		}
-		return Tensorheart
-	case env.detailObj && (env.detailCode.set || env.detailMsg.set):
-		return Tensorheart // FastAPI deployments: {"detail":{"code","message"}}
-	case env.code.set:
-		if env.code.is("0000") || env.failed {
-			return MemoriesAI
-		}
-		n, numeric := codeNumber(env.code)
-		switch {
-		case env.message.set && !env.msg.set:
-			return MemOS // {"code","message","data"}
-		case numeric && n >= 10000 && n < 100000:
-			return MemOS
-		case numeric && n >= 100 && n < 600:
-			return MemoriesAI // the body code mirrors the HTTP status
-		case numeric && (n == 0 || n >= 1000):
-			return Coze
-		}
-		return Generic
-	case env.detailStr.set && env.retryAfter.set:
-		return MemOS // self-hosted rate limit: {"detail":"...","retry_after":N}
-	case env.success != 0:
-		return Tensorheart
-	}
-	return Generic
-}
-
-// codeNumber reads a code as an integer, in the integral form code() gives
-// it ("4009", "4009.0", "4.009e3" and the string "4009" are all 4009), so
-// detection and classification agree with the Code an Error carries.
-func codeNumber(c span) (int64, bool) {
-	if !c.set || c.esc {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(c.code(), 10, 64)
-	return n, err == nil
-}
-
-// classify gives the Kind of a vendor code: the registry's if the code is
-// known, else the HTTP status's, else the code's own class.
-func classify(v Vendor, code string, status int) Kind {
-	if k, ok := lookupKind(v, code); ok {
-		return k
-	}
-	if status >= 400 {
+	case known != KindUnknown:
+		return known
+	case status >= 400:
 		return KindForStatus(status)
 	}
-	n, err := strconv.ParseInt(code, 10, 64)
-	numeric := err == nil
-	switch {
-	case v == MemOS && numeric && n >= 10000 && n < 100000:
-		// 400xx parameters, 401xx authentication, 403xx quota and rate
-		// limits, 500xx service, 501xx knowledge base operations.
-		switch n / 100 {
-		case 400:
-			return KindInvalidRequest
-		case 401:
-			return KindUnauthenticated
-		case 403:
-			return KindQuotaExceeded
+	if _, err := strconv.ParseInt(code, 10, 64); err != nil && code != "" {
+		if k := kindByWords(code); k != KindUnknown {
+			return k
 		}
-		return KindForStatus(int(n / 100))
-	case v == Coze && numeric && n >= 4000 && n < 6000:
-		switch {
-		case n >= 5000:
-			return KindInternal
-		case n >= 4100 && n < 4200:
-			return KindPermissionDenied
-		}
-		return KindInvalidRequest
-	case (v == MemoriesAI || v == Generic) && numeric:
-		return KindForStatus(int(n))
-	case !numeric:
-		return kindByWords(code)
 	}
-	return KindUnknown
+	return kindByWords(msg)
 }
 
-// kindByWords classifies an unknown string code ("PAYMENT_REQUIRED") by the
-// words in it.
-func kindByWords(code string) Kind {
-	c := strings.ToUpper(code)
+// detect names the vendor of a JSON body when none is given: each
+// profile's score adds its detection signals (a header 4, a member 3) to
+// the members found by its best envelope that applies, plus 3 when that
+// envelope's code is in its table (or a success code) or 2 when the code is
+// in its ranges; the highest score wins, ties going to the profile
+// registered first. With no score at all the body is Generic.
+func (set *profileSet) detect(f *fields, h http.Header) *profile {
+	var best *profile
+	bestScore := 0
+	for _, p := range set.list {
+		if p.Vendor == Generic {
+			continue
+		}
+		score := 0
+		if headerSignal(h, p.Detect.Headers) {
+			score += 4
+		}
+		for _, id := range p.detect {
+			if f.get(id).present() {
+				score += 3
+			}
+		}
+		fit := 0
+		for i := range p.envs {
+			e := &p.envs[i]
+			if _, applies := p.reports(e, f); !applies {
+				continue
+			}
+			n := e.found(f)
+			if c := f.get(e.code); c.scalar() {
+				if p.knownCode(c) {
+					n += 3
+				} else if inRanges(c, p.Detect.CodeRanges) {
+					n += 2
+				}
+			}
+			fit = max(fit, n)
+		}
+		score += fit
+		if score > bestScore {
+			best, bestScore = p, score
+		}
+	}
+	if best == nil {
+		return set.byVendor[Generic]
+	}
+	return best
+}
+
+func inRanges(code value, ranges [][2]int64) bool {
+	if len(ranges) == 0 || code.kind != '0' && code.kind != '"' {
+		return false
+	}
+	n, err := strconv.ParseInt(string(code.raw), 10, 64)
+	if !code.plain() {
+		n, err = strconv.ParseInt(code.code(), 10, 64)
+	}
+	if err != nil {
+		return false
+	}
+	for _, r := range ranges {
+		if n >= r[0] && n <= r[1] {
+			return true
+		}
+	}
+	return false
+}
+
+// kindByWords classifies an unknown string code ("PAYMENT_REQUIRED") or a
+// message ("temporarily unavailable") by the words in it.
+func kindByWords(s string) Kind {
+	if s == "" {
+		return KindUnknown
+	}
+	c := strings.ToUpper(strings.ReplaceAll(strings.ReplaceAll(s, " ", "_"), "-", "_"))
 	has := func(words ...string) bool {
 		for _, w := range words {
 			if strings.Contains(c, w) {
@@ -268,7 +345,7 @@ func kindByWords(code string) Kind {
 	switch {
 	case has("QUOTA"):
 		return KindQuotaExceeded
-	case has("RATE_LIMIT", "RATELIMIT", "TOO_MANY", "THROTTL", "CONCURRENT"):
+	case has("RATE_LIMIT", "RATELIMIT", "TOO_MANY", "THROTTL", "CONCURRENT", "SLOW_DOWN"):
 		return KindRateLimited
 	case has("BALANCE", "CREDIT", "PAYMENT", "BILLING"):
 		return KindInsufficientBalance
@@ -280,7 +357,7 @@ func kindByWords(code string) Kind {
 		return KindNotFound
 	case has("EXISTS", "CONFLICT", "DUPLICATE"):
 		return KindConflict
-	case has("UNAVAILABLE", "OVERLOAD", "BUSY", "TIMEOUT"):
+	case has("UNAVAILABLE", "OVERLOAD", "BUSY", "TIMEOUT", "TIMED_OUT"):
 		return KindUnavailable
 	case has("INTERNAL", "FAILED", "SERVER"):
 		return KindInternal
@@ -288,6 +365,55 @@ func kindByWords(code string) Kind {
 		return KindInvalidRequest
 	}
 	return KindUnknown
+}
+
+// requestID returns the request id: the envelope's members, then the
+// vendor's headers, then the common ones.
+func requestID(p *profile, h http.Header, env *envelope, f *fields) string {
+	if env != nil {
+		for _, id := range env.requestID {
+			if v := f.get(id); v.scalar() {
+				return cleanLine(v.String(), 128)
+			}
+		}
+	}
+	if p != nil {
+		for _, k := range p.RequestIDHeaders {
+			if v := headerValue(h, http.CanonicalHeaderKey(k)); v != "" {
+				return cleanLine(v, 128)
+			}
+		}
+	}
+	return headerRequestID(h)
+}
+
+// headerRetryAfter is the headers' wait hint for a failure of kind k. An
+// X-RateLimit-Reset counts only for a rate-limit or quota failure, or when
+// X-RateLimit-Remaining is 0: some servers send the header on every
+// response, where it says when the window turns, not how long to wait.
+func headerRetryAfter(h http.Header, k Kind) time.Duration {
+	if len(h["Retry-After"]) == 0 && len(h["Retry-After-Ms"]) == 0 && len(h["X-Ratelimit-Reset"]) == 0 {
+		return 0
+	}
+	if k != KindRateLimited && k != KindQuotaExceeded && headerValue(h, "X-Ratelimit-Remaining") != "0" {
+		if headerValue(h, "Retry-After") == "" && headerValue(h, "Retry-After-Ms") == "" {
+			return 0
+		}
+		h = withoutReset(h)
+	}
+	d, _ := ParseRetryAfter(h, timeNow())
+	return d
+}
+
+// withoutReset is h without X-RateLimit-Reset (a shallow copy).
+func withoutReset(h http.Header) http.Header {
+	c := make(http.Header, len(h))
+	for k, v := range h {
+		if k != "X-Ratelimit-Reset" {
+			c[k] = v
+		}
+	}
+	return c
 }
 
 // headerRequestID returns the first request id header that is set.
@@ -339,51 +465,88 @@ func clone(b []byte) []byte {
 }
 
 // ParseEvent decodes the data line of a server-sent error event, such as
-// Coze's "event: error" with {"code":4000,"msg":"..."} or a workflow stream's
-// {"error_code":4000,"error_message":"..."}. A leading "data:" is accepted.
-// It returns nil when the data reports success (code 0), or is the "[DONE]"
-// end marker, and a Generic *Error of KindUnknown quoting the text
-// when the data is other text than JSON.
+// Coze's "event: error" with {"code":4000,"msg":"..."}, a workflow stream's
+// {"error_code":4000,"error_message":"..."}, a "conversation.chat.failed"
+// chat with its last_error, or a MemOS {"type":"error",...} frame. A leading
+// "data:" is accepted. It returns nil when the data reports success or is
+// the "[DONE]" end marker, and a Generic *Error of KindUnknown quoting the
+// text when the data is not JSON. Use ParseStreamEvent when the event name
+// is known: an error event is a failure even when its data says nothing.
 func ParseEvent(v Vendor, data []byte) error {
+	return ParseStreamEvent(v, nil, "", data)
+}
+
+// ParseStreamEvent decodes one server-sent event of a stream response: its
+// event name (the "event:" line, "" if none) and its data. h is the stream
+// response's header, whose request id (Coze's X-Tt-Logid) the error
+// carries when the data has none; it may be nil. An event the vendor's
+// profile names in ErrorEvents ("error", "conversation.chat.failed") is
+// always a failure: data that is empty, {} or not JSON gives an *Error of
+// KindUnknown rather than nil. Other events are failures only when their
+// data reports one, as with ParseEvent.
+func ParseStreamEvent(v Vendor, h http.Header, event string, data []byte) error {
 	data = bytes.TrimSpace(data)
 	data = bytes.TrimSpace(bytes.TrimPrefix(data, []byte("data:")))
 	if string(data) == "[DONE]" {
 		return nil // the end-of-stream marker is no error
 	}
-	var env envelope
-	if !scanEnvelope(data, &env) {
-		return &Error{Vendor: Generic, StatusCode: http.StatusOK, Kind: KindUnknown, Message: textMessage(data, 0)}
+	set := profiles.Load()
+	p := set.byVendor[v]
+	errorEvent := event != "" && (p != nil && p.events[event] || p == nil && set.errorEvent(event))
+	var f fields
+	if !scanFields(data, set, &f) || f.dup {
+		if event != "" && !errorEvent {
+			return nil // a text frame of a stream, such as a delta
+		}
+		e := &Error{Vendor: Generic, StatusCode: http.StatusOK, Kind: KindUnknown, Message: textMessage(data, 0)}
+		if len(data) == 0 {
+			e.Message = "error event without data"
+		}
+		if p != nil {
+			e.Vendor = p.Vendor
+		}
+		e.RequestID = requestID(p, h, nil, &f)
+		return e
 	}
-	if !env.failure() || plainSuccess(data, v) {
-		return nil // as Parse: a success code sent first decides
+	if p == nil || p.Vendor == Generic || !p.speaks(&f) {
+		p = set.detect(&f, h)
 	}
-	if v == Auto && (env.code.set && env.msg.set || env.wfCode.set) {
-		v = Coze // streams are Coze's
+	env := p.failing(&f)
+	if env == nil {
+		if !errorEvent {
+			return nil
+		}
+		env = p.describing(&f)
 	}
-	e := &Error{StatusCode: http.StatusOK}
-	e.fromEnvelope(v, http.StatusOK, nil, &env)
-	if d, ok := bodyRetryAfter(&env); ok {
-		e.RetryAfter = d
+	e := p.build(env, http.StatusOK, h, &f)
+	if e.Message == "" && env == nil {
+		e.Message = "error event without details"
 	}
 	return e
+}
+
+// errorEvent reports whether any profile names event as an error event.
+func (set *profileSet) errorEvent(event string) bool {
+	for _, p := range set.list {
+		if p.events[event] {
+			return true
+		}
+	}
+	return false
 }
 
 // bodyRetryAfter reads a body "retry_after": a JSON number of seconds, which
 // may have a fraction or an exponent (1e20 is capped at MaxHint); strings,
 // negative values and malformed numbers are ignored.
-func bodyRetryAfter(env *envelope) (time.Duration, bool) {
-	r := env.retryAfter
-	if !r.set || r.str || len(r.raw) == 0 || r.raw[0] < '0' || r.raw[0] > '9' {
-		return 0, false
+func bodyRetryAfter(r value) time.Duration {
+	if r.kind != '0' || r.raw[0] == '-' {
+		return 0
 	}
 	f, err := strconv.ParseFloat(string(r.raw), 64)
-	if err != nil && !isRangeErr(err) {
-		return 0, false
+	if err != nil && !isRangeErr(err) || math.IsNaN(f) || f < 0 {
+		return 0
 	}
-	if math.IsNaN(f) || f < 0 {
-		return 0, false
-	}
-	return capSeconds(f), true
+	return capSeconds(f)
 }
 
 // Decoder decodes responses with a fixed vendor hint and error-body bound.
@@ -425,4 +588,23 @@ func (d Decoder) Decode(resp *http.Response) error {
 		return e
 	}
 	return nil
+}
+
+// successData returns the payload of a success body: the "data" member of
+// a vendor's envelope, named or detected, or the whole body when no vendor
+// is recognised in it (a plain resource such as {"id":"m1","data":{...}}).
+func successData(v Vendor, h http.Header, body []byte) []byte {
+	set := profiles.Load()
+	var f fields
+	if !scanFields(body, set, &f) {
+		return body
+	}
+	p := set.byVendor[v]
+	if p == nil || p.Vendor == Generic || !p.speaks(&f) {
+		p = set.detect(&f, h)
+	}
+	if d := f.get(set.data); p.Vendor != Generic && d.kind != 0 {
+		return d.raw
+	}
+	return body
 }

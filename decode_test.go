@@ -119,7 +119,7 @@ func TestDecodeErrors(t *testing.T) {
 		kind        Kind
 	}{
 		{"memos in HTTP 200", 200, "application/json", -2, `{"code":40300,"message":"Rate limit exceeded","data":null}`, Code{MemOS, "40300"}, KindRateLimited},
-		{"coze in HTTP 200, chunked", 200, "application/json; charset=utf-8", -1, `{"code":4009,"msg":"busy","detail":{"logid":"x"}}`, Code{Coze, "4009"}, KindRateLimited},
+		{"coze in HTTP 200, chunked", 200, "application/json; charset=utf-8", -1, `{"code":4009,"msg":"busy","detail":{"logid":"x"}}`, Code{Coze, "4009"}, KindUnavailable},
 		{"coze in HTTP 200, no content type", 200, "", -2, `{"code":4011,"msg":"余额不足"}`, Code{Coze, "4011"}, KindInsufficientBalance},
 		{"tensorheart 429", 429, "application/json", -2, `{"success":false,"error":{"code":"RATE_LIMIT_EXCEEDED","message":"x"}}`, Code{Tensorheart, "RATE_LIMIT_EXCEEDED"}, KindRateLimited},
 		{"html 502, chunked", 502, "text/html", -1, "<html><title>502 Bad Gateway</title></html>", Code{Generic, "502"}, KindUnavailable},
@@ -262,7 +262,7 @@ func TestParseEvent(t *testing.T) {
 		want   *Error // nil: no error
 	}{
 		{name: "coze chat error event", data: `{"code":4009,"msg":"已达系统请求上限，请稍后重试"}`,
-			want: &Error{Vendor: Coze, Code: "4009", Kind: KindRateLimited, Message: "已达系统请求上限，请稍后重试"}},
+			want: &Error{Vendor: Coze, Code: "4009", Kind: KindUnavailable, Message: "已达系统请求上限，请稍后重试"}},
 		{name: "data: prefix", data: `data: {"code":4000,"msg":"请求参数错误"}`,
 			want: &Error{Vendor: Coze, Code: "4000", Kind: KindInvalidRequest, Message: "请求参数错误"}},
 		{name: "data: prefix without space and with CRLF", data: "data:{\"code\":4011,\"msg\":\"余额不足\"}\r\n",
@@ -287,7 +287,7 @@ func TestParseEvent(t *testing.T) {
 			want: &Error{Vendor: Generic, Kind: KindUnknown}},
 		{name: "end-of-stream marker", data: "data: [DONE]"},
 		{name: "empty", data: "",
-			want: &Error{Vendor: Generic, Kind: KindUnknown}},
+			want: &Error{Vendor: Generic, Kind: KindUnknown, Message: "error event without data"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -326,12 +326,13 @@ func TestScanSkipsNestedValues(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var env envelope
-			ok := scanEnvelope([]byte(tc.body), &env)
+			set := profiles.Load()
+			var f fields
+			ok := scanFields([]byte(tc.body), set, &f)
 			assert.Equal(t, tc.ok, ok)
 			assert.Equal(t, tc.ok, json.Valid([]byte(tc.body)), "the fixture agrees with encoding/json")
 			if ok {
-				assert.Equal(t, tc.code, env.code.code())
+				assert.Equal(t, tc.code, f.get(set.byVendor[Coze].envs[0].code).code())
 			}
 		})
 	}

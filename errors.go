@@ -24,11 +24,6 @@ const (
 	Generic     Vendor = "generic"     // no known envelope: classified by HTTP status
 )
 
-// Vendors lists the five concrete vendors, in a stable order.
-func Vendors() []Vendor {
-	return []Vendor{MemOS, Tensorheart, MemoryOS, MemoriesAI, Coze}
-}
-
 // String returns the vendor's name; Auto prints as "auto".
 func (v Vendor) String() string {
 	if v == Auto {
@@ -313,32 +308,15 @@ func cleanLine(s string, max int) string {
 	return b.String()
 }
 
-// ParseVendor reads a vendor name case-insensitively, with common spellings:
-// "MemOS", "memtensor", "Tensorheart", "memory-os", "Memory OS", "memories.ai",
-// "memories_ai", "coze", "generic", "http". Empty and "auto" give Auto.
+// ParseVendor reads a vendor name case-insensitively, ignoring spaces,
+// dots, dashes and underscores: a registered vendor's name or one of its
+// profile's Names ("MemOS", "memtensor", "memories.ai", "Memory OS",
+// "coze", "扣子"), or "generic"/"http". Empty and "auto" give Auto.
 func ParseVendor(s string) (Vendor, bool) {
-	n := strings.Map(func(r rune) rune {
-		switch r {
-		case ' ', '-', '_', '.':
-			return -1
-		}
-		return unicode.ToLower(r)
-	}, strings.TrimSpace(s))
-	switch n {
-	case "", "auto":
+	n := normName(s)
+	if n == "" || n == "auto" {
 		return Auto, true
-	case "memos", "memtensor", "memoscloud":
-		return MemOS, true
-	case "tensorheart", "th":
-		return Tensorheart, true
-	case "memoryos", "mymemoryos", "mos":
-		return MemoryOS, true
-	case "memoriesai", "memories":
-		return MemoriesAI, true
-	case "coze", "cozecn", "cozecom", "扣子":
-		return Coze, true
-	case "generic", "http":
-		return Generic, true
 	}
-	return Auto, false
+	v, ok := profiles.Load().names[n]
+	return v, ok
 }

@@ -177,5 +177,5 @@ func ExampleParseEvent() {
 	}
 	// Output:
 	// memerr: coze 4000 invalid request: The requested parameter is invalid
-	// 4009 rate limited true
+	// 4009 unavailable true
 }

@@ -100,7 +100,7 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add(uint8(0), 429, "Fri, 31 Dec 9999 23:59:59 GMT", []byte(`{"detail":"x","retry_after":30}`))
 	f.Add(uint8(5), 200, "99999999999", []byte(`{"code":4009,"msg":"busy"}`))
-	for _, b := range plainSuccessCases {
+	for _, b := range verdictCases {
 		f.Add(uint8(0), 200, "", []byte(b.body))
 	}
 
@@ -116,18 +116,11 @@ func FuzzParse(f *testing.F) {
 		if !bytes.Equal(orig, body) {
 			t.Fatal("Parse modified the body")
 		}
-		if plainSuccess(body, Auto) {
-			// The success path's shortcut answers as the full scan does,
-			// unless the body opens with a success code; naming a vendor
-			// never makes it stricter.
-			checkShortcut(t, body)
-			if !plainSuccess(body, Coze) || !plainSuccess(body, MemOS) {
-				t.Fatalf("the shortcut calls %q a success only for Auto", body)
-			}
-		}
-		if body := bytes.TrimSpace(body); len(body) > 0 && body[0] == '{' && json.Valid(body) {
-			var env envelope
-			if !scanEnvelope(body, &env) {
+		checkShortcut(t, body)
+		checkPermutations(t, status, body)
+		if body := bytes.TrimSpace(body); len(body) > 0 && body[0] == '{' {
+			var f fields
+			if !scanFields(body, profiles.Load(), &f) && json.Valid(body) {
 				t.Fatalf("the scanner rejects a valid JSON object: %q", body)
 			}
 		}

@@ -164,7 +164,8 @@ func TestBodyRetryAfter(t *testing.T) {
 		})
 	}
 	t.Run("ParseEvent reads it too", func(t *testing.T) {
-		err := ParseEvent(Auto, []byte(`data: {"code":4009,"msg":"busy","retry_after":2}`))
+		// A MemOS self-hosted rate-limit body sent as a stream's error event.
+		err := ParseStreamEvent(Auto, nil, "error", []byte(`data: {"detail":"Too many requests","retry_after":2}`))
 		var e *Error
 		require.ErrorAs(t, err, &e)
 		assert.Equal(t, 2*time.Second, e.RetryAfter)

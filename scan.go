@@ -7,92 +7,124 @@ import (
 	"unicode/utf8"
 )
 
-// span is the raw text of a JSON string (without quotes) or number. It points
-// into the body and is turned into a Go string only when an Error is built,
-// so telling a success from a failure allocates nothing.
-type span struct {
-	raw []byte
-	esc bool // contains a backslash escape
-	str bool // was a JSON string (else a number)
-	set bool
+// value is one member's value as the body writes it, pointing into the
+// body: a string without its quotes, a number, a literal, or an object's or
+// array's whole text. It becomes a Go string only when an Error is built.
+type value struct {
+	raw  []byte
+	kind byte // '"' string, '0' number, 't' true, 'f' false, 'n' null, '{' object, '[' array; 0 absent
+	esc  bool // a string holding backslash escapes
 }
 
-func (s span) String() string {
-	if !s.set {
+// present reports a member that is there and not null.
+func (v value) present() bool { return v.kind != 0 && v.kind != 'n' }
+
+// scalar reports a string or number.
+func (v value) scalar() bool { return v.kind == '"' || v.kind == '0' }
+
+// String returns a string's text (unescaped, invalid UTF-8 replaced) or a
+// number's digits; "" for anything else.
+func (v value) String() string {
+	if !v.scalar() {
 		return ""
 	}
-	if s.esc {
+	if v.esc {
 		var out string
-		q := make([]byte, 0, len(s.raw)+2)
-		q = append(q, '"')
-		q = append(q, s.raw...)
-		q = append(q, '"')
+		q := make([]byte, 0, len(v.raw)+2)
+		q = append(append(append(q, '"'), v.raw...), '"')
 		if json.Unmarshal(q, &out) == nil {
 			return out
 		}
 	}
-	if !utf8.Valid(s.raw) {
-		return string(bytes.ToValidUTF8(s.raw, []byte("\uFFFD")))
+	if !utf8.Valid(v.raw) {
+		return string(bytes.ToValidUTF8(v.raw, []byte("\uFFFD")))
 	}
-	return string(s.raw)
+	return string(v.raw)
 }
 
-// code renders a span used as a code: strings as sent, numbers in their
-// integer form when they are integral ("4009.0" and "4.009e3" become "4009").
-func (s span) code() string {
-	if !s.set {
-		return ""
-	}
-	if s.str {
-		return s.String()
-	}
-	for _, c := range s.raw {
-		if c == '.' || c == 'e' || c == 'E' {
-			f, err := strconv.ParseFloat(string(s.raw), 64)
-			if err == nil && f == float64(int64(f)) && f > -1e15 && f < 1e15 {
-				return strconv.FormatInt(int64(f), 10)
-			}
-			break
+// code renders a value used as a code: strings as sent, numbers in their
+// integer form when they are integral ("4009.0" and "4.009e3" are "4009").
+func (v value) code() string {
+	if v.kind == '0' && bytes.ContainsAny(v.raw, ".eE") {
+		f, err := strconv.ParseFloat(string(v.raw), 64)
+		if err == nil && f == float64(int64(f)) && f > -1e15 && f < 1e15 {
+			return strconv.FormatInt(int64(f), 10)
 		}
 	}
-	return string(s.raw)
+	return v.String()
 }
 
-// is reports whether the span holds exactly lit.
-func (s span) is(lit string) bool { return s.set && !s.esc && string(s.raw) == lit }
-
-// envelope is the union of the top-level fields of every vendor's envelope.
-type envelope struct {
-	code       span // "code": number or string
-	msg        span // "msg" (memories.ai, Coze)
-	message    span // "message" (MemOS)
-	success    int8 // "success": 0 absent, 1 true, -1 false
-	failed     bool // "failed": true (memories.ai's older API)
-	hasData    bool
-	data       []byte // the raw "data" value, for DoJSON
-	errObj     bool   // "error" is an object (Tensorheart, Memory OS)
-	errCode    span
-	errMessage span // error.message, or "error" when it is a string
-	errDetails []byte
-	detailObj  bool // "detail" is an object (FastAPI, Coze)
-	detailCode span
-	detailMsg  span
-	detailRaw  []byte
-	logid      span // detail.logid (Coze)
-	detailStr  span // "detail" is a string (FastAPI)
-	requestID  span // meta.request_id or request_id
-	retryAfter span // "retry_after" (MemOS self-hosted), a number of seconds
-	wfCode     span // "error_code" (Coze workflow streams)
-	wfMessage  span // "error_message"
+// plain reports a string without escapes or an integer written plainly,
+// whose raw text is its code() form.
+func (v value) plain() bool {
+	if v.esc {
+		return false
+	}
+	for _, c := range v.raw {
+		if c >= utf8.RuneSelf || v.kind == '0' && (c == '.' || c == 'e' || c == 'E') {
+			return false
+		}
+	}
+	return true
 }
 
-// scanner reads just enough JSON to fill an envelope. It never recurses, so
-// deep nesting cannot exhaust the stack, and it skips values it does not
-// need (the success payload) without parsing them.
+// matches reports whether the value is one of lits: strings compared
+// without quotes, numbers and literals as written.
+func (v value) matches(lits []string) bool {
+	if !v.present() || v.kind == '{' || v.kind == '[' {
+		return false
+	}
+	s := string(v.raw)
+	if v.esc {
+		s = v.String()
+	}
+	for _, l := range lits {
+		if s == l {
+			return true
+		}
+	}
+	return false
+}
+
+// fields holds the values of the member paths the profiles read, by path
+// id, from one pass over a body.
+type fields struct {
+	vals [maxPaths]value
+	dup  bool // a member the profiles read appears twice: the body is ambiguous
+}
+
+// get returns the value of the path with id i; a zero value for -1.
+func (f *fields) get(i int) value {
+	if i < 0 {
+		return value{}
+	}
+	return f.vals[i]
+}
+
+// scanner reads a JSON object in one pass, recording the members the
+// profiles read (set.tree) and passing over the rest. Objects are entered
+// only along wanted paths, so nesting in a payload costs no stack; a
+// skipped object or array is checked for balanced brackets and strings,
+// every value read or skipped at the levels it walks is checked in full.
 type scanner struct {
 	b []byte
 	i int
 }
+
+// scanFields fills f from body. It reports false when body is not a JSON
+// object (HTML, text, an array, truncated or malformed JSON).
+func scanFields(body []byte, set *profileSet, f *fields) bool {
+	s := scanner{b: trimBOM(body)}
+	s.ws()
+	if s.peek() != '{' || !s.object(set.tree, f) {
+		return false
+	}
+	s.ws()
+	return s.i == len(s.b)
+}
+
+// trimBOM drops a UTF-8 byte order mark, which some servers put before JSON.
+func trimBOM(b []byte) []byte { return bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")) }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
 
@@ -109,91 +141,9 @@ func (s *scanner) peek() byte {
 	return 0
 }
 
-// str reads a JSON string at s.i (which holds '"') in one pass, noting
-// whether it holds escapes.
-func (s *scanner) str() (span, bool) {
-	b := s.b
-	start := s.i + 1
-	esc := false
-	for j := start; j < len(b); j++ {
-		switch b[j] {
-		case '"':
-			s.i = j + 1
-			return span{raw: b[start:j], esc: esc, str: true, set: true}, true
-		case '\\':
-			esc = true
-			j++ // the escaped byte cannot end the string
-		}
-	}
-	return span{}, false
-}
-
-// scalar reads a string or a number; other values are skipped and unset.
-func (s *scanner) scalar() (span, bool) {
-	switch c := s.peek(); {
-	case c == '"':
-		return s.str()
-	case c == '-' || (c >= '0' && c <= '9'):
-		start := s.i
-		for s.i < len(s.b) {
-			c := s.b[s.i]
-			if (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
-				s.i++
-				continue
-			}
-			break
-		}
-		return span{raw: s.b[start:s.i], set: true}, true
-	}
-	return span{}, s.skip()
-}
-
-// boolean reads true or false: 1, -1; anything else is skipped as 0.
-func (s *scanner) boolean() (int8, bool) {
-	if bytes.HasPrefix(s.b[s.i:], []byte("true")) {
-		s.i += 4
-		return 1, true
-	}
-	if bytes.HasPrefix(s.b[s.i:], []byte("false")) {
-		s.i += 5
-		return -1, true
-	}
-	return 0, s.skip()
-}
-
-// skip passes over one value of any kind without recursion.
-func (s *scanner) skip() bool {
-	switch c := s.peek(); c {
-	case '"':
-		_, ok := s.str()
-		return ok
-	case '{', '[':
-		ok := false
-		s.i, ok = skipNested(s.b, s.i)
-		return ok
-	case 0, ',', '}', ']', ':':
-		return false
-	default:
-		// number, true, false, null
-		start := s.i
-		for s.i < len(s.b) {
-			c := s.b[s.i]
-			if c == ',' || c == '}' || c == ']' || isSpace(c) {
-				break
-			}
-			s.i++
-		}
-		return s.i > start
-	}
-}
-
-// object walks the members of an object at s.i, calling f with each key;
-// f must consume the value. It reports whether the object was well formed.
-func (s *scanner) object(f func(key []byte) bool) bool {
-	if s.peek() != '{' {
-		return false
-	}
-	s.i++
+// object walks the object at s.i, recording the members n wants.
+func (s *scanner) object(n *pathNode, f *fields) bool {
+	s.i++ // '{'
 	s.ws()
 	if s.peek() == '}' {
 		s.i++
@@ -201,10 +151,7 @@ func (s *scanner) object(f func(key []byte) bool) bool {
 	}
 	for {
 		s.ws()
-		if s.peek() != '"' {
-			return false
-		}
-		k, ok := s.str()
+		key, esc, ok := s.str()
 		if !ok {
 			return false
 		}
@@ -214,7 +161,15 @@ func (s *scanner) object(f func(key []byte) bool) bool {
 		}
 		s.i++
 		s.ws()
-		if !f(k.raw) {
+		var child *pathNode
+		if n != nil {
+			if esc {
+				child = n.children[value{raw: key, kind: '"', esc: true}.String()]
+			} else {
+				child = n.children[string(key)] // no allocation
+			}
+		}
+		if !s.member(child, f) {
 			return false
 		}
 		s.ws()
@@ -230,129 +185,136 @@ func (s *scanner) object(f func(key []byte) bool) bool {
 	}
 }
 
-// raw skips a value and returns its text.
-func (s *scanner) raw() ([]byte, bool) {
-	start := s.i
-	ok := s.skip()
-	return s.b[start:s.i], ok
-}
-
-// scanEnvelope fills env from body. It reports false when body is not a
-// well-formed JSON object (HTML, text, truncated JSON, an array).
-func scanEnvelope(body []byte, env *envelope) bool {
-	s := scanner{b: body}
-	s.ws()
-	if !s.object(func(key []byte) bool { return s.top(key, env) }) {
+// member reads one member's value, recording it when n wants it and
+// walking into it when n wants members inside it.
+func (s *scanner) member(n *pathNode, f *fields) bool {
+	start, c := s.i, s.peek()
+	if n != nil && n.children != nil && c == '{' {
+		if !s.object(n, f) {
+			return false
+		}
+	} else if !s.skip() {
 		return false
 	}
-	s.ws()
-	return s.i == len(s.b)
+	if n == nil || n.id < 0 {
+		return true
+	}
+	v := &f.vals[n.id]
+	if v.kind != 0 {
+		f.dup = true
+	}
+	raw := s.b[start:s.i]
+	switch {
+	case c == '"':
+		*v = value{raw: raw[1 : len(raw)-1], kind: '"', esc: bytes.IndexByte(raw, '\\') >= 0}
+	case c == '-' || c >= '0' && c <= '9':
+		*v = value{raw: raw, kind: '0'}
+	default:
+		*v = value{raw: raw, kind: c}
+	}
+	return true
 }
 
-func (s *scanner) top(key []byte, env *envelope) bool {
-	var ok bool
-	switch string(key) {
-	case "code":
-		env.code, ok = s.scalar()
-	case "msg":
-		env.msg, ok = s.scalar()
-	case "message":
-		env.message, ok = s.scalar()
-	case "success":
-		env.success, ok = s.boolean()
-	case "failed":
-		var f int8
-		f, ok = s.boolean()
-		env.failed = f == 1
-	case "data":
-		env.hasData = s.peek() != 'n'
-		env.data, ok = s.raw()
-	case "error":
-		switch s.peek() {
-		case '{':
-			env.errObj = true
-			ok = s.object(func(k []byte) bool {
-				var ok bool
-				switch string(k) {
-				case "code":
-					env.errCode, ok = s.scalar()
-				case "message", "msg":
-					env.errMessage, ok = s.scalar()
-				case "details":
-					env.errDetails, ok = s.raw()
-				default:
-					ok = s.skip()
-				}
-				return ok
-			})
-		case '"':
-			env.errMessage, ok = s.str()
-		default:
-			ok = s.skip()
-		}
-	case "detail":
-		switch s.peek() {
-		case '{':
-			start := s.i
-			env.detailObj = true
-			ok = s.object(func(k []byte) bool {
-				var ok bool
-				switch string(k) {
-				case "code":
-					env.detailCode, ok = s.scalar()
-				case "message", "msg":
-					env.detailMsg, ok = s.scalar()
-				case "logid":
-					env.logid, ok = s.scalar()
-				case "details":
-					env.errDetails, ok = s.raw()
-				default:
-					ok = s.skip()
-				}
-				return ok
-			})
-			env.detailRaw = s.b[start:s.i]
-		case '"':
-			env.detailStr, ok = s.str()
-		default:
-			ok = s.skip()
-		}
-	case "meta":
-		if s.peek() == '{' {
-			ok = s.object(func(k []byte) bool {
-				if string(k) == "request_id" {
-					var ok bool
-					env.requestID, ok = s.scalar()
-					return ok
-				}
-				return s.skip()
-			})
-		} else {
-			ok = s.skip()
-		}
-	case "request_id":
-		env.requestID, ok = s.scalar()
-	case "retry_after":
-		env.retryAfter, ok = s.scalar()
-	case "error_code":
-		env.wfCode, ok = s.scalar()
-	case "error_message":
-		env.wfMessage, ok = s.scalar()
-	default:
-		ok = s.skip()
+// str reads the string at s.i and returns its text without quotes.
+func (s *scanner) str() (text []byte, esc, ok bool) {
+	if s.peek() != '"' {
+		return nil, false, false
 	}
-	return ok
+	b := s.b
+	for j := s.i + 1; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			text = b[s.i+1 : j]
+			s.i = j + 1
+			return text, esc, true
+		case c == '\\':
+			esc = true
+			j++ // the escaped byte cannot end the string
+		case c < 0x20:
+			return nil, false, false // control characters must be escaped
+		}
+	}
+	return nil, false, false
+}
+
+// skip passes over one value: scalars are checked in full, objects and
+// arrays for balanced brackets and strings.
+func (s *scanner) skip() bool {
+	switch c := s.peek(); {
+	case c == '"':
+		_, _, ok := s.str()
+		return ok
+	case c == '{' || c == '[':
+		var ok bool
+		s.i, ok = skipNested(s.b, s.i)
+		return ok
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	case c == 'n':
+		return s.literal("null")
+	case c == '-' || c >= '0' && c <= '9':
+		return s.number()
+	}
+	return false
+}
+
+func (s *scanner) literal(lit string) bool {
+	if !bytes.HasPrefix(s.b[s.i:], []byte(lit)) {
+		return false
+	}
+	s.i += len(lit)
+	return true
+}
+
+// number passes over a number as JSON's grammar has it:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func (s *scanner) number() bool {
+	b := s.b
+	i := s.i
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	digits := func() bool {
+		start := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		return i > start
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case !digits():
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if !digits() {
+			return false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return false
+		}
+	}
+	s.i = i
+	return true
 }
 
 // skipNested passes over the object or array starting at b[i] and returns
-// the index just after it. It is the success check's hot loop: it works on
-// locals, steps over strings byte by byte (an escape skips the next byte,
-// as str's backslash count does) and never builds a span. ok is false when
-// the value is not closed.
+// the index just after it. It is the read-ahead's hot loop: it steps over
+// bytes that cannot change the nesting, and over strings by their closing
+// quote. ok is false when the value is not closed.
 func skipNested(b []byte, i int) (int, bool) {
 	depth := 0
 	for i < len(b) {
-		// Step over bytes that cannot change the nesting.
 		for i < len(b) && !structural[b[i]] {
 			i++
 		}
@@ -361,26 +323,11 @@ func skipNested(b []byte, i int) (int, bool) {
 		}
 		switch b[i] {
 		case '"':
-			// Find the closing quote: the next quote not escaped by an odd
-			// run of backslashes before it.
-			start := i + 1
-			j := start
-			for {
-				k := bytes.IndexByte(b[j:], '"')
-				if k < 0 {
-					return len(b), false
-				}
-				j += k
-				n := 0
-				for p := j - 1; p >= start && b[p] == '\\'; p-- {
-					n++
-				}
-				if n%2 == 0 {
-					break
-				}
-				j++
+			j, ok := skipString(b, i)
+			if !ok {
+				return len(b), false
 			}
-			i = j + 1
+			i = j
 			continue
 		case '{', '[':
 			depth++
@@ -397,3 +344,138 @@ func skipNested(b []byte, i int) (int, bool) {
 
 // structural marks the bytes skipNested must look at.
 var structural = [256]bool{'"': true, '{': true, '[': true, '}': true, ']': true}
+
+// skipString passes over the string at b[i] (which holds '"'): the next
+// quote not escaped by an odd run of backslashes ends it.
+func skipString(b []byte, i int) (int, bool) {
+	start := i + 1
+	j := start
+	for {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return 0, false
+		}
+		j += k
+		n := 0
+		for p := j - 1; p >= start && b[p] == '\\'; p-- {
+			n++
+		}
+		if n%2 == 0 {
+			return j + 1, true
+		}
+		j++
+	}
+}
+
+// authoritySuccess is the success path's shortcut for a profile with an
+// Authority member: true when the body's first or last top-level member is
+// that member holding a success value, which the full decode would also
+// find decisive, whatever the members between. It reads a few bytes at
+// each end of the body and never the payload.
+//
+// The last member is read backwards. In a JSON object that ends with
+// `,"code":0}` (or `{"code":0}`), the final brace closes the top-level
+// object, so the scalar before it is the last top-level member's value and
+// the quoted word before the colon is its key: a quote inside a string is
+// escaped, and so preceded by a backslash rather than by a comma or brace.
+// A body that is not JSON at all is a success for the full decode too.
+func authoritySuccess(p *profile, body []byte) bool {
+	key := p.Authority
+	if key == "" {
+		return false
+	}
+	b := trimBOM(body)
+	// First member: {"key":value, or {"key":value}
+	i := skipSpace(b, 0)
+	if i < len(b) && b[i] == '{' {
+		i = skipSpace(b, i+1)
+		if k, ok := quotedAt(b, i, key); ok {
+			if j := skipSpace(b, k); j < len(b) && b[j] == ':' {
+				j = skipSpace(b, j+1)
+				if v, end, ok := scalarAt(b, j); ok && p.successValue(v) {
+					if e := skipSpace(b, end); e < len(b) && (b[e] == ',' || b[e] == '}') {
+						return true
+					}
+				}
+			}
+		}
+	}
+	// Last member: ,"key":value} or {"key":value}
+	end := len(b)
+	for end > 0 && isSpace(b[end-1]) {
+		end--
+	}
+	if end == 0 || b[end-1] != '}' {
+		return false
+	}
+	j := end - 1
+	for j > 0 && isSpace(b[j-1]) {
+		j--
+	}
+	start := j
+	for start > 0 && b[start-1] != ':' && !isSpace(b[start-1]) && b[start-1] != ',' && b[start-1] != '{' {
+		start--
+	}
+	v, vend, ok := scalarAt(b, start)
+	if !ok || vend != j || !p.successValue(v) {
+		return false
+	}
+	k := start
+	for k > 0 && isSpace(b[k-1]) {
+		k--
+	}
+	if k == 0 || b[k-1] != ':' {
+		return false
+	}
+	k--
+	for k > 0 && isSpace(b[k-1]) {
+		k--
+	}
+	q := k - len(key) - 2
+	if q < 1 || b[q] != '"' || string(b[q+1:k-1]) != key || b[k-1] != '"' {
+		return false
+	}
+	for q > 0 && isSpace(b[q-1]) {
+		q--
+	}
+	return q > 0 && (b[q-1] == ',' || b[q-1] == '{')
+}
+
+// quotedAt reports whether b[i:] starts with key in quotes, and where it
+// ends.
+func quotedAt(b []byte, i int, key string) (int, bool) {
+	n := i + len(key) + 2
+	if n > len(b) || b[i] != '"' || b[n-1] != '"' || string(b[i+1:n-1]) != key {
+		return 0, false
+	}
+	return n, true
+}
+
+// scalarAt reads a short string without escapes, a number or true at b[i].
+func scalarAt(b []byte, i int) (value, int, bool) {
+	s := scanner{b: b, i: i}
+	switch c := s.peek(); {
+	case c == '"':
+		text, esc, ok := s.str()
+		if !ok || esc {
+			return value{}, 0, false
+		}
+		return value{raw: text, kind: '"'}, s.i, true
+	case c == 't':
+		if s.literal("true") {
+			return value{raw: b[i:s.i], kind: 't'}, s.i, true
+		}
+	case c == '-' || c >= '0' && c <= '9':
+		if s.number() {
+			return value{raw: b[i:s.i], kind: '0'}, s.i, true
+		}
+	}
+	return value{}, 0, false
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	return i
+}

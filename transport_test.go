@@ -642,32 +642,32 @@ func TestConcurrentRequests(t *testing.T) {
 }
 
 func TestHostVendor(t *testing.T) {
-	// {"code":4009,"message":...} looks like MemOS to detection (an unknown,
-	// not retryable code); declared as Coze it is "system busy", retried.
-	busy := jsonStep(200, `{"code":4009,"message":"busy"}`)
+	// {"code":4009,"msg":...} is detected as Coze's "system busy", retried;
+	// declared as MemOS it is an unknown MemOS code, not retried.
+	busy := jsonStep(200, `{"code":4009,"message":"no"}`)
 	srv := newScripted(t, busy, jsonStep(200, okCoze))
 	host := srv.Listener.Addr().String()
 
 	tr := NewTransport(nil, fast()...)
 	resp, err := get(t, tr, srv.URL)
 	require.NoError(t, err)
-	readAll(t, resp)
-	assert.Equal(t, 1, srv.Hits(), "detected vendor: not retryable")
+	assert.Equal(t, okCoze, readAll(t, resp))
+	assert.Equal(t, 2, srv.Hits(), "detected Coze: retried")
 
 	srv.hits.Store(0)
-	tr = NewTransport(nil, fast(WithHostVendor(host, Coze))...)
+	tr = NewTransport(nil, fast(WithHostVendor(host, MemOS))...)
 	resp, err = get(t, tr, srv.URL)
 	require.NoError(t, err)
-	assert.Equal(t, okCoze, readAll(t, resp))
-	assert.Equal(t, 2, srv.Hits(), "host declared Coze: retried")
+	readAll(t, resp)
+	assert.Equal(t, 1, srv.Hits(), "host declared MemOS: not retryable")
 
 	srv.hits.Store(0)
 	_, port, _ := net.SplitHostPort(host)
-	tr = NewTransport(nil, fast(WithHostVendor("127.0.0.1", Coze), WithHostVendor("other:"+port, MemOS))...)
+	tr = NewTransport(nil, fast(WithHostVendor("127.0.0.1", MemOS), WithHostVendor("other:"+port, Coze))...)
 	resp, err = get(t, tr, srv.URL)
 	require.NoError(t, err)
 	readAll(t, resp)
-	assert.Equal(t, 2, srv.Hits(), "host without port matches too")
+	assert.Equal(t, 1, srv.Hits(), "host without port matches too")
 }
 
 func TestLogsWhyNotRetried(t *testing.T) {

@@ -37,7 +37,7 @@ func Example() {
 		fmt.Println("HTTP", resp.StatusCode, string(body))
 	}
 	// Output:
-	// HTTP 200 coze 4009 rate limited retryable: true logid sent: true
+	// HTTP 200 coze 4009 unavailable retryable: true logid sent: true
 	// HTTP 200 {"code":0,"msg":"","data":{"id":"m1"}}
 }
 

@@ -125,7 +125,7 @@ func TestDecodeFields(t *testing.T) {
 		{
 			name:  "coze in-body error is an error, vendor from X-Tt-Logid",
 			input: "HTTP/2 200\nx-tt-logid: 2024LOGID\n\n{\"code\":4009,\"msg\":\"busy\"}",
-			want:  []string{"result:      error", "vendor:      coze", "code:        4009", "kind:        rate limited", "retryable:   yes", "request id:  2024LOGID"},
+			want:  []string{"result:      error", "vendor:      coze", "code:        4009", "kind:        unavailable", "retryable:   yes", "request id:  2024LOGID"},
 		},
 		{
 			name:  "vendor flag after the file",

@@ -158,8 +158,8 @@ func run(w io.Writer) error {
 		return fmt.Errorf("plain SDK: want its 4009 error, got %v", err)
 	}
 	fmt.Fprintf(w, "AddMemory: %v\n", err)
-	fmt.Fprintf(w, "  the server saw %d request; errors.Is(err, memerr.ErrRateLimited) = %t\n\n",
-		srv.RequestCount(), errors.Is(err, memerr.ErrRateLimited))
+	fmt.Fprintf(w, "  the server saw %d request; errors.Is(err, memerr.ErrUnavailable) = %t\n\n",
+		srv.RequestCount(), errors.Is(err, memerr.ErrUnavailable))
 	srv.Reset()
 
 	// 2. The same SDK with memerr. Its *http.Client carries memerr's

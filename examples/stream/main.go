@@ -102,7 +102,7 @@ func run(w io.Writer) error {
 
 	fmt.Fprintln(w, "\n== A workflow stream that fails ==")
 	text, err = readStream(client, srv.URL+"/v1/workflow/stream_run", w)
-	if err := expect(w, text, err, memerr.CozeSystemBusy, memerr.KindRateLimited); err != nil {
+	if err := expect(w, text, err, memerr.CozeSystemBusy, memerr.KindUnavailable); err != nil {
 		return err
 	}
 

@@ -1,0 +1,455 @@
+package memerr
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unicode"
+)
+
+// Profile is everything memerr knows about one vendor: the shapes of its
+// error bodies, its success codes, its code table, where its request id
+// lives and how to tell its responses apart from other vendors'. The five
+// built-in vendors are profiles (one file each, vendor_*.go); a vendor of
+// your own is a Profile passed to Register, and goes through exactly the
+// same decoder, transport, memerrtest server and command line.
+//
+// Member paths name a member of the body's top-level object ("code") or,
+// with dots, a member of a nested object ("error.code",
+// "data.last_error.msg").
+type Profile struct {
+	// Vendor is the name errors carry; required, lowercase, not "auto"
+	// or "generic", and not registered twice.
+	Vendor Vendor
+
+	// Names are other spellings ParseVendor accepts for this vendor,
+	// matched case-insensitively without spaces, dots, dashes and
+	// underscores ("memories.ai" matches "memoriesai").
+	Names []string
+
+	// Envelopes are the shapes of the vendor's error bodies, the most
+	// usual first; at least one is required. See Envelope for how a shape
+	// reports a failure.
+	Envelopes []Envelope
+
+	// SuccessCodes are the codes that mean success in an envelope's Code
+	// member ("0", "200"). With none, any code present is a failure.
+	SuccessCodes []string
+
+	// Authority, when set, is a top-level member whose value alone decides
+	// success or failure whenever it is present: a success code (or true,
+	// for a boolean) is a success whatever other members say. It lets a
+	// 2xx body be confirmed as a success from its first or last member,
+	// without reading the payload between. Leave it empty when a success
+	// code can come with a failure elsewhere in the body.
+	Authority string
+
+	// ErrorsIn2xx says the vendor may report a failure inside a 2xx
+	// response. The Transport reads ahead small 2xx JSON bodies of such
+	// vendors (and of undetected ones) to retry in-body failures; the
+	// 2xx bodies of other vendors are handed on unread.
+	ErrorsIn2xx bool
+
+	// Codes is the vendor's code table. A CodeInfo whose Code.Vendor is
+	// empty takes Vendor; Retryable is derived from Kind.
+	Codes []CodeInfo
+
+	// Classify, when set, decides the Kind of a code the table leaves
+	// open: an undocumented code (known is KindUnknown), or a documented
+	// one whose meaning depends on the message (then known is the table's
+	// Kind). Returning KindUnknown leaves the decision to the HTTP status,
+	// then to the words of a string code.
+	Classify func(code, message string, status int, known Kind) Kind
+
+	// RequestIDHeaders are the response headers holding the vendor's
+	// request id, tried in order before the generic ones (X-Request-Id,
+	// Request-Id ...).
+	RequestIDHeaders []string
+
+	// ErrorEvents are the server-sent event names that always report a
+	// failure ("error", "conversation.chat.failed"); see ParseStreamEvent.
+	ErrorEvents []string
+
+	// IdempotencyKeys says the vendor honours an Idempotency-Key (or
+	// X-Idempotency-Key) request header, so a POST carrying one is safe
+	// to retry on any retryable failure.
+	IdempotencyKeys bool
+
+	// Detect tells the vendor's responses apart when the caller names no
+	// vendor (Auto).
+	Detect Detection
+}
+
+// Envelope is one shape of a vendor's error body. For a response with a
+// 2xx status, an envelope reports:
+//   - nothing, when its When member is absent or does not hold one of Is;
+//   - a failure or a success by its Success flag, when present (false is a
+//     failure), else a failure when its Failed flag is true;
+//   - else, when its Code member is present (and not null): a failure
+//     unless the code is one of the profile's SuccessCodes;
+//   - else a failure when When matched, or when a Message member is
+//     present (a body that only carries a message, such as
+//     {"error_message":"..."}), unless the shape is StatusOnly.
+//
+// A status of 400 or more is always a failure; the first envelope (in
+// order) that finds any of its members in the body supplies the code and
+// message.
+type Envelope struct {
+	When string   // optional: a member that selects this shape when it is present (not null)...
+	Is   []string // ...and, if Is is set, holds one of these values (strings without quotes; true, false, numbers as written)
+
+	Code       string   // the member holding the vendor's code (number or string)
+	Message    []string // members holding the message; the first present wins
+	Details    string   // a member whose raw JSON becomes Error.Details
+	Success    string   // a boolean member: false reports a failure, true a success
+	Failed     string   // a boolean member: true reports a failure
+	RequestID  []string // members holding the request id; the first present wins
+	RetryAfter string   // a member holding a wait in seconds (a JSON number)
+
+	// StatusOnly marks a shape that never reports a failure inside a 2xx
+	// response: it only names the code and message of a 4xx or 5xx (as
+	// FastAPI's {"detail":"..."} does).
+	StatusOnly bool
+}
+
+// Detection holds what marks a vendor's responses when no vendor is named.
+// Each signal adds to the vendor's score; the highest score wins, and ties
+// go to the profile registered first (the built-ins come first).
+type Detection struct {
+	Headers    []string   // response headers only this vendor sends (X-Tt-Logid)
+	Members    []string   // body members only this vendor sends ("detail.logid")
+	CodeRanges [][2]int64 // inclusive ranges of the vendor's numeric codes
+}
+
+// paths lists every member path the envelope reads.
+func (e *Envelope) paths() []string {
+	out := []string{e.When, e.Code, e.Details, e.Success, e.Failed, e.RetryAfter}
+	out = append(out, e.Message...)
+	out = append(out, e.RequestID...)
+	return slices.DeleteFunc(out, func(s string) bool { return s == "" })
+}
+
+// ErrProfile is wrapped by the error Register returns for a profile it
+// refuses.
+var ErrProfile = errors.New("memerr: invalid profile")
+
+// Register adds a vendor profile, so that Parse, Decode, ParseEvent, the
+// Transport and memerrtest know the vendor: by name (WithVendor), and by
+// detection under Auto. It returns an error wrapping ErrProfile, and
+// registers nothing, when the name is taken or the profile is malformed.
+// Profiles cannot be removed; register them at start-up.
+func Register(p Profile) error {
+	profilesMu.Lock()
+	defer profilesMu.Unlock()
+	cur := profiles.Load()
+	rp, err := p.compile(cur)
+	if err != nil {
+		return err
+	}
+	next := &profileSet{byVendor: make(map[Vendor]*profile, len(cur.byVendor)+1)}
+	for _, q := range cur.list {
+		c := *q // the set being replaced may still be read: ids go into copies
+		next.add(&c)
+	}
+	next.add(rp)
+	if err := next.buildTree(); err != nil {
+		return fmt.Errorf("%w %q: %v", ErrProfile, string(p.Vendor), err)
+	}
+	profiles.Store(next)
+	return nil
+}
+
+// MustRegister is Register that panics on error, for package-level
+// registration of a profile known to be valid.
+func MustRegister(p Profile) {
+	if err := Register(p); err != nil {
+		panic(err)
+	}
+}
+
+// LookupProfile returns the registered profile of v (a copy whose slices
+// must not be changed), and false for an unregistered vendor.
+func LookupProfile(v Vendor) (Profile, bool) {
+	p := profiles.Load().byVendor[v]
+	if p == nil {
+		return Profile{}, false
+	}
+	return p.Profile, true
+}
+
+// Vendors lists the registered vendors: the five built-ins first, in a
+// stable order, then those registered since, in registration order.
+// Generic is not listed.
+func Vendors() []Vendor {
+	var out []Vendor
+	for _, p := range profiles.Load().list {
+		if p.Vendor != Generic {
+			out = append(out, p.Vendor)
+		}
+	}
+	return out
+}
+
+// profile is a registered Profile with what the decoder derives from it.
+type profile struct {
+	Profile
+	codes   map[string]int // code value -> index in Codes
+	success map[string]bool
+	names   []string // normalised names, the vendor's own included
+	events  map[string]bool
+
+	// Ids of the member paths it reads, in the tree of its profileSet.
+	envs      []envelope
+	authority int
+	detect    []int
+}
+
+// envelope is an Envelope with the ids of its member paths (-1: none).
+type envelope struct {
+	*Envelope
+	when, code, details, success, failed, retryAfter int
+	message, requestID, all                          []int
+}
+
+type profileSet struct {
+	list     []*profile
+	byVendor map[Vendor]*profile
+	names    map[string]Vendor
+	tree     *pathNode // every member path any profile reads
+	npaths   int
+	data     int // the id of "data"
+}
+
+var (
+	profilesMu sync.Mutex
+	profiles   atomic.Pointer[profileSet]
+)
+
+func (s *profileSet) add(p *profile) {
+	s.list = append(s.list, p)
+	s.byVendor[p.Vendor] = p
+	if s.names == nil {
+		s.names = map[string]Vendor{}
+	}
+	for _, n := range p.names {
+		s.names[n] = p.Vendor
+	}
+}
+
+// lookupProfile returns the profile of v, or nil.
+func lookupProfile(v Vendor) *profile { return profiles.Load().byVendor[v] }
+
+// normName folds a vendor name for ParseVendor: lower case, without
+// spaces, dashes, underscores and dots.
+func normName(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '-', '_', '.':
+			return -1
+		}
+		return unicode.ToLower(r)
+	}, strings.TrimSpace(s))
+}
+
+// compile checks p against the registered set and derives its lookups.
+func (p Profile) compile(cur *profileSet) (*profile, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w %q: %s", ErrProfile, string(p.Vendor), fmt.Sprintf(format, args...))
+	}
+	v := p.Vendor
+	switch {
+	case v == Auto || normName(string(v)) == "auto":
+		return nil, bad("a vendor name is required, and %q is reserved", "auto")
+	case string(v) != strings.ToLower(string(v)) || strings.ContainsAny(string(v), " \t\n/"):
+		return nil, bad("the name must be lowercase, without spaces or slashes")
+	}
+	if cur != nil {
+		if _, dup := cur.byVendor[v]; dup {
+			return nil, bad("a profile with this name is registered already")
+		}
+	}
+	if len(p.Envelopes) == 0 && v != Generic {
+		return nil, bad("no envelope")
+	}
+	rp := &profile{Profile: p, codes: map[string]int{}, success: map[string]bool{}, events: map[string]bool{}}
+	rp.Names = slices.Clone(p.Names)
+	rp.Envelopes = slices.Clone(p.Envelopes)
+	rp.Codes = slices.Clone(p.Codes)
+	for i, e := range rp.Envelopes {
+		if e.Code == "" && len(e.Message) == 0 && e.Success == "" && e.Failed == "" && e.When == "" {
+			return nil, bad("envelope %d reads no code, message, flag or When member", i)
+		}
+		if e.When == "" && len(e.Is) > 0 {
+			return nil, bad("envelope %d: Is without When", i)
+		}
+		for _, path := range e.paths() {
+			if !validPath(path) {
+				return nil, bad("envelope %d: malformed member path %q", i, path)
+			}
+		}
+	}
+	if p.Authority != "" && !validPath(p.Authority) || strings.Contains(p.Authority, ".") {
+		return nil, bad("the Authority must be a top-level member, not %q", p.Authority)
+	}
+	for _, m := range p.Detect.Members {
+		if !validPath(m) {
+			return nil, bad("malformed detection member %q", m)
+		}
+	}
+	for _, r := range p.Detect.CodeRanges {
+		if r[0] > r[1] {
+			return nil, bad("code range %d-%d is empty", r[0], r[1])
+		}
+	}
+	for _, c := range p.SuccessCodes {
+		rp.success[c] = true
+	}
+	for i := range rp.Codes {
+		c := &rp.Codes[i]
+		if c.Code.Vendor == Auto {
+			c.Code.Vendor = v
+		}
+		switch {
+		case c.Code.Vendor != v:
+			return nil, bad("code %q belongs to vendor %q", c.Code.Value, c.Code.Vendor)
+		case c.Code.Value == "":
+			return nil, bad("code %d has no value", i)
+		case c.Kind == KindUnknown || c.Kind >= numKinds:
+			return nil, bad("code %q has no Kind", c.Code.Value)
+		case rp.success[c.Code.Value]:
+			return nil, bad("code %q is also a success code", c.Code.Value)
+		}
+		if _, dup := rp.codes[c.Code.Value]; dup {
+			return nil, bad("code %q is listed twice", c.Code.Value)
+		}
+		c.Retryable = c.Kind.Retryable()
+		rp.codes[c.Code.Value] = i
+	}
+	for _, n := range append([]string{string(v)}, p.Names...) {
+		n = normName(n)
+		if n == "" || n == "auto" {
+			continue
+		}
+		if cur != nil {
+			if other, taken := cur.names[n]; taken {
+				return nil, bad("the name %q is taken by %q", n, other)
+			}
+		}
+		rp.names = append(rp.names, n)
+	}
+	for _, ev := range p.ErrorEvents {
+		rp.events[ev] = true
+	}
+	return rp, nil
+}
+
+// validPath reports whether path is one or more member names joined by
+// dots.
+func validPath(path string) bool {
+	if path == "" {
+		return false
+	}
+	for _, part := range strings.Split(path, ".") {
+		if part == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// pathNode is one member of the tree of paths the decoder reads: the scan
+// records a member's value when id >= 0 and walks into it when it is an
+// object with wanted children.
+type pathNode struct {
+	id       int
+	children map[string]*pathNode
+}
+
+// maxPaths bounds the member paths all profiles together read: the
+// decoder keeps their values in a fixed array.
+const maxPaths = 64
+
+// buildTree gathers every member path the profiles read into one tree and
+// gives each profile the ids of its paths.
+func (s *profileSet) buildTree() error {
+	s.tree = &pathNode{id: -1}
+	s.npaths = 0
+	ids := map[string]int{}
+	id := func(path string) int {
+		if path == "" {
+			return -1
+		}
+		if i, ok := ids[path]; ok {
+			return i
+		}
+		n := s.tree
+		for _, part := range strings.Split(path, ".") {
+			if n.children == nil {
+				n.children = map[string]*pathNode{}
+			}
+			c := n.children[part]
+			if c == nil {
+				c = &pathNode{id: -1}
+				n.children[part] = c
+			}
+			n = c
+		}
+		n.id = s.npaths
+		ids[path] = s.npaths
+		s.npaths++
+		return n.id
+	}
+	each := func(paths []string) []int {
+		out := make([]int, len(paths))
+		for i, p := range paths {
+			out[i] = id(p)
+		}
+		return out
+	}
+	s.data = id("data") // DoJSON's payload
+	for _, p := range s.list {
+		p.authority = id(p.Authority)
+		p.detect = each(p.Detect.Members)
+		p.envs = make([]envelope, len(p.Envelopes))
+		for i := range p.Envelopes {
+			e := &p.Envelopes[i]
+			p.envs[i] = envelope{Envelope: e,
+				when: id(e.When), code: id(e.Code), details: id(e.Details), success: id(e.Success),
+				failed: id(e.Failed), retryAfter: id(e.RetryAfter),
+				message: each(e.Message), requestID: each(e.RequestID), all: each(e.paths())}
+		}
+	}
+	if s.npaths > maxPaths {
+		return fmt.Errorf("the profiles read %d member paths together; at most %d are supported", s.npaths, maxPaths)
+	}
+	return nil
+}
+
+// headerSignal reports whether h holds one of names.
+func headerSignal(h http.Header, names []string) bool {
+	for _, n := range names {
+		if len(h[http.CanonicalHeaderKey(n)]) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func init() {
+	set := &profileSet{byVendor: map[Vendor]*profile{}}
+	for _, p := range []Profile{memosProfile, tensorheartProfile, memoryOSProfile, memoriesAIProfile, cozeProfile, genericProfile} {
+		rp, err := p.compile(set)
+		if err != nil {
+			panic(err)
+		}
+		set.add(rp)
+	}
+	if err := set.buildTree(); err != nil {
+		panic(err)
+	}
+	profiles.Store(set)
+}
