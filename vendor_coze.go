@@ -92,7 +92,7 @@ var (
 
 var cozeProfile = Profile{
 	Vendor:      Coze,
-	Names:       []string{"coze cn", "coze com", "扣子"},
+	Names:       []string{"Coze", "coze.cn", "coze.com", "扣子"},
 	ErrorsIn2xx: true,
 	Envelopes: []Envelope{
 		{Code: "code", Message: []string{"msg", "message"}, Details: "detail", RequestID: []string{"detail.logid", "error.logid", "log_id"}},

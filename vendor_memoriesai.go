@@ -24,9 +24,10 @@ var (
 
 var memoriesAIProfile = Profile{
 	Vendor: MemoriesAI,
-	Names:  []string{"memories"},
+	Names:  []string{"memories.ai", "memories_ai", "memories"},
 	Envelopes: []Envelope{
-		{Code: "code", Message: []string{"msg"}, Success: "success", Failed: "failed"},
+		{Code: "code", Message: []string{"msg"}},
+		{Success: "success", Failed: "failed", Code: "code", Message: []string{"msg"}}, // the older API
 	},
 	SuccessCodes: []string{"200", "0000"},
 	Authority:    "code",

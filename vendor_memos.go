@@ -75,7 +75,7 @@ var (
 
 var memosProfile = Profile{
 	Vendor:      MemOS,
-	Names:       []string{"memtensor", "memos cloud"},
+	Names:       []string{"MemOS", "MemTensor", "MemOS Cloud"},
 	ErrorsIn2xx: true,
 	Envelopes: []Envelope{
 		{Code: "code", Message: []string{"message"}, Details: "detail"},

@@ -50,7 +50,7 @@ var (
 
 var tensorheartProfile = Profile{
 	Vendor: Tensorheart,
-	Names:  []string{"th"},
+	Names:  []string{"Tensorheart", "TH"},
 	Envelopes: []Envelope{
 		{Success: "success", Code: "error.code", Message: []string{"error.message"}, Details: "error.details", RequestID: []string{"meta.request_id", "request_id"}},
 		{Code: "detail.code", Message: []string{"detail.message"}, Details: "detail.details"},

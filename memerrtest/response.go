@@ -56,39 +56,49 @@ type Response struct {
 }
 
 // Error returns what the vendor of code sends for it, built from the
-// registry (memerr.Lookup):
+// vendor's registered profile (memerr.LookupProfile) and code table
+// (memerr.Lookup), so a vendor registered with memerr.Register is served
+// as the built-ins are. The body is the profile's first envelope with its
+// members filled in: a Success flag false, the code (a JSON number when it
+// is an integer), the message, details when WithDetails gave some, and a
+// request id in the envelope's first request id member and the profile's
+// first request id header. For example:
 //
-//   - MemOS: HTTP 200, {"code":40300,"message":"...","data":null}
+//   - MemOS: HTTP 200, {"code":40300,"message":"..."}
 //   - Tensorheart: the registry's status (429 ...),
-//     {"success":false,"error":{"code":"RATE_LIMIT_EXCEEDED","message":"...","details":{}}}
-//     and an X-Request-ID header
+//     {"success":false,"error":{"code":"RATE_LIMIT_EXCEEDED","message":"..."},"meta":{"request_id":"req_..."}}
+//     and X-Request-Id
 //   - Memory OS: the registry's status,
 //     {"error":{"code":"RATE_LIMITED","message":"..."},"meta":{"request_id":"req_..."}}
-//   - memories.ai: HTTP status equal to the code, {"code":429,"msg":"...","data":null}
+//   - memories.ai: HTTP status equal to the code, {"code":429,"msg":"..."}
 //   - Coze: HTTP 200 (401 for 700012006), {"code":4009,"msg":"...","detail":{"logid":"..."}}
-//     and the same log id in an X-Tt-Logid header
+//     and the same id in X-Tt-Logid
 //   - Generic: the code as HTTP status with a one-line text/plain body, as a
 //     proxy or a bare server would send
 //
 // The message is the registry's English Meaning (use WithMessage to send
-// another, such as a vendor's Chinese text). A code missing from the
-// registry is still sent in its vendor's envelope, with the message
-// "unregistered code" and HTTP 200 for MemOS and Coze, the code itself for
-// memories.ai (500 if it is not a status) and 400 for Tensorheart and Memory
-// OS; WithStatus changes that. JSON bodies have Content-Type
-// application/json.
+// another, such as a vendor's Chinese text). The status is the registry's
+// for the code; else HTTP 200 for a vendor that reports errors inside 2xx
+// responses (MemOS, Coze), the code itself when it is an HTTP status
+// (memories.ai), and 400 otherwise; WithStatus changes it. A code missing
+// from the registry is still sent, with the message "unregistered code".
+// JSON bodies have Content-Type application/json.
 func Error(code memerr.Code) Response {
 	return Response{kind: kindError, vendor: code.Vendor, code: code.Value}
 }
 
 // Success returns vendor v's success envelope around data, which is
 // marshalled with encoding/json (pass a json.RawMessage to send JSON
-// verbatim; nil sends null):
+// verbatim; nil sends null), built from the vendor's profile: its first
+// envelope's Success flag true, its Code member holding the first success
+// code with an empty message, "data", and the request id in the profile's
+// request id header, or in the envelope's request id member when the
+// vendor has no such header. For example:
 //
-//   - MemOS: {"code":0,"message":"ok","data":...}
-//   - Tensorheart: {"success":true,"data":...,"meta":{"request_id":"req_..."}} and X-Request-ID
+//   - MemOS: {"code":0,"message":"","data":...}
+//   - Tensorheart: {"success":true,"data":...} and X-Request-Id
 //   - Memory OS: {"data":...,"meta":{"request_id":"req_..."}}
-//   - memories.ai: {"code":200,"msg":"success","data":...}
+//   - memories.ai: {"code":200,"msg":"","data":...}
 //   - Coze: {"code":0,"msg":"","data":...} and an X-Tt-Logid header
 //   - Generic and Auto: data itself as the body
 //
@@ -194,9 +204,10 @@ func (r Response) WithDetails(v any) Response {
 }
 
 // WithRequestID returns r with a fixed request id instead of a fresh one
-// per response: Coze's log id (X-Tt-Logid and detail.logid), Tensorheart's
-// X-Request-ID and meta.request_id, Memory OS's meta.request_id. MemOS and
-// memories.ai send none.
+// per response, sent where the vendor's profile says (see Error and
+// Success): Coze's X-Tt-Logid and detail.logid, Tensorheart's X-Request-Id
+// and meta.request_id, Memory OS's meta.request_id. MemOS and memories.ai
+// send none.
 func (r Response) WithRequestID(id string) Response {
 	r.requestID = id
 	return r
@@ -312,77 +323,10 @@ func (r Response) renderError(out *rendered, ids *idSource) {
 	if known {
 		msg = r.msg(info.Meaning)
 	}
-	out.status = info.Status
-	code := jsonCode(r.code)
-	details := r.details
-	switch r.vendor {
-	case memerr.MemOS:
-		out.body = mustJSON(struct {
-			Code    json.RawMessage `json:"code"`
-			Message string          `json:"message"`
-			Data    json.RawMessage `json:"data"`
-		}{code, msg, jsonNull})
-	case memerr.Tensorheart:
-		if details == nil {
-			details = json.RawMessage("{}")
-		}
-		id := r.id(ids.req)
-		out.header.Set("X-Request-ID", id)
-		out.body = mustJSON(struct {
-			Success bool `json:"success"`
-			Error   struct {
-				Code    json.RawMessage `json:"code"`
-				Message string          `json:"message"`
-				Details json.RawMessage `json:"details"`
-			} `json:"error"`
-		}{Error: struct {
-			Code    json.RawMessage `json:"code"`
-			Message string          `json:"message"`
-			Details json.RawMessage `json:"details"`
-		}{code, msg, details}})
-		if !known {
-			out.status = http.StatusBadRequest
-		}
-	case memerr.MemoryOS:
-		out.body = mustJSON(struct {
-			Error struct {
-				Code    json.RawMessage `json:"code"`
-				Message string          `json:"message"`
-				Details json.RawMessage `json:"details,omitempty"`
-			} `json:"error"`
-			Meta meta `json:"meta"`
-		}{Error: struct {
-			Code    json.RawMessage `json:"code"`
-			Message string          `json:"message"`
-			Details json.RawMessage `json:"details,omitempty"`
-		}{code, msg, details}, Meta: meta{r.id(ids.req)}})
-		if !known {
-			out.status = http.StatusBadRequest
-		}
-	case memerr.MemoriesAI:
-		out.body = mustJSON(struct {
-			Code json.RawMessage `json:"code"`
-			Msg  string          `json:"msg"`
-			Data json.RawMessage `json:"data"`
-		}{code, msg, jsonNull})
-		if n, err := strconv.Atoi(r.code); err == nil && n >= 100 && n <= 599 {
-			out.status = n
-		} else if out.status == 0 {
-			out.status = http.StatusInternalServerError
-		}
-	case memerr.Coze:
-		id := r.id(ids.logid)
-		out.header.Set("X-Tt-Logid", id)
-		out.body = mustJSON(struct {
-			Code   json.RawMessage `json:"code"`
-			Msg    string          `json:"msg"`
-			Detail struct {
-				Logid string `json:"logid"`
-			} `json:"detail"`
-		}{Code: code, Msg: msg, Detail: struct {
-			Logid string `json:"logid"`
-		}{id}})
-	default: // Generic, Auto and unknown vendors: the code is an HTTP status
+	p, ok := memerr.LookupProfile(r.vendor)
+	if !ok || p.Vendor == memerr.Generic {
+		// Generic, Auto and unknown vendors: the code is an HTTP status,
+		// sent as a proxy or a bare server would.
 		n, err := strconv.Atoi(r.code)
 		if err != nil || n < 100 || n > 599 {
 			n = http.StatusInternalServerError
@@ -396,57 +340,125 @@ func (r Response) renderError(out *rendered, ids *idSource) {
 		out.body = []byte(text + "\n")
 		return
 	}
-	if out.status == 0 {
-		out.status = http.StatusOK
+	// The vendor's first envelope, filled in member by member.
+	env := p.Envelopes[0]
+	var body object
+	if env.Success != "" {
+		body.set(env.Success, json.RawMessage("false"))
 	}
+	body.set(env.Code, jsonCode(r.code))
+	if len(env.Message) > 0 {
+		body.set(env.Message[0], mustJSON(msg))
+	}
+	if env.Details != "" && r.details != nil {
+		body.set(env.Details, r.details)
+	}
+	r.setRequestID(out, &body, p, env, ids)
+	out.body = mustJSON(&body)
 	out.header.Set("Content-Type", "application/json")
+
+	switch n, err := strconv.Atoi(r.code); {
+	case known && info.Status != 0:
+		out.status = info.Status
+	case p.ErrorsIn2xx:
+		out.status = http.StatusOK
+	case err == nil && n >= 100 && n <= 599:
+		out.status = n // the code is the HTTP status
+	default:
+		out.status = http.StatusBadRequest
+	}
 }
 
-type meta struct {
-	RequestID string `json:"request_id"`
+// setRequestID puts a request id where the vendor sends one: its first
+// request id header and the envelope's first request id member.
+func (r Response) setRequestID(out *rendered, body *object, p memerr.Profile, env memerr.Envelope, ids *idSource) {
+	if len(p.RequestIDHeaders) == 0 && len(env.RequestID) == 0 {
+		return
+	}
+	id := r.id(ids.req)
+	if len(p.RequestIDHeaders) > 0 {
+		out.header.Set(p.RequestIDHeaders[0], id)
+	}
+	if len(env.RequestID) > 0 {
+		body.set(env.RequestID[0], mustJSON(id))
+	}
 }
 
 func (r Response) renderSuccess(out *rendered, ids *idSource) {
 	out.status = http.StatusOK
 	out.header.Set("Content-Type", "application/json")
-	data := r.data
-	switch r.vendor {
-	case memerr.MemOS:
-		out.body = mustJSON(struct {
-			Code    int             `json:"code"`
-			Message string          `json:"message"`
-			Data    json.RawMessage `json:"data"`
-		}{0, r.msg("ok"), data})
-	case memerr.Tensorheart:
-		id := r.id(ids.req)
-		out.header.Set("X-Request-ID", id)
-		out.body = mustJSON(struct {
-			Success bool            `json:"success"`
-			Data    json.RawMessage `json:"data"`
-			Meta    meta            `json:"meta"`
-		}{true, data, meta{id}})
-	case memerr.MemoryOS:
-		out.body = mustJSON(struct {
-			Data json.RawMessage `json:"data"`
-			Meta meta            `json:"meta"`
-		}{data, meta{r.id(ids.req)}})
-	case memerr.MemoriesAI:
-		out.body = mustJSON(struct {
-			Code int             `json:"code"`
-			Msg  string          `json:"msg"`
-			Data json.RawMessage `json:"data"`
-		}{200, r.msg("success"), data})
-	case memerr.Coze:
-		id := r.id(ids.logid)
-		out.header.Set("X-Tt-Logid", id)
-		out.body = mustJSON(struct {
-			Code int             `json:"code"`
-			Msg  string          `json:"msg"`
-			Data json.RawMessage `json:"data"`
-		}{0, r.msg(""), data})
-	default:
-		out.body = data
+	p, ok := memerr.LookupProfile(r.vendor)
+	if !ok || p.Vendor == memerr.Generic {
+		out.body = r.data
+		return
 	}
+	env := p.Envelopes[0]
+	var body object
+	if env.Success != "" {
+		body.set(env.Success, json.RawMessage("true"))
+	}
+	if env.Code != "" && len(p.SuccessCodes) > 0 {
+		body.set(env.Code, jsonCode(p.SuccessCodes[0]))
+		if len(env.Message) > 0 {
+			body.set(env.Message[0], mustJSON(r.msg("")))
+		}
+	}
+	body.set("data", r.data)
+	if len(p.RequestIDHeaders) > 0 {
+		env.RequestID = nil // the header carries it; the body stays as the caller's data
+	}
+	r.setRequestID(out, &body, p, env, ids)
+	out.body = mustJSON(&body)
+}
+
+// object is a JSON object that keeps its members in the order they were
+// set; a dotted path sets a member of a nested object.
+type object struct {
+	keys []string
+	vals []any // json.RawMessage or *object
+}
+
+func (o *object) set(path string, v json.RawMessage) {
+	if path == "" {
+		return
+	}
+	key, rest, nested := strings.Cut(path, ".")
+	for i, k := range o.keys {
+		if k == key {
+			if inner, ok := o.vals[i].(*object); ok && nested {
+				inner.set(rest, v)
+			} else if !nested {
+				o.vals[i] = v
+			}
+			return
+		}
+	}
+	o.keys = append(o.keys, key)
+	if !nested {
+		o.vals = append(o.vals, v)
+		return
+	}
+	inner := &object{}
+	inner.set(rest, v)
+	o.vals = append(o.vals, inner)
+}
+
+// MarshalJSON writes the members in order.
+func (o *object) MarshalJSON() ([]byte, error) {
+	b := []byte{'{'}
+	for i, k := range o.keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, mustJSON(k)...)
+		b = append(b, ':')
+		v, err := json.Marshal(o.vals[i])
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, v...)
+	}
+	return append(b, '}'), nil
 }
 
 // id returns r's fixed request id or a fresh one from next.

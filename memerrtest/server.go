@@ -394,16 +394,9 @@ type idSource struct {
 	n      atomic.Uint64
 }
 
-// req returns a Tensorheart / Memory OS style id: "req_" and 16 hex digits.
+// req returns a request id: "req_" and 16 hex digits.
 func (s *idSource) req() string {
 	return fmt.Sprintf("req_%08x%08x", s.prefix, uint32(s.n.Add(1)))
-}
-
-// logid returns a Coze style log id: the UTC time to the millisecond as
-// 17 digits, then 17 upper-case hex digits.
-func (s *idSource) logid() string {
-	now := time.Now().UTC()
-	return fmt.Sprintf("%s%03d%08X%09X", now.Format("20060102150405"), now.Nanosecond()/1e6, s.prefix, s.n.Add(1)&0xfffffffff)
 }
 
 // String describes the request without credentials, query values, header

@@ -124,34 +124,34 @@ func TestEnvelopes(t *testing.T) {
 		idHeader string
 		body     string // %[1]s is the request id
 	}{
-		{"coze error", memerrtest.Error(memerr.CozeSystemBusy), 200, logidRE, "X-Tt-Logid",
+		{"coze error", memerrtest.Error(memerr.CozeSystemBusy), 200, reqRE, "X-Tt-Logid",
 			`{"code":4009,"msg":"the platform is at its request ceiling","detail":{"logid":"%[1]s"}}`},
-		{"coze auth error", memerrtest.Error(memerr.CozeAccessTokenInvalid), 401, logidRE, "X-Tt-Logid",
+		{"coze auth error", memerrtest.Error(memerr.CozeAccessTokenInvalid), 401, reqRE, "X-Tt-Logid",
 			`{"code":700012006,"msg":"the access token is invalid","detail":{"logid":"%[1]s"}}`},
 		{"memos error", memerrtest.Error(memerr.MemOSRateLimitExceeded), 200, nil, "",
-			`{"code":40300,"message":"too many requests in a short time","data":null}`},
+			`{"code":40300,"message":"too many requests in a short time"}`},
 		{"tensorheart error", memerrtest.Error(memerr.TensorheartRateLimitExceeded), 429, reqRE, "X-Request-ID",
-			`{"success":false,"error":{"code":"RATE_LIMIT_EXCEEDED","message":"too many requests per minute","details":{}}}`},
+			`{"success":false,"error":{"code":"RATE_LIMIT_EXCEEDED","message":"too many requests per minute"},"meta":{"request_id":"%[1]s"}}`},
 		{"memoryos error", memerrtest.Error(memerr.MemoryOSRateLimited), 429, reqRE, "",
 			`{"error":{"code":"RATE_LIMITED","message":"the rate limit is exceeded"},"meta":{"request_id":"%[1]s"}}`},
 		{"memoriesai error", memerrtest.Error(memerr.MemoriesAIRateLimited), 429, nil, "",
-			`{"code":429,"msg":"too many requests in a short time","data":null}`},
-		{"coze success", memerrtest.Success(memerr.Coze, data), 200, logidRE, "X-Tt-Logid",
+			`{"code":429,"msg":"too many requests in a short time"}`},
+		{"coze success", memerrtest.Success(memerr.Coze, data), 200, reqRE, "X-Tt-Logid",
 			`{"code":0,"msg":"","data":{"id":"m1"}}`},
 		{"memos success", memerrtest.Success(memerr.MemOS, data), 200, nil, "",
-			`{"code":0,"message":"ok","data":{"id":"m1"}}`},
+			`{"code":0,"message":"","data":{"id":"m1"}}`},
 		{"tensorheart success", memerrtest.Success(memerr.Tensorheart, data), 200, reqRE, "X-Request-ID",
-			`{"success":true,"data":{"id":"m1"},"meta":{"request_id":"%[1]s"}}`},
+			`{"success":true,"data":{"id":"m1"}}`},
 		{"memoryos success", memerrtest.Success(memerr.MemoryOS, data), 200, reqRE, "",
 			`{"data":{"id":"m1"},"meta":{"request_id":"%[1]s"}}`},
 		{"memoriesai success", memerrtest.Success(memerr.MemoriesAI, data), 200, nil, "",
-			`{"code":200,"msg":"success","data":{"id":"m1"}}`},
+			`{"code":200,"msg":"","data":{"id":"m1"}}`},
 		{"generic success", memerrtest.Success(memerr.Generic, data), 200, nil, "", `{"id":"m1"}`},
-		{"raw json data", memerrtest.Success(memerr.Coze, json.RawMessage(`[1,2]`)), 200, logidRE, "X-Tt-Logid",
+		{"raw json data", memerrtest.Success(memerr.Coze, json.RawMessage(`[1,2]`)), 200, reqRE, "X-Tt-Logid",
 			`{"code":0,"msg":"","data":[1,2]}`},
 		{"nil data", memerrtest.Success(memerr.MemOS, nil), 200, nil, "",
-			`{"code":0,"message":"ok","data":null}`},
-		{"unregistered coze code", memerrtest.Error(memerr.Code{Vendor: memerr.Coze, Value: "4999"}), 200, logidRE, "X-Tt-Logid",
+			`{"code":0,"message":"","data":null}`},
+		{"unregistered coze code", memerrtest.Error(memerr.Code{Vendor: memerr.Coze, Value: "4999"}), 200, reqRE, "X-Tt-Logid",
 			`{"code":4999,"msg":"unregistered code","detail":{"logid":"%[1]s"}}`},
 		{"unregistered memoryos code", memerrtest.Error(memerr.Code{Vendor: memerr.MemoryOS, Value: "TEAPOT"}), 400, reqRE, "",
 			`{"error":{"code":"TEAPOT","message":"unregistered code"},"meta":{"request_id":"%[1]s"}}`},
@@ -488,7 +488,7 @@ func TestScripts(t *testing.T) {
 	t.Run("default fallback follows the server vendor", func(t *testing.T) {
 		srv := memerrtest.NewServer(memerrtest.WithVendor(memerr.MemOS))
 		defer srv.Close()
-		assert.Equal(t, `ok {"code":0,"message":"ok","data":{}}`, codeOf(t, srv, "/"))
+		assert.Equal(t, `ok {"code":0,"message":"","data":{}}`, codeOf(t, srv, "/"))
 	})
 
 	t.Run("fallback option", func(t *testing.T) {

@@ -1,12 +1,32 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"strings"
+
+	"github.com/memerr/memerr"
 )
 
 // helpTop is printed by "memerr help", "memerr -h" and "memerr --help".
-const helpTop = `memerr explains the errors of memory APIs (MemOS, Tensorheart, Memory OS,
+var helpTop = strings.Replace(helpTopText, "%VENDORS%\n", vendorList(), 1)
+
+// vendorList lists the registered vendors with the other names their
+// profiles accept, one a line.
+func vendorList() string {
+	var b strings.Builder
+	for _, v := range append(memerr.Vendors(), memerr.Generic) {
+		p, _ := memerr.LookupProfile(v)
+		names := strings.Join(p.Names, ", ")
+		if v == memerr.Generic {
+			names += " (HTTP statuses, for bodies without a known envelope)"
+		}
+		fmt.Fprintf(&b, "  %-12s %s\n", v, names)
+	}
+	return b.String()
+}
+
+const helpTopText = `memerr explains the errors of memory APIs (MemOS, Tensorheart, Memory OS,
 memories.ai, Coze) and decodes captured error responses.
 
 Usage:
@@ -17,12 +37,7 @@ Usage:
   memerr help [command]                this help, or one command's
 
 Vendors (any case, common spellings accepted):
-  memos        MemOS, MemTensor
-  tensorheart  Tensorheart
-  memoryos     Memory OS, memory-os
-  memoriesai   memories.ai, memories_ai
-  coze         Coze
-  generic      http (HTTP statuses, for bodies without a known envelope)
+%VENDORS%
 
 Examples:
   memerr explain coze 4009
@@ -110,7 +125,7 @@ var helps = map[string]string{
 	"explain": helpExplain,
 	"codes":   helpCodes,
 	"decode":  helpDecode,
-	"help":    helpTop,
+	"help":    "",
 }
 
 // runHelp prints the help of the command named in args, or the overview.
@@ -121,6 +136,9 @@ func runHelp(args []string, stdout io.Writer) error {
 		return err
 	case 1:
 		h, ok := helps[strings.TrimLeft(args[0], "-")]
+		if h == "" {
+			h = helpTop
+		}
 		if !ok {
 			return usageError("help: unknown command %q (want explain, codes or decode)", args[0])
 		}
