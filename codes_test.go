@@ -159,7 +159,7 @@ var expectedRegistry = map[Vendor][]expectedCode{
 
 func TestRegistryKinds(t *testing.T) {
 	counts := map[Vendor]int{MemOS: 38, Tensorheart: 18, MemoryOS: 6, MemoriesAI: 9, Coze: 45}
-	for _, v := range Vendors() {
+	for _, v := range builtins {
 		t.Run(string(v), func(t *testing.T) {
 			want := expectedRegistry[v]
 			require.Len(t, want, counts[v], "the expected table itself")
@@ -331,7 +331,7 @@ func vendorPrefix(v Vendor) string {
 func TestRegistryEntries(t *testing.T) {
 	all := Codes(Auto)
 	sum := 0
-	for _, v := range append(Vendors(), Generic) {
+	for _, v := range append(builtins, Generic) {
 		sum += len(Codes(v))
 	}
 	assert.Equal(t, len(all), sum, "Codes(Auto) is every vendor's entries")

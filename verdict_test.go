@@ -72,7 +72,7 @@ var verdictCases = []struct {
 func TestVerdicts(t *testing.T) {
 	h := http.Header{}
 	for _, c := range verdictCases {
-		for _, v := range append([]Vendor{Auto}, Vendors()...) {
+		for _, v := range append([]Vendor{Auto}, builtins...) {
 			want := c.ok
 			if w, ok := c.named[v]; ok {
 				want = w
@@ -107,7 +107,7 @@ func checkPermutations(t *testing.T, status int, body []byte) {
 	if !json.Valid(body) {
 		return
 	}
-	for _, v := range append([]Vendor{Auto}, Vendors()...) {
+	for _, v := range append([]Vendor{Auto}, builtins...) {
 		base := Parse(v, status, nil, body)
 		for _, order := range []func(n int) []int{reversed, rotated} {
 			other, ok := reorder(body, order)
@@ -219,3 +219,6 @@ func reorderValue(dec *json.Decoder, out *bytes.Buffer, order func(n int) []int)
 	}
 	return true
 }
+
+// builtins are the five vendors memerr ships; tests register more.
+var builtins = []Vendor{MemOS, Tensorheart, MemoryOS, MemoriesAI, Coze}

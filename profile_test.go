@@ -1,0 +1,144 @@
+package memerr
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// testProfile is a valid profile of a made-up vendor named name.
+func testProfile(name string) Profile {
+	return Profile{
+		Vendor:    Vendor(name),
+		Envelopes: []Envelope{{Success: "ok", Code: "err.kind", Message: []string{"err.text"}, RequestID: []string{"trace"}}},
+		Authority: "ok",
+		Detect:    Detection{Members: []string{"err.kind"}},
+		Codes: []CodeInfo{
+			{Code: Code{Value: "SLOW_DOWN"}, Kind: KindRateLimited, Status: 429, Meaning: "slow down"},
+			{Code: Code{Value: "GONE"}, Kind: KindNotFound, Status: 404, Meaning: "gone"},
+		},
+	}
+}
+
+func TestRegisterRefusesMalformedProfiles(t *testing.T) {
+	mutate := func(f func(p *Profile)) Profile {
+		p := testProfile("refused")
+		f(&p)
+		return p
+	}
+	tests := []struct {
+		name string
+		p    Profile
+		want string
+	}{
+		{"no name", mutate(func(p *Profile) { p.Vendor = "" }), "a vendor name is required"},
+		{"auto", mutate(func(p *Profile) { p.Vendor = "auto" }), "reserved"},
+		{"upper case", mutate(func(p *Profile) { p.Vendor = "Refused" }), "lowercase"},
+		{"a built-in's name", mutate(func(p *Profile) { p.Vendor = Coze }), "registered already"},
+		{"generic", mutate(func(p *Profile) { p.Vendor = Generic }), "registered already"},
+		{"a built-in's other name", mutate(func(p *Profile) { p.Names = []string{"MemTensor"} }), `"memtensor" is taken by "memos"`},
+		{"no envelope", mutate(func(p *Profile) { p.Envelopes = nil }), "no envelope"},
+		{"an empty envelope", mutate(func(p *Profile) { p.Envelopes = []Envelope{{Details: "d"}} }), "reads no code"},
+		{"a malformed path", mutate(func(p *Profile) { p.Envelopes[0].Code = "err..kind" }), "malformed member path"},
+		{"Is without When", mutate(func(p *Profile) { p.Envelopes[0].Is = []string{"x"} }), "Is without When"},
+		{"a nested Authority", mutate(func(p *Profile) { p.Authority = "a.b" }), "top-level member"},
+		{"another vendor's code", mutate(func(p *Profile) { p.Codes[0].Code.Vendor = Coze }), `belongs to vendor "coze"`},
+		{"a code twice", mutate(func(p *Profile) { p.Codes[1].Code.Value = "SLOW_DOWN" }), "listed twice"},
+		{"a code without Kind", mutate(func(p *Profile) { p.Codes[0].Kind = KindUnknown }), "has no Kind"},
+		{"a success code in the table", mutate(func(p *Profile) { p.SuccessCodes = []string{"GONE"} }), "also a success code"},
+		{"an empty code range", mutate(func(p *Profile) { p.Detect.CodeRanges = [][2]int64{{5, 1}} }), "is empty"},
+		{"too many paths", mutate(func(p *Profile) {
+			for i := 0; i < maxPaths; i++ {
+				p.Envelopes[0].Message = append(p.Envelopes[0].Message, fmt.Sprintf("m%d", i))
+			}
+		}), "at most 64"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := profiles.Load()
+			err := Register(tc.p)
+			require.ErrorIs(t, err, ErrProfile)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.Same(t, before, profiles.Load(), "nothing was registered")
+			_, ok := LookupProfile("refused")
+			assert.False(t, ok)
+		})
+	}
+}
+
+func TestRegisteredVendorGoesThroughTheSamePath(t *testing.T) {
+	const v Vendor = "acme-memory"
+	p := testProfile(string(v))
+	p.Names = []string{"Acme Memory"}
+	require.NoError(t, Register(p))
+	require.ErrorIs(t, Register(p), ErrProfile, "a second registration is refused")
+
+	// The caller's profile may change afterwards: the registry keeps its own copy.
+	p.Codes[0].Kind = KindInternal
+
+	got, ok := ParseVendor("acme memory")
+	assert.True(t, ok)
+	assert.Equal(t, v, got)
+	assert.Contains(t, Vendors(), v)
+
+	info, ok := Lookup(v, "SLOW_DOWN")
+	require.True(t, ok)
+	assert.Equal(t, Code{v, "SLOW_DOWN"}, info.Code)
+	assert.Equal(t, KindRateLimited, info.Kind)
+	assert.True(t, info.Retryable)
+
+	body := `{"ok":false,"err":{"kind":"SLOW_DOWN","text":"easy"},"trace":"tr-1"}`
+	for _, hint := range []Vendor{v, Auto} {
+		e := mustParse(t, hint, 200, nil, body)
+		assert.Equal(t, Code{v, "SLOW_DOWN"}, Code{e.Vendor, e.Code}, "hint %s", hint)
+		assert.Equal(t, KindRateLimited, e.Kind)
+		assert.Equal(t, "easy", e.Message)
+		assert.Equal(t, "tr-1", e.RequestID)
+		assert.ErrorIs(t, e, ErrRateLimited)
+		assert.ErrorIs(t, e, Code{v, "SLOW_DOWN"})
+	}
+	assert.NoError(t, Parse(v, 200, nil, []byte(`{"ok":true,"data":{"id":1}}`)))
+	assert.NoError(t, Parse(v, 200, nil, []byte(`{"data":{"id":1},"ok":true}`)))
+	assert.True(t, authoritySuccess(lookupProfile(v), []byte(`{"data":{"id":1},"ok":true}`)))
+	e := mustParse(t, v, 503, nil, `{"ok":false,"err":{"kind":"NEW_THING"}}`)
+	assert.Equal(t, KindUnavailable, e.Kind, "an undocumented code takes its status")
+	// The built-ins are untouched.
+	assert.Equal(t, Coze, mustParse(t, Auto, 200, nil, `{"code":4011,"msg":"x"}`).Vendor)
+}
+
+func TestRegisterWhileDecoding(t *testing.T) {
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				e := Parse(Auto, 200, http.Header{}, []byte(`{"code":4011,"msg":"x"}`)).(*Error)
+				if e.Vendor != Coze {
+					panic("detection changed while registering: " + string(e.Vendor))
+				}
+			}
+		}()
+	}
+	for i := 0; i < 20; i++ {
+		require.NoError(t, Register(testProfile(fmt.Sprintf("concurrent-%d", i))))
+	}
+	close(stop)
+	wg.Wait()
+	assert.True(t, strings.HasPrefix(string(Vendors()[len(Vendors())-1]), "concurrent-"))
+}
+
+func TestVendorsListsTheBuiltinsFirst(t *testing.T) {
+	assert.Equal(t, builtins, Vendors()[:5])
+}
