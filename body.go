@@ -2,6 +2,7 @@ package memerr
 
 import (
 	"io"
+	"mime"
 	"net/http"
 	"strings"
 	"sync"
@@ -141,9 +142,13 @@ func wantsPeek(resp *http.Response) bool {
 	}
 	t := ct[0]
 	if t == "application/json" || strings.HasPrefix(t, "application/json;") {
-		return true // the common case, without three searches
+		return true // the common case, without parsing
 	}
-	return strings.Contains(t, "json") && !strings.Contains(t, "stream") && !strings.Contains(t, "ndjson")
+	mt, _, err := mime.ParseMediaType(t) // lower-cased: Application/JSON matches
+	if err != nil {
+		return false
+	}
+	return strings.Contains(mt, "json") && !strings.Contains(mt, "stream") && !strings.Contains(mt, "ndjson")
 }
 
 // inspect decides success or failure of resp, reading its body ahead when

@@ -429,6 +429,14 @@ func (s *profileSet) buildTree() error {
 	return nil
 }
 
+// honoursIdempotencyKeys reports whether vendor v honours an
+// Idempotency-Key header: its profile says so, or v is not registered
+// (Auto, an undetected vendor).
+func honoursIdempotencyKeys(v Vendor) bool {
+	p := lookupProfile(v)
+	return p == nil || p.IdempotencyKeys
+}
+
 // headerSignal reports whether h holds one of names.
 func headerSignal(h http.Header, names []string) bool {
 	for _, n := range names {

@@ -79,22 +79,25 @@ type idempotentKey struct{}
 // Idempotent returns a shallow copy of req marked as safe to retry after any
 // failure, as GET is. Use it for a POST or PATCH that the server
 // deduplicates by itself. A request with an Idempotency-Key or
-// X-Idempotency-Key header needs no mark.
+// X-Idempotency-Key header needs no mark when its vendor's profile says it
+// honours such keys (Profile.IdempotencyKeys: none of the five built-in
+// vendors documents it; Generic and undetected vendors are assumed to).
 func Idempotent(req *http.Request) *http.Request {
 	return req.WithContext(context.WithValue(req.Context(), idempotentKey{}, true))
 }
 
-// isIdempotent reports whether repeating r cannot apply it twice.
-func isIdempotent(r *http.Request) bool {
+// isIdempotent reports whether repeating r, sent to vendor v, cannot apply
+// it twice.
+func isIdempotent(r *http.Request, v Vendor) bool {
 	switch r.Method {
 	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
 		return true
 	}
-	if len(r.Header["Idempotency-Key"]) > 0 || len(r.Header["X-Idempotency-Key"]) > 0 {
+	if (len(r.Header["Idempotency-Key"]) > 0 || len(r.Header["X-Idempotency-Key"]) > 0) && honoursIdempotencyKeys(v) {
 		return true
 	}
-	v, _ := r.Context().Value(idempotentKey{}).(bool)
-	return v
+	marked, _ := r.Context().Value(idempotentKey{}).(bool)
+	return marked
 }
 
 // notSent reports whether a network error certainly happened before the
@@ -146,7 +149,11 @@ func (t *Transport) decide(st *reqState, verdict *Error, netErr error) retryDeci
 	if !st.replayable {
 		return retryDecision{why: "request body cannot be replayed"}
 	}
-	idem := isIdempotent(st.req)
+	vendor := t.vendorFor(st.req.URL)
+	if verdict != nil {
+		vendor = verdict.Vendor
+	}
+	idem := isIdempotent(st.req, vendor)
 	cost := t.cfg.budgetCost(false)
 	switch {
 	case netErr != nil:
@@ -186,9 +193,13 @@ func (t *Transport) decide(st *reqState, verdict *Error, netErr error) retryDeci
 }
 
 // serverDidNotAct reports failures after which a non-idempotent request is
-// known not to have been applied: rate limits, and unavailability that is
-// not a gateway's (502 and 504 may come after the upstream acted).
+// known not to have been applied: an HTTP 503, whatever code its body
+// carries; rate limits; and unavailability that is not a gateway's (502
+// and 504 may come after the upstream acted).
 func serverDidNotAct(e *Error) bool {
+	if e.StatusCode == http.StatusServiceUnavailable {
+		return true
+	}
 	switch e.Kind {
 	case KindRateLimited:
 		return true

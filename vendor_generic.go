@@ -34,6 +34,8 @@ var (
 var genericProfile = Profile{
 	Vendor: Generic,
 	Names:  []string{"http"},
+	// An unknown server is assumed to honour an Idempotency-Key it is sent.
+	IdempotencyKeys: true,
 	Envelopes: []Envelope{
 		{Message: []string{"error.message", "error.msg", "error"}, Details: "error.details"},
 		{StatusOnly: true, Message: []string{"message", "msg", "detail", "error_description"}},

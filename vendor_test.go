@@ -1,0 +1,382 @@
+package memerr_test
+
+// Verdicts on the shapes real servers and SDKs send. Each vector names its
+// origin: the open-source MemOS server (MemTensor/MemOS), Coze's Go and
+// Python SDKs (coze-dev/coze-go, coze-dev/coze-py), the open-source Coze
+// server (coze-dev/coze-studio), or a body quoted from production in a
+// public issue. Bodies are written here from those shapes, not copied.
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/memerr/memerr"
+	"github.com/memerr/memerr/memerrtest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func header(kv ...string) http.Header {
+	h := http.Header{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		h.Set(kv[i], kv[i+1])
+	}
+	return h
+}
+
+func parseErr(t *testing.T, v memerr.Vendor, status int, h http.Header, body string) *memerr.Error {
+	t.Helper()
+	var e *memerr.Error
+	require.ErrorAs(t, memerr.Parse(v, status, h, []byte(body)), &e, "Parse(%s, %d, %s)", v, status, body)
+	return e
+}
+
+// MemOS's rate-limit middleware (src/memos/api/middleware/rate_limit.py)
+// sends X-RateLimit-Limit/Remaining/Reset, Reset in Unix seconds, on every
+// response it lets through, and a 429 with Retry-After and
+// {"detail":...,"retry_after":N} when it refuses one.
+func TestRateLimitResetIsAHintOnlyForRateLimits(t *testing.T) {
+	now := time.Now()
+	reset := strconv.FormatInt(now.Add(50*time.Second).Unix(), 10)
+	every := func(remaining string) http.Header {
+		return header("X-RateLimit-Limit", "100", "X-RateLimit-Remaining", remaining, "X-RateLimit-Reset", reset,
+			"Date", now.UTC().Format(http.TimeFormat))
+	}
+	// The exception handler's 503 (src/memos/api/routers/server_router.py).
+	unavailable := `{"code":503,"message":"Chat service is not available. Chat handler not initialized.","data":null}`
+
+	e := parseErr(t, memerr.Auto, 503, every("97"), unavailable)
+	assert.Equal(t, memerr.MemOS, e.Vendor)
+	assert.Equal(t, memerr.KindUnavailable, e.Kind)
+	assert.Zero(t, e.RetryAfter, "a window reset with requests left is no wait hint")
+
+	e = parseErr(t, memerr.Auto, 503, every("0"), unavailable)
+	assert.InDelta(t, 50, e.RetryAfter.Seconds(), 1.5, "with none left it is")
+
+	h := every("0")
+	h.Set("Retry-After", "50")
+	e = parseErr(t, memerr.Auto, 429, h, `{"detail":"Too many requests. Please slow down.","retry_after":50}`)
+	assert.Equal(t, memerr.MemOS, e.Vendor)
+	assert.Equal(t, memerr.KindRateLimited, e.Kind)
+	assert.Equal(t, "Too many requests. Please slow down.", e.Message)
+	assert.Equal(t, 50*time.Second, e.RetryAfter)
+
+	// The in-memory limiter can send Retry-After: 0.
+	h.Set("Retry-After", "0")
+	e = parseErr(t, memerr.MemOS, 429, h, `{"detail":"Too many requests. Please slow down.","retry_after":0}`)
+	assert.Zero(t, e.RetryAfter)
+}
+
+// Through the Transport: the 503 above is retried after a short backoff,
+// not refused because the reset is past MaxRetryWait, nor held for the
+// reset.
+func TestTransportIgnoresResetOfAHealthyWindow(t *testing.T) {
+	for _, ahead := range []time.Duration{5 * time.Second, 50 * time.Second} {
+		t.Run(ahead.String(), func(t *testing.T) {
+			srv := memerrtest.NewServer(memerrtest.WithVendor(memerr.MemOS))
+			defer srv.Close()
+			reset := strconv.FormatInt(time.Now().Add(ahead).Unix(), 10)
+			srv.Enqueue(memerrtest.JSON(503, map[string]any{"code": 503, "message": "Chat service is not available.", "data": nil}).
+				WithHeader("X-RateLimit-Limit", "100").WithHeader("X-RateLimit-Remaining", "97").WithHeader("X-RateLimit-Reset", reset),
+				memerrtest.Success(memerr.MemOS, map[string]string{"id": "m1"}))
+			var waits []time.Duration
+			var mu sync.Mutex
+			c := memerr.NewClient(memerr.WithBackoff(time.Millisecond, 5*time.Millisecond), memerr.WithMaxRetryWait(30*time.Second),
+				memerr.WithHooks(memerr.Hooks{OnRetry: func(ev memerr.RetryEvent) { mu.Lock(); waits = append(waits, ev.Wait); mu.Unlock() }}))
+			require.NoError(t, c.DoJSON(context.Background(), http.MethodGet, srv.URL+"/product/get_memory", nil, nil))
+			assert.Equal(t, 2, srv.RequestCount())
+			require.Len(t, waits, 1)
+			assert.Less(t, waits[0], time.Second, "the backoff, not the window reset")
+		})
+	}
+}
+
+// Coze 4009 "system request ceiling reached, too many users" is platform
+// overload: a breaker failure, not a rate limit of the caller.
+func TestCoze4009IsOverload(t *testing.T) {
+	srv := memerrtest.NewServer(memerrtest.WithVendor(memerr.Coze))
+	defer srv.Close()
+	srv.Enqueue(memerrtest.Repeat(memerrtest.Error(memerr.CozeSystemBusy), 10)...)
+	c := memerr.NewClient(memerr.WithMaxRetries(0),
+		memerr.WithBreaker(memerr.BreakerSettings{ConsecutiveFailures: 2, OpenTimeout: time.Minute}))
+	for i := 0; i < 2; i++ {
+		err := c.DoJSON(context.Background(), http.MethodGet, srv.URL+"/v1/bot/get_online_info", nil, nil)
+		require.ErrorIs(t, err, memerr.ErrUnavailable)
+	}
+	err := c.DoJSON(context.Background(), http.MethodGet, srv.URL+"/v1/bot/get_online_info", nil, nil)
+	assert.ErrorIs(t, err, memerr.ErrCircuitOpen)
+	assert.Equal(t, 2, srv.RequestCount())
+}
+
+// A 503 means the server did not act, whatever its body says: a POST that
+// got one is retried even when the body's code is a server fault.
+func TestPOSTRetriedAfter503WhateverTheBody(t *testing.T) {
+	srv := memerrtest.NewServer(memerrtest.WithVendor(memerr.Coze))
+	defer srv.Close()
+	srv.Enqueue(memerrtest.Error(memerr.CozeInternalError).WithStatus(503),
+		memerrtest.Success(memerr.Coze, map[string]string{"id": "c1"}))
+	c := memerr.NewClient(memerr.WithBackoff(time.Millisecond, 2*time.Millisecond))
+	require.NoError(t, c.DoJSON(context.Background(), http.MethodPost, srv.URL+"/v1/conversation/create", map[string]string{}, nil))
+	assert.Equal(t, 2, srv.RequestCount())
+
+	// The same code in a 200 is a server fault after which the POST may
+	// have been applied: not retried.
+	srv.Enqueue(memerrtest.Error(memerr.CozeInternalError), memerrtest.Success(memerr.Coze, nil))
+	err := c.DoJSON(context.Background(), http.MethodPost, srv.URL+"/v1/conversation/create", map[string]string{}, nil)
+	assert.ErrorIs(t, err, memerr.CozeInternalError)
+	assert.Equal(t, 3, srv.RequestCount())
+}
+
+// An Idempotency-Key makes a POST retryable only for a vendor that honours
+// it: none of the five documents one; an unknown server is assumed to.
+func TestIdempotencyKeyOnlyWhereHonoured(t *testing.T) {
+	for _, tc := range []struct {
+		vendor  memerr.Vendor
+		resp    memerrtest.Response
+		retried bool
+	}{
+		{memerr.Coze, memerrtest.Error(memerr.CozeInternalError), false},
+		{memerr.MemOS, memerrtest.Error(memerr.MemOSInternalError), false},
+		{memerr.Generic, memerrtest.Error(memerr.GenericInternalServerError), true},
+	} {
+		t.Run(tc.vendor.String(), func(t *testing.T) {
+			srv := memerrtest.NewServer(memerrtest.WithVendor(tc.vendor))
+			defer srv.Close()
+			srv.Enqueue(tc.resp, memerrtest.Success(tc.vendor, nil))
+			c := memerr.NewClient(memerr.WithVendor(tc.vendor), memerr.WithBackoff(time.Millisecond, 2*time.Millisecond))
+			req, err := http.NewRequest(http.MethodPost, srv.URL+"/memories", strings.NewReader(`{"text":"x"}`))
+			require.NoError(t, err)
+			req.Header.Set("Idempotency-Key", "k-1")
+			_, err = c.Do(req)
+			if tc.retried {
+				assert.NoError(t, err)
+				assert.Equal(t, 2, srv.RequestCount())
+			} else {
+				assert.Error(t, err)
+				assert.Equal(t, 1, srv.RequestCount())
+			}
+		})
+	}
+	// Idempotent stays the caller's override, for every vendor.
+	srv := memerrtest.NewServer(memerrtest.WithVendor(memerr.Coze))
+	defer srv.Close()
+	srv.Enqueue(memerrtest.Error(memerr.CozeInternalError), memerrtest.Success(memerr.Coze, nil))
+	c := memerr.NewClient(memerr.WithVendor(memerr.Coze), memerr.WithBackoff(time.Millisecond, 2*time.Millisecond))
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/memories", strings.NewReader(`{}`))
+	_, err := c.Do(memerr.Idempotent(req))
+	assert.NoError(t, err)
+	assert.Equal(t, 2, srv.RequestCount())
+}
+
+// A chat that failed comes back inside a success envelope.
+func TestCozeFailedChat(t *testing.T) {
+	logid := header("X-Tt-Logid", "20240711194445C1A4D6E1F1A6E5A0E9F2")
+	// /v3/chat/retrieve: the Chat object of coze-go's chats.go under "data"
+	// of the usual envelope; the last_error values are those of coze-py's
+	// tests/testdata/chat_failed_resp.txt.
+	retrieve := `{"code":0,"msg":"","data":{"id":"7390342853760696354","conversation_id":"7390331532575195148",` +
+		`"bot_id":"7374724495711502387","failed_at":1720698286,"last_error":{"code":5000,"msg":"event interval error"},"status":"failed"}}`
+	for _, v := range []memerr.Vendor{memerr.Auto, memerr.Coze} {
+		e := parseErr(t, v, 200, logid, retrieve)
+		assert.Equal(t, memerr.Coze, e.Vendor)
+		assert.Equal(t, "5000", e.Code)
+		assert.Equal(t, memerr.KindInternal, e.Kind)
+		assert.Equal(t, "event interval error", e.Message)
+		assert.Equal(t, "20240711194445C1A4D6E1F1A6E5A0E9F2", e.RequestID)
+	}
+	// A completed chat carries last_error {code 0} (coze-py tests/test_chat.py).
+	ok := `{"code":0,"msg":"","data":{"id":"1","status":"completed","last_error":{"code":0,"msg":""}}}`
+	assert.NoError(t, memerr.Parse(memerr.Coze, 200, logid, []byte(ok)))
+
+	// The stream event, as coze-py's fixture has it.
+	data := `{"id":"7390342853760696354","conversation_id":"7390331532575195148","bot_id":"7374724495711502387",` +
+		`"completed_at":1720698285,"failed_at":1720698286,"last_error":{"code":5000,"msg":"event interval error"},` +
+		`"status":"failed","usage":{"token_count":0,"output_count":0,"input_count":0}}`
+	var e *memerr.Error
+	require.ErrorAs(t, memerr.ParseStreamEvent(memerr.Coze, logid, "conversation.chat.failed", []byte("data:"+data)), &e)
+	assert.Equal(t, memerr.CozeInternalError, memerr.Code{Vendor: e.Vendor, Value: e.Code})
+	assert.Equal(t, "event interval error", e.Message)
+	assert.Equal(t, "20240711194445C1A4D6E1F1A6E5A0E9F2", e.RequestID, "the stream response's log id")
+	// Without the event name the data alone says it failed.
+	require.ErrorAs(t, memerr.ParseEvent(memerr.Auto, []byte(data)), &e)
+	assert.Equal(t, "5000", e.Code)
+}
+
+func TestStreamErrorEvents(t *testing.T) {
+	logid := header("X-Tt-Logid", "20250101120000010203040506070809C")
+	tests := []struct {
+		name   string
+		vendor memerr.Vendor
+		event  string
+		data   string
+		want   *memerr.Error // nil: not a failure
+	}{
+		// coze-py tests/testdata/chat_error_resp.txt: an error event with {}.
+		{"coze error event with {}", memerr.Coze, "error", `{}`,
+			&memerr.Error{Vendor: memerr.Coze, Kind: memerr.KindUnknown, Message: "error event without details"}},
+		{"coze error event with no data", memerr.Coze, "error", ``,
+			&memerr.Error{Vendor: memerr.Coze, Kind: memerr.KindUnknown, Message: "error event without data"}},
+		// Coze Studio's chat stream: data {code,msg} (run.ErrorData).
+		{"coze studio chat error", memerr.Auto, "error", `{"code":103100001,"msg":"agent run failed"}`,
+			&memerr.Error{Vendor: memerr.Coze, Code: "103100001", Kind: memerr.KindInternal, Message: "agent run failed"}},
+		// coze-py tests/testdata/workflow_run_stream_resp.txt: "Error" with error_code.
+		{"coze workflow Error", memerr.Coze, "Error", `{"error_code":4000,"error_message":"Request parameter error"}`,
+			&memerr.Error{Vendor: memerr.Coze, Code: "4000", Kind: memerr.KindInvalidRequest, Message: "Request parameter error"}},
+		// Coze Studio's workflow stream on an internal failure: plain text.
+		{"coze workflow error as text", memerr.Coze, "error", `code=720700801 message=database error`,
+			&memerr.Error{Vendor: memerr.Coze, Kind: memerr.KindUnknown, Message: "code=720700801 message=database error"}},
+		{"coze done", memerr.Coze, "done", ``, nil},
+		{"coze delta", memerr.Coze, "conversation.message.delta", `{"id":"m","role":"assistant","content":"hi"}`, nil},
+		{"coze text frame", memerr.Coze, "conversation.message.delta", `not json`, nil},
+		// MemOS chat stream frames (src/memos/api/handlers/chat_handler.py):
+		// bare data lines, no event name.
+		{"memos error frame with content", memerr.MemOS, "", `{"type": "error", "content": "Traceback (most recent call last):\n  ValueError: boom"}`,
+			&memerr.Error{Vendor: memerr.MemOS, Kind: memerr.KindUnknown, Message: "Traceback (most recent call last):\n  ValueError: boom"}},
+		{"memos error frame with data", memerr.Auto, "", `{"type": "error", "data": "模型生成错误: timeout"}`,
+			&memerr.Error{Vendor: memerr.MemOS, Kind: memerr.KindUnavailable, Message: "模型生成错误: timeout"}},
+		{"memos text frame", memerr.MemOS, "", `{"type": "text", "data": "hello"}`, nil},
+		{"memos end frame", memerr.MemOS, "", `{"type": "end"}`, nil},
+		// The scheduler's progress stream (scheduler_handler.py).
+		{"memos scheduler error", memerr.MemOS, "", `{"status": "error", "detail": "stream_failed", "exception": "redis down", "user_name": "u1"}`,
+			&memerr.Error{Vendor: memerr.MemOS, Code: "stream_failed", Kind: memerr.KindInternal, Message: "redis down"}},
+		{"memos scheduler running", memerr.MemOS, "", `{"status": "running", "active_tasks": 2, "user_name": "u1"}`, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := logid
+			if strings.HasPrefix(tc.name, "memos") {
+				h = nil // MemOS sends no request id
+			}
+			err := memerr.ParseStreamEvent(tc.vendor, h, tc.event, []byte("data: "+tc.data))
+			if tc.want == nil {
+				assert.NoError(t, err)
+				return
+			}
+			var e *memerr.Error
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, tc.want.Vendor, e.Vendor)
+			assert.Equal(t, tc.want.Code, e.Code)
+			assert.Equal(t, tc.want.Kind, e.Kind, "kind %s", e.Kind)
+			assert.Equal(t, tc.want.Message, e.Message)
+			if tc.want.Vendor == memerr.Coze {
+				assert.Equal(t, "20250101120000010203040506070809C", e.RequestID, "the stream's log id")
+			}
+		})
+	}
+}
+
+func TestCozeOAuthErrors(t *testing.T) {
+	tests := []struct {
+		origin string
+		status int
+		body   string
+		code   memerr.Code
+		kind   memerr.Kind
+	}{
+		{"coze-go auth_test.go (json.Marshal of its authErrorFormat)", 400,
+			`{"error_message":"Authorization pending","error_code":"authorization_pending","error":""}`, memerr.CozeAuthorizationPending, memerr.KindConflict},
+		{"coze-go auth_test.go", 400, `{"error_message":"slow down","error_code":"slow_down","error":""}`, memerr.CozeSlowDown, memerr.KindRateLimited},
+		{"coze-py tests/test_request.py: HTTP 200", 200, `{"error_code": "slow_down"}`, memerr.CozeSlowDown, memerr.KindRateLimited},
+		{"coze-py CozePKCEAuthErrorType", 400, `{"error_code":"access_denied","error_message":"denied"}`, memerr.CozeAccessDenied, memerr.KindPermissionDenied},
+		{"coze-py CozePKCEAuthErrorType", 400, `{"error_code":"expired_token","error_message":"expired"}`, memerr.CozeExpiredToken, memerr.KindUnauthenticated},
+		{"coze-go auth_test.go", 401, `{"error_message":"Invalid core credentials","error_code":"unauthorized","error":""}`, memerr.CozeUnauthorized, memerr.KindUnauthenticated},
+	}
+	for _, tc := range tests {
+		for _, v := range []memerr.Vendor{memerr.Auto, memerr.Coze} {
+			e := parseErr(t, v, tc.status, nil, tc.body)
+			assert.Equal(t, tc.code, memerr.Code{Vendor: e.Vendor, Value: e.Code}, tc.origin)
+			assert.Equal(t, tc.kind, e.Kind, tc.origin)
+		}
+	}
+	// coze-py tests/test_request.py: a 2xx body holding only error_message.
+	e := parseErr(t, memerr.Auto, 200, header("X-Tt-Logid", "mock-logid"), `{"error_message": "error_message"}`)
+	assert.Equal(t, memerr.Coze, e.Vendor)
+	assert.Equal(t, "error_message", e.Message)
+	assert.Equal(t, "mock-logid", e.RequestID)
+}
+
+func TestCozeUndocumentedAndSplitCodes(t *testing.T) {
+	tests := []struct {
+		origin string
+		body   string
+		code   string
+		kind   memerr.Kind
+	}{
+		{"Coze Studio openapi_auth.go: an invalid key at HTTP 200", `{"code":700012006,"msg":"authentication failed: api key invalid"}`, "700012006", memerr.KindUnauthenticated},
+		{"Coze Studio i18n: unusual traffic, at HTTP 200", `{"code":700012014,"msg":"Unusual traffic detected from your network. Coze services are unavailable."}`, "700012014", memerr.KindPermissionDenied},
+		{"an undocumented access-layer code says what it is", `{"code":700012099,"msg":"service temporarily unavailable"}`, "700012099", memerr.KindUnavailable},
+		{"an undocumented access-layer code without words", `{"code":700012098,"msg":"请稍后"}`, "700012098", memerr.KindPermissionDenied},
+		{"an undocumented 42xx", `{"code":4299,"msg":"x"}`, "4299", memerr.KindNotFound},
+		{"Coze Studio workflow timeout (6023)", `{"code":6023,"msg":"workflow timeout"}`, "6023", memerr.KindInternal},
+		{"4008 as the daily bot quota", `{"code":4008,"msg":"The bot's daily quota is used up"}`, "4008", memerr.KindQuotaExceeded},
+		{"4008 as the daily bot quota, Chinese", `{"code":4008,"msg":"该智能体今日额度已用完"}`, "4008", memerr.KindQuotaExceeded},
+		{"4008 as a per-second limit", `{"code":4008,"msg":"Too many requests per second"}`, "4008", memerr.KindRateLimited},
+		// A production body quoted in coze-dev/coze-js issue #179: the log id in the body only.
+		{"5000 with detail.logid", `{"code": 5000, "detail": {"logid": "20250402172757C9D48D9701EFB24031A7"}, "msg": "We're currently experiencing server issues."}`, "5000", memerr.KindInternal},
+	}
+	for _, tc := range tests {
+		e := parseErr(t, memerr.Auto, 200, nil, tc.body)
+		assert.Equal(t, memerr.Coze, e.Vendor, tc.origin)
+		assert.Equal(t, tc.code, e.Code, tc.origin)
+		assert.Equal(t, tc.kind, e.Kind, tc.origin)
+	}
+	e := parseErr(t, memerr.Auto, 200, nil, tests[len(tests)-1].body)
+	assert.Equal(t, "20250402172757C9D48D9701EFB24031A7", e.RequestID)
+}
+
+func TestMemOSServerShapes(t *testing.T) {
+	// The validation handler (src/memos/api/exceptions.py): code = status,
+	// the pydantic errors in "detail".
+	e := parseErr(t, memerr.Auto, 422, nil, `{"code":422,"message":"Parameter validation error on POST /product/search: [body -> query] Field required (type: missing)",`+
+		`"detail":[{"type":"missing","loc":["body","query"],"msg":"Field required"}],"data":null}`)
+	assert.Equal(t, memerr.MemOS, e.Vendor)
+	assert.Equal(t, "422", e.Code)
+	assert.Equal(t, memerr.KindInvalidRequest, e.Kind)
+	assert.JSONEq(t, `[{"type":"missing","loc":["body","query"],"msg":"Field required"}]`, string(e.Details))
+
+	// The hosted API with an empty message (MemTensor/MemOS issue #530).
+	e = parseErr(t, memerr.Auto, 200, nil, `{"code": 50000, "data": null, "message": ""}`)
+	assert.Equal(t, memerr.MemOSInternalError, memerr.Code{Vendor: e.Vendor, Value: e.Code})
+	assert.Equal(t, memerr.KindInternal, e.Kind)
+
+	// The open-source server's success code is 200.
+	assert.NoError(t, memerr.Parse(memerr.Auto, 200, nil, []byte(`{"code":200,"message":"Search completed successfully","data":{"text_mem":[]}}`)))
+}
+
+func TestBOMAndMediaTypeCase(t *testing.T) {
+	e := parseErr(t, memerr.Auto, 429, nil, "\ufeff"+`{"code":429,"msg":"Rate limit exceeded","data":null}`)
+	assert.Equal(t, memerr.MemoriesAIRateLimited, memerr.Code{Vendor: e.Vendor, Value: e.Code})
+
+	srv := memerrtest.NewServer(memerrtest.WithVendor(memerr.Coze))
+	defer srv.Close()
+	srv.Enqueue(memerrtest.Error(memerr.CozeSystemBusy).WithHeader("Content-Type", "Application/JSON; charset=UTF-8"),
+		memerrtest.Success(memerr.Coze, nil))
+	c := memerr.NewClient(memerr.WithBackoff(time.Millisecond, 2*time.Millisecond))
+	require.NoError(t, c.DoJSON(context.Background(), http.MethodGet, srv.URL+"/v1/x", nil, nil))
+	assert.Equal(t, 2, srv.RequestCount(), "an in-body error under an upper-case media type is read ahead and retried")
+}
+
+func TestDoJSONUnwrapsOnlyAKnownEnvelope(t *testing.T) {
+	srv := memerrtest.NewServer()
+	defer srv.Close()
+	type resource struct {
+		ID   string         `json:"id"`
+		Data map[string]int `json:"data"`
+	}
+	c := memerr.NewClient()
+	// A plain resource that has a "data" member of its own decodes whole.
+	srv.Enqueue(memerrtest.JSON(200, map[string]any{"id": "m1", "data": map[string]int{"n": 1}}))
+	var got resource
+	require.NoError(t, c.DoJSON(context.Background(), http.MethodGet, srv.URL+"/m1", nil, &got))
+	assert.Equal(t, resource{ID: "m1", Data: map[string]int{"n": 1}}, got)
+	// A vendor's envelope is unwrapped.
+	srv.Enqueue(memerrtest.Success(memerr.Coze, map[string]any{"id": "m2"}))
+	got = resource{}
+	require.NoError(t, c.DoJSON(context.Background(), http.MethodGet, srv.URL+"/m2", nil, &got))
+	assert.Equal(t, "m2", got.ID)
+}
