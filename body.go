@@ -190,6 +190,9 @@ func (b *inspectedBody) readAhead(resp *http.Response, v Vendor, limit int64) *E
 		body = body[:limit]
 	}
 	b.err = parse(v, resp.StatusCode, resp.Header, body)
+	if b.err != nil && resp.Request != nil {
+		scrubError(b.err, requestSecrets(resp.Request)) // a server may echo the request's key
+	}
 	resp.Body = b
 	return b.err
 }

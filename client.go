@@ -317,9 +317,7 @@ func (t *Transport) send(r *http.Request, hb *hostBreaker, attempt int) (*http.R
 		ib := new(inspectedBody)
 		if v = ib.readAhead(resp, vendor, t.cfg.maxErrorBody); v != nil {
 			v.Attempts = attempt
-			if v.Message != "" {
-				v.Message = scrub(v.Message, requestSecrets(r))
-			}
+			scrubError(v, requestSecrets(r))
 		}
 	}
 	if hb != nil {

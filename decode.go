@@ -59,6 +59,7 @@ func parse(v Vendor, status int, h http.Header, body []byte) *Error {
 		e.Message = textMessage(body, status)
 		e.RequestID = requestID(p, h, nil, &f)
 		e.RetryAfter = headerRetryAfter(h, e.Kind)
+		scrubError(e, nil)
 		return e
 	}
 	if p == nil || !p.speaks(&f) {
@@ -225,6 +226,7 @@ func (p *profile) build(env *envelope, status int, h http.Header, f *fields) *Er
 	}
 	e.Kind = p.kind(e.Code, e.Message, status)
 	e.RequestID = requestID(p, h, env, f)
+	scrubError(e, nil)
 	e.RetryAfter = headerRetryAfter(h, e.Kind)
 	if e.RetryAfter == 0 && env != nil {
 		e.RetryAfter = bodyRetryAfter(f.get(env.retryAfter))
@@ -506,6 +508,7 @@ func ParseStreamEvent(v Vendor, h http.Header, event string, data []byte) error 
 			e.Vendor = p.Vendor
 		}
 		e.RequestID = requestID(p, h, nil, &f)
+		scrubError(e, nil)
 		return e
 	}
 	if p == nil || p.Vendor == Generic || !p.speaks(&f) {

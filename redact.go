@@ -1,6 +1,7 @@
 package memerr
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -10,15 +11,18 @@ const redacted = "[redacted]"
 
 // secretPrefixes start the API keys and tokens of the vendors memerr knows
 // and of common providers; a word starting with one is never printed.
-var secretPrefixes = []string{"sk-", "sk_", "pat_", "mos_", "mk_", "mem_", "tk_", "th_", "key_", "czs_", "sat_", "eyJ"}
+// MemOS's self-hosted keys are krlk_ or mk_ and 64 hex digits, its hosted
+// ones start with mpg-.
+var secretPrefixes = []string{"sk-", "sk_", "pat_", "mos_", "mk_", "mem_", "tk_", "th_", "key_", "czs_", "sat_", "eyJ", "krlk_", "mpg-"}
 
 // secretWords are followed by a credential: "Bearer abc", "api_key=abc".
 var secretWords = []string{"bearer", "basic", "token", "apikey", "api_key", "api-key", "key", "authorization", "secret", "password"}
 
 // Redact returns s with what looks like a credential replaced by
-// "[redacted]": words with a known API-key prefix (sk-, pat_, mos_ ...), the
-// word after "Bearer" or "Basic", values after key=, token: and the like,
-// and the user information of URLs. Error() applies it to server messages;
+// "[redacted]": words with a known API-key prefix (sk-, pat_, mos_, krlk_
+// ...), the word after "Bearer" or "Basic" (and after "Authorization:
+// Token", MemOS's scheme), values after key=, token: and the like, and the
+// user information of URLs. Error() applies it to server messages;
 // use it on anything else from a server that you print or log.
 func Redact(s string) string { return redact(s) }
 
@@ -38,8 +42,8 @@ func redact(s string) string {
 		lf := strings.ToLower(f)
 		if next {
 			next = false
-			if w := strings.Trim(lf, "\"':="); w == "bearer" || w == "basic" {
-				next = true // "Authorization: Bearer <token>"
+			if w := strings.Trim(lf, "\"':="); w == "bearer" || w == "basic" || w == "token" {
+				next = true // "Authorization: Bearer <token>", MemOS's "Authorization: Token <key>"
 				continue
 			}
 			fields[i] = redacted
@@ -184,10 +188,29 @@ func scrub(s string, secrets []string) string {
 }
 
 // safeURL renders u as scheme://host/path: no user information, no query,
-// no fragment. It is what logs and errors show of a URL.
+// no fragment, and a key-like word of the path redacted. It is what logs
+// and errors show of a URL.
 func safeURL(u *url.URL) string {
 	if u == nil {
 		return ""
 	}
-	return u.Scheme + "://" + u.Host + u.EscapedPath()
+	return u.Scheme + "://" + u.Host + redact(u.EscapedPath())
+}
+
+// scrubError removes credentials from every text field of e: whatever
+// looks like one (redact), and the values in secrets (those the request
+// carried, which a server may echo).
+func scrubError(e *Error, secrets []string) {
+	clean := func(s string) string { return scrub(redact(s), secrets) }
+	e.Message = clean(e.Message)
+	e.Code = clean(e.Code)
+	e.RequestID = clean(e.RequestID)
+	if len(e.Details) > 0 {
+		if d := clean(string(e.Details)); d != string(e.Details) {
+			e.Details = json.RawMessage(d)
+			if !json.Valid(e.Details) {
+				e.Details, _ = json.Marshal(d) // still JSON: the redacted text as a string
+			}
+		}
+	}
 }

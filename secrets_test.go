@@ -1,0 +1,163 @@
+package memerr
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// secretBodies are error bodies that echo a credential, written as each
+// vendor's envelope; SECRET stands for the key the request sent.
+var secretBodies = []struct {
+	status int
+	body   string
+}{
+	{200, `{"code":4100,"msg":"invalid token SECRET","detail":{"logid":"SECRET"}}`},
+	{401, `{"success":false,"error":{"code":"INVALID_API_KEY","message":"key SECRET is not valid","details":{"key":"SECRET"}},"meta":{"request_id":"SECRET"}}`},
+	{400, `{"error":{"code":"SECRET","message":"x"},"meta":{"request_id":"req_1"}}`},
+	{200, `{"code":40132,"message":"Authorization: Token SECRET rejected","data":null}`},
+	{401, `{"code":401,"msg":"SECRET","data":null}`},
+	{200, `{"error_code":"unauthorized","error_message":"credentials SECRET","error":""}`},
+	{401, `{"detail":"Invalid API key SECRET"}`},
+	{502, `<html><title>bad key SECRET</title></html>`},
+	{500, "key SECRET\nstack trace"},
+	{200, `{"code":0,"data":{"status":"failed","last_error":{"code":4100,"msg":"SECRET"}}}`},
+}
+
+// checkNoSecret fails when any field, the message or a formatting of e
+// holds secret.
+func checkNoSecret(t *testing.T, e *Error, secret string) {
+	t.Helper()
+	for name, s := range map[string]string{
+		"Message": e.Message, "Code": e.Code, "RequestID": e.RequestID, "Details": string(e.Details),
+		"Error()": e.Error(), "%+v": fmt.Sprintf("%+v", e), "%#v": fmt.Sprintf("%#v", e),
+	} {
+		if strings.Contains(s, secret) {
+			t.Fatalf("%s holds the secret %q: %q", name, secret, s)
+		}
+	}
+}
+
+// secretRequest sends secret in the Authorization header, the URL's user
+// information and a query value.
+func secretRequest(secret string) *http.Request {
+	u := &url.URL{Scheme: "http", Host: "api.example", Path: "/v1/memories", User: url.UserPassword("user", secret),
+		RawQuery: "api_key=" + url.QueryEscape(secret)}
+	req, _ := http.NewRequest(http.MethodGet, u.String(), nil)
+	req.Header.Set("Authorization", "Bearer "+secret)
+	return req
+}
+
+// bodyRT answers every request with one response.
+type bodyRT struct {
+	status int
+	body   string
+}
+
+func (b bodyRT) RoundTrip(r *http.Request) (*http.Response, error) {
+	ct := "application/json"
+	if !strings.HasPrefix(b.body, "{") {
+		ct = "text/html"
+	}
+	return &http.Response{StatusCode: b.status, Header: http.Header{"Content-Type": {ct}, "X-Tt-Logid": {"log-1"}},
+		Body: io.NopCloser(strings.NewReader(b.body)), ContentLength: int64(len(b.body)), Request: r}, nil
+}
+
+func TestNoSecretInAnyField(t *testing.T) {
+	for _, secret := range []string{"sk-live-4f9a8b7c6d5e", "Zx81KqPl02mN", "krlk_" + strings.Repeat("a1", 32)} {
+		for _, b := range secretBodies {
+			checkSecretPaths(t, secret, b.status, strings.ReplaceAll(b.body, "SECRET", secret))
+		}
+	}
+}
+
+// checkSecretPaths decodes one body on every path that builds an Error:
+// Parse (no request known: only what looks like a key goes), Decode of a
+// response to the request, the Transport, and Client.Do.
+func checkSecretPaths(t *testing.T, secret string, status int, body string) {
+	t.Helper()
+	req := secretRequest(secret)
+	resp, _ := bodyRT{status, body}.RoundTrip(req)
+	if e, ok := Decode(resp).(*Error); ok {
+		checkNoSecret(t, e, secret)
+	}
+	c := NewClient(WithBaseTransport(bodyRT{status, body}), WithMaxRetries(0), WithoutBreaker())
+	if _, err := c.Do(secretRequest(secret)); err != nil {
+		e, ok := err.(*Error)
+		if !ok {
+			t.Fatalf("Client.Do returned %T", err)
+		}
+		checkNoSecret(t, e, secret)
+	}
+	var seen []string
+	tr := NewTransport(bodyRT{status, body}, WithMaxRetries(1), WithBackoff(0, 0), WithoutBreaker(),
+		WithHooks(Hooks{
+			OnRetry:   func(ev RetryEvent) { seen = append(seen, ev.URL, fmt.Sprint(ev.Err)) },
+			OnAttempt: func(ev AttemptEvent) { seen = append(seen, ev.URL, ev.RequestID, fmt.Sprint(ev.Err)) },
+		}))
+	if resp, err := tr.RoundTrip(secretRequest(secret)); err == nil {
+		if e, ok := Decode(resp).(*Error); ok {
+			checkNoSecret(t, e, secret)
+		}
+	}
+	for _, s := range seen {
+		if strings.Contains(s, secret) {
+			t.Fatalf("a hook saw the secret: %q", s)
+		}
+	}
+}
+
+func TestRedactKnowsMemOSKeys(t *testing.T) {
+	key := "krlk_" + strings.Repeat("0f", 32)
+	for _, s := range []string{
+		"Authorization: Token " + key,
+		"authorization: token " + key,
+		"bad key " + key,
+		"key mpg-AbCdEf0123456789+/xyz",
+		"Authorization: Token Zx81KqPl02mN", // the scheme, whatever the key looks like
+	} {
+		got := Redact(s)
+		assert.NotContains(t, got, key, s)
+		assert.NotContains(t, got, "Zx81KqPl02mN", s)
+		assert.NotContains(t, got, "AbCdEf0123456789", s)
+		assert.Contains(t, got, "[redacted]", s)
+	}
+	// The word "token" alone does not eat the next word.
+	assert.Equal(t, "access token expired", Redact("access token expired"))
+}
+
+func FuzzSecrets(f *testing.F) {
+	for i := range secretBodies {
+		f.Add(uint8(i), "sk-live-4f9a8b7c6d5e", "")
+		f.Add(uint8(i), "Zx81KqPl02mN", " and more")
+	}
+	f.Fuzz(func(t *testing.T, shape uint8, secret, extra string) {
+		// A key: 12 to 64 characters of letters, digits and -_.~, with a
+		// letter and a digit, so that it is no word memerr writes itself.
+		if len(secret) < 12 || len(secret) > 64 || strings.Trim(secret, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~") != "" ||
+			!strings.ContainsAny(secret, "0123456789") || !strings.ContainsAny(strings.ToLower(secret), "abcdefghijklmnopqrstuvwxyz") {
+			return
+		}
+		b := secretBodies[int(shape)%len(secretBodies)]
+		body := strings.ReplaceAll(b.body, "SECRET", secret+jsonSafe(extra))
+		checkSecretPaths(t, secret, b.status, body)
+	})
+}
+
+// jsonSafe keeps the letters, digits and spaces of s, so it can sit in a
+// JSON string.
+func jsonSafe(s string) string {
+	var b bytes.Buffer
+	for _, r := range s {
+		if r == ' ' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
