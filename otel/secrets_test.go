@@ -78,7 +78,7 @@ func TestNoSecretInTelemetry(t *testing.T) {
 	send(srv.URL, "/ok")
 	send(srv.URL, "/fail")
 	send(srv.URL, "/down")
-	send(srv.URL, "/open")                  // the breaker is open now
+	send(srv.URL, "/open")                    // the breaker is open now
 	send("http://"+closedAddr(t), "/refused") // a network error
 
 	var seen []string
