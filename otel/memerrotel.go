@@ -26,7 +26,6 @@ const ScopeName = "github.com/memerr/memerr/otel"
 // one Instrumentation may serve several Transports.
 type Instrumentation struct {
 	attempts    metric.Int64Counter
-	requests    metric.Int64Counter
 	duration    metric.Float64Histogram
 	retries     metric.Int64Counter
 	retryWait   metric.Float64Histogram
@@ -109,25 +108,25 @@ func New(opts ...Option) (*Instrumentation, error) {
 		i.tracer = c.tp.Tracer(ScopeName)
 	}
 
-	var errs [9]error
+	// Requests are counted by the duration histogram (its count), as
+	// OpenTelemetry's HTTP conventions do: a counter of its own would cost
+	// every request a second measurement.
+	var errs [8]error
 	i.attempts, errs[0] = m.Int64Counter("memerr.client.attempts",
 		metric.WithUnit("{attempt}"),
 		metric.WithDescription("Attempts sent, or refused by an open circuit breaker, by outcome."))
-	i.requests, errs[1] = m.Int64Counter("memerr.client.requests",
-		metric.WithUnit("{request}"),
-		metric.WithDescription("Requests through the transport, retries included, by final outcome."))
-	i.duration, errs[2] = m.Float64Histogram("memerr.client.request.duration",
+	i.duration, errs[1] = m.Float64Histogram("memerr.client.request.duration",
 		metric.WithUnit("s"),
-		metric.WithDescription("Time of whole requests, every attempt and wait included, to the response headers."),
+		metric.WithDescription("Time of whole requests through the transport, every attempt and wait included, to the response headers, by final outcome; its count is the number of requests."),
 		metric.WithExplicitBucketBoundaries(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30, 60))
-	i.retries, errs[3] = m.Int64Counter("memerr.client.retries",
+	i.retries, errs[2] = m.Int64Counter("memerr.client.retries",
 		metric.WithUnit("{retry}"),
 		metric.WithDescription("Retries decided, by the reason of the failed attempt."))
-	i.retryWait, errs[4] = m.Float64Histogram("memerr.client.retry.wait",
+	i.retryWait, errs[3] = m.Float64Histogram("memerr.client.retry.wait",
 		metric.WithUnit("s"),
 		metric.WithDescription("Time waited before a retry: the server's hint, or the backoff."),
 		metric.WithExplicitBucketBoundaries(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
-	i.transitions, errs[5] = m.Int64Counter("memerr.client.breaker.transitions",
+	i.transitions, errs[4] = m.Int64Counter("memerr.client.breaker.transitions",
 		metric.WithUnit("{transition}"),
 		metric.WithDescription("Circuit breaker state changes, by scope and new state."))
 	state, err6 := m.Int64ObservableGauge("memerr.client.breaker.state",
@@ -136,16 +135,16 @@ func New(opts ...Option) (*Instrumentation, error) {
 	tokens, err7 := m.Int64ObservableGauge("memerr.client.retry.budget.tokens",
 		metric.WithUnit("{token}"),
 		metric.WithDescription("Tokens left in the retry budget."))
-	errs[6], errs[7] = err6, err7
+	errs[5], errs[6] = err6, err7
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, err
 	}
-	i.reg, errs[8] = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+	i.reg, errs[7] = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		i.observe(o, state, tokens)
 		return nil
 	}, state, tokens)
-	if errs[8] != nil {
-		return nil, errs[8]
+	if errs[7] != nil {
+		return nil, errs[7]
 	}
 	return i, nil
 }
@@ -207,9 +206,10 @@ func (i *Instrumentation) attempt(ev memerr.AttemptEvent) {
 		ctx = context.Background()
 	}
 	k := outcomeOf(ev.Vendor, ev.Err, ctx)
-	i.attempts.Add(ctx, 1, i.opts(k).add...)
+	o := i.opts(k)
+	i.attempts.Add(ctx, 1, o.add...)
 	if r := requestOf(ctx); r != nil {
-		r.attempts, r.last, r.lastErr = ev.Attempt, k, ev.Err
+		r.attempts, r.last, r.lastOpts, r.lastErr = ev.Attempt, k, o, ev.Err
 	}
 	span := trace.SpanFromContext(ctx)
 	if !span.IsRecording() {
@@ -278,7 +278,7 @@ func (i *Instrumentation) breakerChange(ch memerr.BreakerChange) {
 
 // Wrap returns a RoundTripper that sends each request through rt (a
 // memerr.Transport whose hooks are Hooks) and records it whole: the
-// requests counter and the duration histogram by final outcome, and on
+// duration histogram by final outcome, and on
 // failure the span's error status with vendor, code and Kind. With
 // WithRequestIDHeader it also sends the correlation id; with
 // WithTracerProvider it starts a span when the caller has none.
@@ -301,6 +301,7 @@ type request struct {
 	context.Context
 	attempts int
 	last     attrKey
+	lastOpts *measureOpts // last's
 	lastErr  error
 }
 
@@ -348,7 +349,7 @@ func (t *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 
 	resp, err := t.next.RoundTrip(out)
 
-	k, failure := r.last, r.lastErr
+	k, o, failure := r.last, r.lastOpts, r.lastErr
 	if r.attempts == 0 || (err != nil && failure == nil) {
 		// No attempt was seen (Wrap without Hooks, or the transport failed
 		// before sending), or the request failed after a good attempt.
@@ -358,9 +359,8 @@ func (t *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		if r.attempts > 0 {
 			k.vendor = r.last.vendor
 		}
+		o = i.opts(k)
 	}
-	o := i.opts(k)
-	i.requests.Add(ctx, 1, o.add...)
 	i.duration.Record(ctx, time.Since(start).Seconds(), o.rec...)
 	if span.IsRecording() {
 		if own && resp != nil {
