@@ -130,7 +130,7 @@ func New(opts ...Option) (*Instrumentation, error) {
 		metric.WithUnit("{transition}"),
 		metric.WithDescription("Circuit breaker state changes, by scope and new state."))
 	state, err6 := m.Int64ObservableGauge("memerr.client.breaker.state",
-		metric.WithUnit("1"),
+		metric.WithUnit("{state}"),
 		metric.WithDescription("1 for the current state of each scope's circuit breaker, 0 for the other states."))
 	tokens, err7 := m.Int64ObservableGauge("memerr.client.retry.budget.tokens",
 		metric.WithUnit("{token}"),

@@ -277,7 +277,7 @@ func TestScriptedSequence(t *testing.T) {
 		"memerr.client.retries":             "{retry}",
 		"memerr.client.retry.wait":          "s",
 		"memerr.client.breaker.transitions": "{transition}",
-		"memerr.client.breaker.state":       "1",
+		"memerr.client.breaker.state":       "{state}",
 		"memerr.client.retry.budget.tokens": "{token}",
 	}, units(t, r.reader))
 
