@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -322,4 +323,58 @@ func TestScriptedSequence(t *testing.T) {
 		"exception exception.message=memerr: circuit open for " + scope + " (half-open in 1h0m0s),exception.type=circuit_open,memerr.outcome=circuit_open,memerr.vendor=coze",
 	}, events(open))
 	assert.Equal(t, "circuit_open", attrs(open)["error.type"])
+}
+
+// TestCanceled: a request whose context ended before it was sent counts
+// as canceled, not as a network error of the vendor.
+func TestCanceled(t *testing.T) {
+	r := newRig(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.srv.URL+"/x", nil)
+	require.NoError(t, err)
+	_, err = r.rt.RoundTrip(req)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, map[string]float64{"memerr.outcome=canceled,memerr.vendor=coze": 1}, sums(t, r.reader, "memerr.client.attempts"))
+	assert.Equal(t, map[string]float64{"memerr.outcome=canceled,memerr.vendor=coze": 1}, sums(t, r.reader, "memerr.client.request.duration"))
+}
+
+// TestConcurrent sends requests from many goroutines, some failing once:
+// every attempt the server saw is counted once, every request and every
+// retry once (run it with -race).
+func TestConcurrent(t *testing.T) {
+	r := newRig(t, nil, memerr.WithoutBreaker())
+	const workers, each = 8, 25
+	r.srv.Enqueue(memerrtest.Repeat(memerrtest.Error(memerr.CozeInternalError), 40)...)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				req, err := http.NewRequest(http.MethodGet, r.srv.URL+"/c", nil)
+				if !assert.NoError(t, err) {
+					return
+				}
+				resp, err := r.rt.RoundTrip(req)
+				if assert.NoError(t, err) {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	total := func(m map[string]float64) (n float64) {
+		for _, v := range m {
+			n += v
+		}
+		return n
+	}
+	assert.Equal(t, float64(r.srv.RequestCount()), total(sums(t, r.reader, "memerr.client.attempts")))
+	assert.Equal(t, float64(40), sums(t, r.reader, "memerr.client.attempts")["memerr.code=5000,memerr.kind=internal,memerr.outcome=failure,memerr.vendor=coze"])
+	assert.Equal(t, float64(workers*each), total(sums(t, r.reader, "memerr.client.request.duration")))
+	// Every attempt after a request's first follows a retry (how many the
+	// retry budget allowed depends on the interleaving).
+	assert.Equal(t, float64(r.srv.RequestCount()-workers*each), total(sums(t, r.reader, "memerr.client.retries")))
 }

@@ -83,8 +83,8 @@ func run(w io.Writer) error {
 	fmt.Fprintln(w, "script:")
 	for _, step := range []struct{ path, want string }{
 		{"/v1/ok", "ok"},
-		{"/v1/limited", "ok"},       // a 4008 rate limit, waited out, then success
-		{"/v1/outage", "503"},       // three 503s: the breaker opens
+		{"/v1/limited", "ok"},      // a 4008 rate limit, waited out, then success
+		{"/v1/outage", "503"},      // three 503s: the breaker opens
 		{"/v1/refused", "refused"}, // the open breaker refuses at once
 	} {
 		got, err := call(hc, srv.URL+step.path)
