@@ -2,10 +2,12 @@ package memerr
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -28,16 +30,17 @@ func TestHookEventsCarryContextAndVendor(t *testing.T) {
 	type key struct{}
 	var attempts []AttemptEvent
 	var retries []RetryEvent
-	rt := NewTransport(nil, fast(WithVendor(Coze), WithHooks(Hooks{
+	rt := NewTransport(nil, WithVendor(Coze), WithBackoff(time.Millisecond, time.Millisecond), WithHooks(Hooks{
 		OnAttempt: func(ev AttemptEvent) { attempts = append(attempts, ev) },
 		OnRetry:   func(ev RetryEvent) { retries = append(retries, ev) },
-	}))...)
+	}))
 	ctx := context.WithValue(context.Background(), key{}, "caller")
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
 	require.NoError(t, err)
 	resp, err := rt.RoundTrip(req)
 	require.NoError(t, err)
-	readAll(t, resp)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
 
 	require.Len(t, attempts, 2)
 	require.Len(t, retries, 1)
