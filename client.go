@@ -333,7 +333,7 @@ func (t *Transport) attempted(r *http.Request, hb *hostBreaker, attempt int, sta
 	if h == nil {
 		return
 	}
-	ev := AttemptEvent{Method: r.Method, URL: safeURL(r.URL), Attempt: attempt, Duration: time.Since(start)}
+	ev := AttemptEvent{Method: r.Method, URL: safeURL(r.URL), Attempt: attempt, Duration: time.Since(start), Vendor: t.vendorFor(r.URL), Context: r.Context()}
 	if hb != nil {
 		ev.Host = hb.key
 	} else {
@@ -434,7 +434,7 @@ func (t *Transport) retrying(st *reqState, resp *http.Response, verdict *Error, 
 	if t.cfg.logger == nil && t.cfg.hooks.OnRetry == nil {
 		return
 	}
-	ev := RetryEvent{Method: st.req.Method, URL: safeURL(st.req.URL), Attempt: st.attempts, Wait: wait}
+	ev := RetryEvent{Method: st.req.Method, URL: safeURL(st.req.URL), Attempt: st.attempts, Wait: wait, Context: st.Context}
 	if resp != nil {
 		ev.StatusCode = resp.StatusCode
 	}

@@ -1,6 +1,7 @@
 package memerr
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -213,6 +214,13 @@ type AttemptEvent struct {
 	Duration   time.Duration // from sending to the response headers (or the error)
 	Err        error         // nil on success; the decoded *Error of a failed response; else the network or breaker error
 	RequestID  string        // the vendor's request id: the decoded error's, else a response header's (X-Tt-Logid, X-Request-Id ...)
+
+	// Vendor is the vendor configured for the host (WithVendor,
+	// WithHostVendor), Auto if none; a decoded failure names its own in Err.
+	Vendor Vendor
+	// Context is the attempt's context, which carries the caller's values
+	// (such as its trace span).
+	Context context.Context
 }
 
 // RetryEvent describes a retry about to happen.
@@ -223,6 +231,10 @@ type RetryEvent struct {
 	Wait       time.Duration // the wait before the next attempt
 	StatusCode int           // 0 after a network error
 	Err        error         // the *Error of the failed response, or the network error
+
+	// Context is the request's context, the caller's: its values (such as
+	// its trace span) are there.
+	Context context.Context
 }
 
 // BreakerChange describes a breaker state change.
