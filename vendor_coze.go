@@ -169,9 +169,10 @@ var cozeProfile = Profile{
 
 // cozeKind settles the Coze codes the table leaves open. 4008 covers both
 // a per-second limit and the bot's daily quota; its message tells them
-// apart. Undocumented codes take their family's Kind: 40xx request, 41xx
-// permission, 42xx not found, 43xx files, 5xxx and 6xxx server, 7000xxxxx
-// the access layer (authentication and risk control).
+// apart. Undocumented codes take their family's Kind: 41xx permission,
+// 42xx not found, other 4xxx the request, 5xxx and 6xxx server, 7xxxxxxxx
+// the access layer (authentication and risk control; its message's words
+// decide when they can).
 func cozeKind(code, msg string, status int, known Kind) Kind {
 	if code == CozeUserRateLimited.Value {
 		m := strings.ToLower(msg)
@@ -185,12 +186,12 @@ func cozeKind(code, msg string, status int, known Kind) Kind {
 		return known
 	}
 	switch {
-	case n >= 4000 && n < 4100, n >= 4300 && n < 4400:
-		return KindInvalidRequest
 	case n >= 4100 && n < 4200:
 		return KindPermissionDenied
 	case n >= 4200 && n < 4300:
 		return KindNotFound
+	case n >= 4000 && n < 5000:
+		return KindInvalidRequest
 	case n >= 5000 && n < 7000:
 		return KindInternal
 	case n >= 700000000 && n < 800000000:
