@@ -420,7 +420,7 @@ func withoutReset(h http.Header) http.Header {
 
 // headerRequestID returns the first request id header that is set.
 func headerRequestID(h http.Header) string {
-	for _, k := range [...]string{"X-Tt-Logid", "X-Request-Id", "Request-Id", "X-Trace-Id", "X-Amzn-Requestid"} {
+	for _, k := range profiles.Load().requestIDHeaders {
 		if v := headerValue(h, k); v != "" {
 			return cleanLine(v, 128)
 		}

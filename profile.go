@@ -74,6 +74,10 @@ type Profile struct {
 	// failure ("error", "conversation.chat.failed"); see ParseStreamEvent.
 	ErrorEvents []string
 
+	// KeyPrefixes start the vendor's API keys and tokens ("pat_",
+	// "krlk_"): a word starting with one is never printed (see Redact).
+	KeyPrefixes []string
+
 	// IdempotencyKeys says the vendor honours an Idempotency-Key (or
 	// X-Idempotency-Key) request header, so a POST carrying one is safe
 	// to retry on any retryable failure.
@@ -222,6 +226,9 @@ type profileSet struct {
 	tree     *pathNode // every member path any profile reads
 	npaths   int
 	data     int // the id of "data"
+
+	keyPrefixes      []string // every profile's KeyPrefixes
+	requestIDHeaders []string // every profile's RequestIDHeaders, then the common ones
 }
 
 var (
@@ -423,10 +430,28 @@ func (s *profileSet) buildTree() error {
 				message: each(e.Message), requestID: each(e.RequestID), all: each(e.paths())}
 		}
 	}
+	s.keyPrefixes, s.requestIDHeaders = nil, nil
+	for _, p := range s.list {
+		s.keyPrefixes = appendNew(s.keyPrefixes, p.KeyPrefixes...)
+		for _, h := range p.RequestIDHeaders {
+			s.requestIDHeaders = appendNew(s.requestIDHeaders, http.CanonicalHeaderKey(h))
+		}
+	}
+	s.requestIDHeaders = appendNew(s.requestIDHeaders, "X-Request-Id", "Request-Id", "X-Trace-Id", "X-Amzn-Requestid")
 	if s.npaths > maxPaths {
 		return fmt.Errorf("the profiles read %d member paths together; at most %d are supported", s.npaths, maxPaths)
 	}
 	return nil
+}
+
+// appendNew appends each item not yet in list.
+func appendNew(list []string, items ...string) []string {
+	for _, it := range items {
+		if !slices.Contains(list, it) {
+			list = append(list, it)
+		}
+	}
+	return list
 }
 
 // honoursIdempotencyKeys reports whether vendor v honours an

@@ -9,12 +9,6 @@ import (
 
 const redacted = "[redacted]"
 
-// secretPrefixes start the API keys and tokens of the vendors memerr knows
-// and of common providers; a word starting with one is never printed.
-// MemOS's self-hosted keys are krlk_ or mk_ and 64 hex digits, its hosted
-// ones start with mpg-.
-var secretPrefixes = []string{"sk-", "sk_", "pat_", "mos_", "mk_", "mem_", "tk_", "th_", "key_", "czs_", "sat_", "eyJ", "krlk_", "mpg-"}
-
 // secretWords are followed by a credential: "Bearer abc", "api_key=abc".
 var secretWords = []string{"bearer", "basic", "token", "apikey", "api_key", "api-key", "key", "authorization", "secret", "password"}
 
@@ -67,7 +61,7 @@ func redact(s string) string {
 			next = true
 			continue
 		}
-		for _, p := range secretPrefixes {
+		for _, p := range profiles.Load().keyPrefixes {
 			if len(f) > len(p)+8 && strings.HasPrefix(f, p) {
 				fields[i] = redacted
 				break
@@ -84,7 +78,7 @@ func mayHoldSecret(s string) bool {
 			return true
 		}
 	}
-	for _, p := range secretPrefixes {
+	for _, p := range profiles.Load().keyPrefixes {
 		if strings.Contains(s, p) {
 			return true
 		}

@@ -104,6 +104,7 @@ var cozeProfile = Profile{
 	// coze-py reads an empty workflow error_code as 0.
 	SuccessCodes:     []string{"0", ""},
 	RequestIDHeaders: []string{"X-Tt-Logid"},
+	KeyPrefixes:      []string{"pat_", "sat_", "czs_"}, // personal and service access tokens
 	ErrorEvents:      []string{"error", "Error", "conversation.chat.failed"},
 	Classify:         cozeKind,
 	Detect: Detection{

@@ -36,6 +36,8 @@ var genericProfile = Profile{
 	Names:  []string{"http"},
 	// An unknown server is assumed to honour an Idempotency-Key it is sent.
 	IdempotencyKeys: true,
+	// Key prefixes of common providers, and JWTs.
+	KeyPrefixes: []string{"sk-", "sk_", "mem_", "tk_", "th_", "key_", "eyJ"},
 	Envelopes: []Envelope{
 		{Message: []string{"error.message", "error.msg", "error"}, Details: "error.details"},
 		{StatusOnly: true, Message: []string{"message", "msg", "detail", "error_description"}},

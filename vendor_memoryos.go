@@ -23,7 +23,8 @@ var memoryOSProfile = Profile{
 	Envelopes: []Envelope{
 		{Code: "error.code", Message: []string{"error.message"}, Details: "error.details", RequestID: []string{"meta.request_id", "request_id"}},
 	},
-	Detect: Detection{Members: []string{"meta.request_id"}},
+	KeyPrefixes: []string{"mos_"}, // mos_live_..., mos_test_...
+	Detect:      Detection{Members: []string{"meta.request_id"}},
 	Codes: []CodeInfo{
 		{Code: MemoryOSUnauthorized, Kind: KindUnauthenticated, Status: 401, Meaning: "the API key is missing, malformed, revoked or expired", Resolution: "send 'Authorization: Bearer mos_live_...' with an active key"},
 		{Code: MemoryOSForbidden, Kind: KindPermissionDenied, Status: 403, Meaning: "the key lacks a required scope", Resolution: "create a key with the scope the endpoint needs"},

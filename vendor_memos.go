@@ -85,7 +85,10 @@ var memosProfile = Profile{
 	},
 	SuccessCodes: []string{"0", "200"},
 	Authority:    "code",
-	Classify:     memosKind,
+	// Self-hosted keys are krlk_ or mk_ and 64 hex digits; hosted ones
+	// start with mpg-.
+	KeyPrefixes: []string{"krlk_", "mk_", "mpg-"},
+	Classify:    memosKind,
 	Detect: Detection{
 		Members:    []string{"retry_after"},
 		CodeRanges: [][2]int64{{10000, 99999}, {400, 599}},
