@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/memerr/memerr"
@@ -58,7 +59,40 @@ func runDecode(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("decode: %s: %w", name, err)
 	}
-	return writeFields(stdout, decodeFields(v, resp))
+	return writeFields(stdout, decodeFields(v, resp, captureSecrets(data)))
+}
+
+// captureSecrets returns the credentials a capture shows in request or
+// response headers (curl -v prints the request's as "> Authorization: ..."),
+// so that a server echoing them is not printed either.
+func captureSecrets(data []byte) []string {
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(strings.TrimLeft(line, "<> "))
+		k, v, ok := strings.Cut(line, ":")
+		switch strings.ToLower(strings.TrimSpace(k)) {
+		case "authorization", "proxy-authorization", "x-api-key", "api-key", "x-auth-token":
+		default:
+			continue
+		}
+		if !ok {
+			continue
+		}
+		for _, s := range []string{strings.TrimSpace(v), lastWord(v)} {
+			if len(s) >= 6 {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+func lastWord(s string) string {
+	f := strings.Fields(s)
+	if len(f) == 0 {
+		return ""
+	}
+	return f[len(f)-1]
 }
 
 // capture is one HTTP response as curl -i prints it.
@@ -78,6 +112,9 @@ var errNoStatus = errors.New(`no HTTP status line (want a response as "curl -i" 
 func parseCapture(data []byte) (*capture, error) {
 	rest := bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	rest = bytes.TrimLeft(rest, " \t\r\n")
+	if len(rest) > 0 && (rest[0] == '*' || rest[0] == '>' || rest[0] == '<') {
+		rest = fromVerbose(rest)
+	}
 	var c *capture
 	for {
 		line, after, _ := cutLine(rest)
@@ -121,6 +158,26 @@ func parseCapture(data []byte) (*capture, error) {
 	return c, nil
 }
 
+// fromVerbose turns curl -v's output into curl -i's: its notes ("* ...")
+// and the request's lines ("> ...") go, the response's lines lose their
+// "< ", and the body stays.
+func fromVerbose(b []byte) []byte {
+	var out bytes.Buffer
+	for len(b) > 0 {
+		line, rest, _ := bytes.Cut(b, []byte("\n"))
+		b = rest
+		switch {
+		case bytes.HasPrefix(line, []byte("* ")), bytes.HasPrefix(line, []byte(">")):
+			continue
+		case bytes.HasPrefix(line, []byte("<")):
+			line = bytes.TrimPrefix(bytes.TrimPrefix(line, []byte("<")), []byte(" "))
+		}
+		out.Write(line)
+		out.WriteByte('\n')
+	}
+	return out.Bytes()
+}
+
 // cutLine splits b after its first line, returning the line without its
 // LF or CRLF ending.
 func cutLine(b []byte) (line, rest []byte, found bool) {
@@ -143,8 +200,9 @@ func parseStatusLine(line []byte) (int, bool) {
 }
 
 // decodeFields decodes c with memerr.Parse and returns the report lines.
-// Every value that came from the server passes through safeText.
-func decodeFields(v memerr.Vendor, c *capture) []field {
+// Every value that came from the server passes through safeText, which
+// also replaces secrets.
+func decodeFields(v memerr.Vendor, c *capture, secrets []string) []field {
 	err := memerr.Parse(v, c.status, c.header, c.body)
 	var e *memerr.Error
 	if !errors.As(err, &e) {
@@ -154,7 +212,7 @@ func decodeFields(v memerr.Vendor, c *capture) []field {
 		}
 		if err != nil { // not an *Error: cannot happen with today's Parse
 			fields[0].value = "error"
-			fields = append(fields, field{"error", safeText(err.Error())})
+			fields = append(fields, field{"error", safeText(err.Error(), secrets)})
 		}
 		return fields
 	}
@@ -162,11 +220,11 @@ func decodeFields(v memerr.Vendor, c *capture) []field {
 		{"result", "error"},
 		{"vendor", e.Vendor.String()},
 		{"http status", statusText(e.StatusCode)},
-		{"code", orNone(safeText(e.Code))},
+		{"code", orNone(safeText(e.Code, secrets))},
 		{"kind", e.Kind.String()},
 		{"retryable", yesNo(e.Retryable())},
-		{"message", orNone(safeText(e.Message))},
-		{"request id", orNone(safeText(e.RequestID))},
+		{"message", orNone(safeText(e.Message, secrets))},
+		{"request id", orNone(safeText(e.RequestID, secrets))},
 		{"retry after", retryAfter(e, c.header)},
 	}
 	if info, ok := e.Info(); ok {

@@ -98,7 +98,8 @@ Reads an HTTP response as "curl -i" prints it (a status line such as
 the body; CRLF or LF line ends) from file, or from stdin when file is "-" or
 absent. When curl printed several header blocks ("HTTP/1.1 100 Continue", a
 proxy's "200 Connection established"), the last one before the body is used.
-At most 8 MiB is read.
+The output of "curl -v" works too: its "* " notes and "> " request lines are
+skipped. At most 8 MiB is read.
 
 Prints "result: success" for a success, or the decoded error: vendor, HTTP
 status, code, kind, whether a retry can help, the server's message, the
@@ -106,8 +107,10 @@ request id, the server's retry-after hint, and the registry's meaning and
 resolution when the code is known. An error reported in the body of an
 HTTP 200 (Coze, MemOS) is an error. Both exit 0.
 
-Headers are never printed, and messages are redacted: a response captured
-with an Authorization header or a server echoing a key is safe to decode.
+Headers are never printed, and every value from the server is redacted and
+printed as one line, control characters shown as escapes (\x1b, \n): a
+capture with an Authorization header (the key is removed wherever the
+server echoes it) or a hostile message is safe to decode.
 
 Flags:
   --vendor V   the vendor that sent the response (default: detect it)

@@ -30,6 +30,8 @@ import (
 	"strings"
 
 	"github.com/memerr/memerr"
+	"strconv"
+	"unicode"
 )
 
 // Exit statuses.
@@ -122,19 +124,47 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 func parseVendor(s string) (memerr.Vendor, error) {
 	v, ok := memerr.ParseVendor(s)
 	if !ok {
-		return v, usageError("unknown vendor %q (want memos, tensorheart, memoryos, memoriesai, coze or generic)", s)
+		names := make([]string, 0, 6)
+		for _, v := range append(memerr.Vendors(), memerr.Generic) {
+			names = append(names, string(v))
+		}
+		return v, usageError("unknown vendor %q (want %s)", s, strings.Join(names, ", "))
 	}
 	return v, nil
 }
 
-// safeText returns server-sent text as one printable line, shortened, with
-// anything that looks like a credential removed, by memerr's own rules
-// (those of (*memerr.Error).Error).
-func safeText(s string) string {
+// maxText bounds a printed server value, in runes.
+const maxText = 500
+
+// safeText returns server-sent text as one printable line: anything that
+// looks like a credential removed by memerr's rules, each value of secrets
+// (the capture's own credentials) replaced, control and invisible
+// characters shown as escapes (\n, \x1b, \u202e) rather than sent to the
+// terminal, and the whole cut at maxText runes.
+func safeText(s string, secrets []string) string {
 	if s == "" {
 		return ""
 	}
-	return memerr.Redact(s)
+	s = memerr.Redact(s)
+	for _, sec := range secrets {
+		s = strings.ReplaceAll(s, sec, "[redacted]")
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
+		if n == maxText {
+			b.WriteString("…")
+			break
+		}
+		n++
+		if r == ' ' || unicode.IsPrint(r) {
+			b.WriteRune(r)
+			continue
+		}
+		q := strconv.QuoteRune(r) // '\n', '\x1b', '\u202e'
+		b.WriteString(q[1 : len(q)-1])
+	}
+	return b.String()
 }
 
 // field is one "key: value" line of a report.

@@ -394,10 +394,26 @@ func FuzzParseCapture(f *testing.F) {
 		if c.status < 200 || c.status > 599 {
 			t.Fatalf("status %d", c.status)
 		}
-		for _, f := range decodeFields(memerr.Auto, c) {
+		for _, f := range decodeFields(memerr.Auto, c, nil) {
 			if strings.ContainsAny(f.value, "\r\n") {
 				t.Fatalf("%s: not one line: %q", f.key, f.value)
 			}
 		}
 	})
+}
+
+func TestDecodePrintsServerTextSafely(t *testing.T) {
+	// curl -v shows the request's headers; the server echoes the key and
+	// sends terminal escapes and a second line in its message.
+	capture := "* Connected to api.example\n> GET /v1/memories HTTP/1.1\n> Authorization: Bearer zq81KqPl02mNxx\n>\n" +
+		"< HTTP/1.1 401 Unauthorized\n< Content-Type: application/json\n< X-Request-ID: req_1\n<\n" +
+		`{"success":false,"error":{"code":"INVALID_API_KEY","message":"key zq81KqPl02mNxx rejected\u001b[31m\nsecond line\u202e"}}`
+	var out, errOut strings.Builder
+	code := run([]string{"decode", "-"}, strings.NewReader(capture), &out, &errOut)
+	require.Equal(t, exitOK, code, errOut.String())
+	got := out.String()
+	assert.NotContains(t, got, "zq81KqPl02mNxx")
+	assert.NotContains(t, got, "\x1b")
+	assert.NotContains(t, got, "\u202e")
+	assert.Contains(t, got, `message:     key [redacted] rejected\x1b[31m\nsecond line\u202e`+"\n")
 }
