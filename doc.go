@@ -36,14 +36,21 @@
 //
 // # Decoding
 //
-// Parse and Decode detect the vendor by the body's shape, the X-Tt-Logid
-// header and the code's range, or take a hint (WithVendor, Decoder.Vendor).
-// Every code documented by the five vendors is in the registry (Lookup,
-// Codes) with its Kind, chosen by meaning: quota codes are
-// KindQuotaExceeded, not KindRateLimited, because waiting seconds does not
-// cure them. Bodies that are not JSON (a proxy's HTML page, an empty 503)
-// become Generic errors classified by HTTP status. ParseEvent decodes the
-// error events of Coze streams.
+// Everything memerr knows about a vendor is its Profile: the shapes of its
+// error bodies (Envelope), its success codes, its code table, where its
+// request id lives, its stream error events. The five built-in profiles
+// live in one file each (vendor_*.go); Register adds a vendor of your own,
+// which then goes through the same decoder, Transport and memerrtest.
+//
+// Parse and Decode take a hint (WithVendor, Decoder.Vendor) or detect the
+// vendor from its signals (Detection). The body is read once into the
+// members the profiles name and then judged, so the order of its members
+// never changes the verdict. Every code documented by the vendors is in
+// the registry (Lookup, Codes) with its Kind, chosen by meaning: quota
+// codes are KindQuotaExceeded, not KindRateLimited, because waiting seconds
+// does not cure them. Bodies that are not JSON (a proxy's HTML page, an
+// empty 503) become Generic errors classified by HTTP status.
+// ParseStreamEvent decodes the error events of server-sent event streams.
 //
 // # Retries and circuit breaking
 //

@@ -44,6 +44,21 @@ func fakeServer() {
 	// README:end
 }
 
+func registerRecall() {
+	// README:begin customvendor
+	memerr.MustRegister(memerr.Profile{
+		Vendor:    "recall",
+		Envelopes: []memerr.Envelope{{Success: "ok", Code: "err.kind", Message: []string{"err.text"}, RequestID: []string{"trace"}}},
+		Authority: "ok",
+		Detect:    memerr.Detection{Members: []string{"err.kind"}},
+		Codes: []memerr.CodeInfo{
+			{Code: memerr.Code{Value: "SLOW_DOWN"}, Kind: memerr.KindRateLimited, Status: 429, Meaning: "too many requests"},
+			{Code: memerr.Code{Value: "NO_SUCH_MEMORY"}, Kind: memerr.KindNotFound, Status: 404, Meaning: "no such memory"},
+		},
+	})
+	// README:end
+}
+
 func retryAfter(err error) string {
 	var e *memerr.Error
 	if errors.As(err, &e) {
@@ -53,4 +68,4 @@ func retryAfter(err error) string {
 }
 
 // The functions above exist to be compiled, not called: the README shows them.
-var _, _ = remember, fakeServer
+var _, _, _ = remember, fakeServer, registerRecall
