@@ -2,11 +2,13 @@ package memerr
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -79,38 +81,71 @@ func TestNoSecretInAnyField(t *testing.T) {
 
 // checkSecretPaths decodes one body on every path that builds an Error:
 // Parse (no request known: only what looks like a key goes), Decode of a
-// response to the request, the Transport, and Client.Do.
+// response to the request, the Transport (with its hooks) and Client.Do.
 func checkSecretPaths(t *testing.T, secret string, status int, body string) {
 	t.Helper()
 	req := secretRequest(secret)
+	if e, ok := Parse(Auto, status, nil, []byte(body)).(*Error); ok && Redact(secret) != secret {
+		checkNoSecret(t, e, secret) // Parse knows no request: only a key-shaped secret is known as one
+	}
 	resp, _ := bodyRT{status, body}.RoundTrip(req)
 	if e, ok := Decode(resp).(*Error); ok {
 		checkNoSecret(t, e, secret)
 	}
-	c := NewClient(WithBaseTransport(bodyRT{status, body}), WithMaxRetries(0), WithoutBreaker())
-	if _, err := c.Do(secretRequest(secret)); err != nil {
+	ctx := context.WithValue(context.Background(), bodyKey{}, bodyRT{status, body})
+	if _, err := secretClient.Do(secretRequest(secret).WithContext(ctx)); err != nil {
 		e, ok := err.(*Error)
 		if !ok {
 			t.Fatalf("Client.Do returned %T", err)
 		}
 		checkNoSecret(t, e, secret)
 	}
-	var seen []string
-	tr := NewTransport(bodyRT{status, body}, WithMaxRetries(1), WithBackoff(0, 0), WithoutBreaker(),
-		WithHooks(Hooks{
-			OnRetry:   func(ev RetryEvent) { seen = append(seen, ev.URL, fmt.Sprint(ev.Err)) },
-			OnAttempt: func(ev AttemptEvent) { seen = append(seen, ev.URL, ev.RequestID, fmt.Sprint(ev.Err)) },
-		}))
-	if resp, err := tr.RoundTrip(secretRequest(secret)); err == nil {
+	secretSeen.Lock()
+	secretSeen.all = secretSeen.all[:0]
+	secretSeen.Unlock()
+	if resp, err := secretTransport.RoundTrip(secretRequest(secret).WithContext(ctx)); err == nil {
 		if e, ok := Decode(resp).(*Error); ok {
 			checkNoSecret(t, e, secret)
 		}
 	}
-	for _, s := range seen {
+	secretSeen.Lock()
+	defer secretSeen.Unlock()
+	for _, s := range secretSeen.all {
 		if strings.Contains(s, secret) {
 			t.Fatalf("a hook saw the secret: %q", s)
 		}
 	}
+}
+
+// bodyKey carries the bodyRT a request is to be answered with, so that one
+// Transport serves every fuzz input.
+type bodyKey struct{}
+
+type ctxBodyRT struct{}
+
+func (ctxBodyRT) RoundTrip(r *http.Request) (*http.Response, error) {
+	return r.Context().Value(bodyKey{}).(bodyRT).RoundTrip(r)
+}
+
+var (
+	secretSeen struct {
+		sync.Mutex
+		all []string
+	}
+	secretClient    = NewClient(WithBaseTransport(ctxBodyRT{}), WithMaxRetries(0), WithoutBreaker())
+	secretTransport = NewTransport(ctxBodyRT{}, WithMaxRetries(1), WithBackoff(0, 0), WithoutBreaker(),
+		WithHooks(Hooks{
+			OnRetry: func(ev RetryEvent) { seen(ev.URL, fmt.Sprint(ev.Err)) },
+			OnAttempt: func(ev AttemptEvent) {
+				seen(ev.URL, ev.RequestID, fmt.Sprint(ev.Err))
+			},
+		}))
+)
+
+func seen(s ...string) {
+	secretSeen.Lock()
+	secretSeen.all = append(secretSeen.all, s...)
+	secretSeen.Unlock()
 }
 
 func TestRedactKnowsMemOSKeys(t *testing.T) {
