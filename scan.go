@@ -37,7 +37,7 @@ func (v value) String() string {
 		}
 	}
 	if !utf8.Valid(v.raw) {
-		return string(bytes.ToValidUTF8(v.raw, []byte("\uFFFD")))
+		return string([]rune(string(v.raw))) // each invalid byte becomes U+FFFD, as encoding/json does
 	}
 	return string(v.raw)
 }
