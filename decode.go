@@ -2,6 +2,7 @@ package memerr
 
 import (
 	"bytes"
+	"slices"
 	"encoding/json"
 	"errors"
 	"math"
@@ -147,24 +148,35 @@ func (p *profile) successValue(v value) bool {
 	if v.kind == 't' {
 		return true
 	}
-	if !v.scalar() {
-		return false
+	return v.scalar() && p.isSuccessCode(v)
+}
+
+// isSuccessCode reports whether a code is one of p's success codes (a
+// short list: compared in place, without allocating for plain codes).
+func (p *profile) isSuccessCode(v value) bool {
+	if !v.plain() {
+		return slices.Contains(p.SuccessCodes, v.code())
 	}
-	if v.plain() {
-		return p.success[string(v.raw)] // no allocation
+	for _, c := range p.SuccessCodes {
+		if string(v.raw) == c {
+			return true
+		}
 	}
-	return p.success[v.code()]
+	return false
 }
 
 // knownCode reports whether a code value is in p's table or is a success
 // code.
 func (p *profile) knownCode(v value) bool {
+	if p.isSuccessCode(v) {
+		return true
+	}
 	if v.plain() {
 		_, ok := p.codes[string(v.raw)]
-		return ok || p.success[string(v.raw)]
+		return ok
 	}
 	_, ok := p.codes[v.code()]
-	return ok || p.success[v.code()]
+	return ok
 }
 
 // message returns the first message member of e present as a string or
@@ -277,6 +289,8 @@ func (set *profileSet) detect(f *fields, h http.Header) *profile {
 		score := 0
 		if headerSignal(h, p.Detect.Headers) {
 			score += 4
+		} else if !f.anyOf(p.ids) {
+			continue // nothing of this vendor's in the body
 		}
 		for _, id := range p.detect {
 			if f.get(id).present() {
@@ -311,14 +325,11 @@ func (set *profileSet) detect(f *fields, h http.Header) *profile {
 }
 
 func inRanges(code value, ranges [][2]int64) bool {
-	if len(ranges) == 0 || code.kind != '0' && code.kind != '"' {
+	if len(ranges) == 0 {
 		return false
 	}
-	n, err := strconv.ParseInt(string(code.raw), 10, 64)
-	if !code.plain() {
-		n, err = strconv.ParseInt(code.code(), 10, 64)
-	}
-	if err != nil {
+	n, ok := code.integer()
+	if !ok {
 		return false
 	}
 	for _, r := range ranges {

@@ -202,7 +202,6 @@ func Vendors() []Vendor {
 type profile struct {
 	Profile
 	codes   map[string]int // code value -> index in Codes
-	success map[string]bool
 	names   []string // normalised names, the vendor's own included
 	events  map[string]bool
 
@@ -210,6 +209,7 @@ type profile struct {
 	envs      []envelope
 	authority int
 	detect    []int
+	ids       []int // every path it reads
 }
 
 // envelope is an Envelope with the ids of its member paths (-1: none).
@@ -227,8 +227,9 @@ type profileSet struct {
 	npaths   int
 	data     int // the id of "data"
 
-	keyPrefixes      []string // every profile's KeyPrefixes
-	requestIDHeaders []string // every profile's RequestIDHeaders, then the common ones
+	keyPrefixes      []string      // every profile's KeyPrefixes
+	secretStarts     [256][]string // secret words and key prefixes by first letter (mayHoldSecret)
+	requestIDHeaders []string      // every profile's RequestIDHeaders, then the common ones
 }
 
 var (
@@ -282,7 +283,7 @@ func (p Profile) compile(cur *profileSet) (*profile, error) {
 	if len(p.Envelopes) == 0 && v != Generic {
 		return nil, bad("no envelope")
 	}
-	rp := &profile{Profile: p, codes: map[string]int{}, success: map[string]bool{}, events: map[string]bool{}}
+	rp := &profile{Profile: p, codes: map[string]int{}, events: map[string]bool{}}
 	rp.Names = slices.Clone(p.Names)
 	rp.Envelopes = slices.Clone(p.Envelopes)
 	rp.Codes = slices.Clone(p.Codes)
@@ -312,9 +313,7 @@ func (p Profile) compile(cur *profileSet) (*profile, error) {
 			return nil, bad("code range %d-%d is empty", r[0], r[1])
 		}
 	}
-	for _, c := range p.SuccessCodes {
-		rp.success[c] = true
-	}
+	rp.SuccessCodes = slices.Clone(p.SuccessCodes)
 	for i := range rp.Codes {
 		c := &rp.Codes[i]
 		if c.Code.Vendor == Auto {
@@ -327,7 +326,7 @@ func (p Profile) compile(cur *profileSet) (*profile, error) {
 			return nil, bad("code %d has no value", i)
 		case c.Kind == KindUnknown || c.Kind >= numKinds:
 			return nil, bad("code %q has no Kind", c.Code.Value)
-		case rp.success[c.Code.Value]:
+		case slices.Contains(rp.SuccessCodes, c.Code.Value):
 			return nil, bad("code %q is also a success code", c.Code.Value)
 		}
 		if _, dup := rp.codes[c.Code.Value]; dup {
@@ -347,6 +346,10 @@ func (p Profile) compile(cur *profileSet) (*profile, error) {
 			}
 		}
 		rp.names = append(rp.names, n)
+	}
+	rp.Detect.Headers = slices.Clone(p.Detect.Headers)
+	for i, h := range rp.Detect.Headers {
+		rp.Detect.Headers[i] = http.CanonicalHeaderKey(h)
 	}
 	for _, ev := range p.ErrorEvents {
 		rp.events[ev] = true
@@ -421,6 +424,10 @@ func (s *profileSet) buildTree() error {
 	for _, p := range s.list {
 		p.authority = id(p.Authority)
 		p.detect = each(p.Detect.Members)
+		p.ids = append([]int(nil), p.detect...)
+		if p.authority >= 0 {
+			p.ids = append(p.ids, p.authority)
+		}
 		p.envs = make([]envelope, len(p.Envelopes))
 		for i := range p.Envelopes {
 			e := &p.Envelopes[i]
@@ -428,6 +435,7 @@ func (s *profileSet) buildTree() error {
 				when: id(e.When), code: id(e.Code), details: id(e.Details), success: id(e.Success),
 				failed: id(e.Failed), retryAfter: id(e.RetryAfter),
 				message: each(e.Message), requestID: each(e.RequestID), all: each(e.paths())}
+			p.ids = append(p.ids, p.envs[i].all...)
 		}
 	}
 	s.keyPrefixes, s.requestIDHeaders = nil, nil
@@ -438,6 +446,7 @@ func (s *profileSet) buildTree() error {
 		}
 	}
 	s.requestIDHeaders = appendNew(s.requestIDHeaders, "X-Request-Id", "Request-Id", "X-Trace-Id", "X-Amzn-Requestid")
+	s.secretStarts = secretStarts(s.keyPrefixes)
 	if s.npaths > maxPaths {
 		return fmt.Errorf("the profiles read %d member paths together; at most %d are supported", s.npaths, maxPaths)
 	}
@@ -462,10 +471,10 @@ func honoursIdempotencyKeys(v Vendor) bool {
 	return p == nil || p.IdempotencyKeys
 }
 
-// headerSignal reports whether h holds one of names.
+// headerSignal reports whether h holds one of names (canonical keys).
 func headerSignal(h http.Header, names []string) bool {
 	for _, n := range names {
-		if len(h[http.CanonicalHeaderKey(n)]) > 0 {
+		if len(h[n]) > 0 {
 			return true
 		}
 	}

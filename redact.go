@@ -71,19 +71,62 @@ func redact(s string) string {
 	return strings.Join(fields, "")
 }
 
+// mayHoldSecret is redact's quick test: false means s holds nothing redact
+// would remove. It looks only at the starts of words (after any character
+// that is not a letter or digit), comparing each, without regard to case,
+// with the secret words and key prefixes that begin with its letter; for
+// an '@' (URL user information); and for a credential's name before '=' or
+// ':'. It may say true for nothing.
 func mayHoldSecret(s string) bool {
-	ls := strings.ToLower(s)
-	for _, w := range secretWords {
-		if strings.Contains(ls, w) {
+	starts := &profiles.Load().secretStarts
+	word := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '@': // URL user information
+			return true
+		case (c == '=' || c == ':') && isSecretName(strings.ToLower(nameBefore(s, i))): // "myapikey=..."
 			return true
 		}
-	}
-	for _, p := range profiles.Load().keyPrefixes {
-		if strings.Contains(s, p) {
-			return true
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if alnum && !word {
+			for _, w := range starts[c|0x20] {
+				if len(s)-i >= len(w) && strings.EqualFold(s[i:i+len(w)], w) {
+					return true
+				}
+			}
 		}
+		word = alnum
 	}
-	return strings.Contains(s, "@")
+	return false
+}
+
+// nameBefore returns the word that ends just before s[i], quotes skipped:
+// the name in `api_key=`, `"token": `.
+func nameBefore(s string, i int) string {
+	end := i
+	for end > 0 && (s[end-1] == '"' || s[end-1] == '\'' || s[end-1] == ' ') {
+		end--
+	}
+	start := end
+	for start > 0 {
+		c := s[start-1]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			break
+		}
+		start--
+	}
+	return s[start:end]
+}
+
+// secretStarts indexes the secret words and the key prefixes by their
+// first letter, lower-cased.
+func secretStarts(prefixes []string) (t [256][]string) {
+	for _, w := range append(append([]string(nil), secretWords...), prefixes...) {
+		c := w[0] | 0x20
+		t[c] = append(t[c], w)
+	}
+	return t
 }
 
 func isSecretWord(w string) bool {

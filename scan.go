@@ -11,9 +11,10 @@ import (
 // body: a string without its quotes, a number, a literal, or an object's or
 // array's whole text. It becomes a Go string only when an Error is built.
 type value struct {
-	raw  []byte
-	kind byte // '"' string, '0' number, 't' true, 'f' false, 'n' null, '{' object, '[' array; 0 absent
-	esc  bool // a string holding backslash escapes
+	raw      []byte
+	kind     byte // '"' string, '0' number, 't' true, 'f' false, 'n' null, '{' object, '[' array; 0 absent
+	esc      bool // a string holding backslash escapes
+	notASCII bool // raw holds a byte of 0x80 or more, or a number a '.', 'e' or 'E'
 }
 
 // present reports a member that is there and not null.
@@ -54,19 +55,34 @@ func (v value) code() string {
 	return v.String()
 }
 
-// plain reports a string without escapes or an integer written plainly,
-// whose raw text is its code() form.
-func (v value) plain() bool {
-	if v.esc {
-		return false
+// integer reads a code as an integer: a plain number, or a string of
+// digits ("40300"), or an integral number written otherwise ("4009.0").
+func (v value) integer() (int64, bool) {
+	if v.kind != '0' && v.kind != '"' || len(v.raw) == 0 || len(v.raw) > 18 {
+		return 0, false
 	}
-	for _, c := range v.raw {
-		if c >= utf8.RuneSelf || v.kind == '0' && (c == '.' || c == 'e' || c == 'E') {
-			return false
+	var n int64
+	neg := v.raw[0] == '-'
+	digits := v.raw
+	if neg {
+		digits = digits[1:]
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			n, err := strconv.ParseInt(v.code(), 10, 64) // 4009.0, 4.009e3
+			return n, err == nil
 		}
+		n = n*10 + int64(c-'0')
 	}
-	return true
+	if neg {
+		n = -n
+	}
+	return n, len(digits) > 0
 }
+
+// plain reports a string without escapes or an integer written plainly,
+// in ASCII: its raw text is its code() form.
+func (v value) plain() bool { return !v.esc && !v.notASCII }
 
 // matches reports whether the value is one of lits: strings compared
 // without quotes, numbers and literals as written.
@@ -91,6 +107,16 @@ func (v value) matches(lits []string) bool {
 type fields struct {
 	vals [maxPaths]value
 	dup  bool // a member the profiles read appears twice: the body is ambiguous
+}
+
+// anyOf reports whether any of the paths ids is present.
+func (f *fields) anyOf(ids []int) bool {
+	for _, i := range ids {
+		if f.vals[i].kind != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // get returns the value of the path with id i; a zero value for -1.
@@ -206,11 +232,23 @@ func (s *scanner) member(n *pathNode, f *fields) bool {
 	raw := s.b[start:s.i]
 	switch {
 	case c == '"':
-		*v = value{raw: raw[1 : len(raw)-1], kind: '"', esc: bytes.IndexByte(raw, '\\') >= 0}
+		raw = raw[1 : len(raw)-1]
+		*v = value{raw: raw, kind: '"', esc: bytes.IndexByte(raw, '\\') >= 0, notASCII: !isASCII(raw, false)}
 	case c == '-' || c >= '0' && c <= '9':
-		*v = value{raw: raw, kind: '0'}
+		*v = value{raw: raw, kind: '0', notASCII: !isASCII(raw, true)}
 	default:
 		*v = value{raw: raw, kind: c}
+	}
+	return true
+}
+
+// isASCII reports whether b is all ASCII and, for a number, has no
+// fraction or exponent.
+func isASCII(b []byte, number bool) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf || number && (c == '.' || c == 'e' || c == 'E') {
+			return false
+		}
 	}
 	return true
 }
@@ -460,14 +498,14 @@ func scalarAt(b []byte, i int) (value, int, bool) {
 		if !ok || esc {
 			return value{}, 0, false
 		}
-		return value{raw: text, kind: '"'}, s.i, true
+		return value{raw: text, kind: '"', notASCII: !isASCII(text, false)}, s.i, true
 	case c == 't':
 		if s.literal("true") {
 			return value{raw: b[i:s.i], kind: 't'}, s.i, true
 		}
 	case c == '-' || c >= '0' && c <= '9':
 		if s.number() {
-			return value{raw: b[i:s.i], kind: '0'}, s.i, true
+			return value{raw: b[i:s.i], kind: '0', notASCII: !isASCII(b[i:s.i], true)}, s.i, true
 		}
 	}
 	return value{}, 0, false
