@@ -2,11 +2,11 @@ package memerr
 
 import (
 	"bytes"
-	"slices"
 	"encoding/json"
 	"errors"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"

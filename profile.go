@@ -201,9 +201,9 @@ func Vendors() []Vendor {
 // profile is a registered Profile with what the decoder derives from it.
 type profile struct {
 	Profile
-	codes   map[string]int // code value -> index in Codes
-	names   []string // normalised names, the vendor's own included
-	events  map[string]bool
+	codes  map[string]int // code value -> index in Codes
+	names  []string       // normalised names, the vendor's own included
+	events map[string]bool
 
 	// Ids of the member paths it reads, in the tree of its profileSet.
 	envs      []envelope
