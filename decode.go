@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"math/bits"
 	"net/http"
 	"slices"
 	"strconv"
@@ -110,6 +111,8 @@ func (p *profile) failing(f *fields) *envelope {
 // speaks at all, and whether it reports a failure.
 func (p *profile) reports(e *envelope, f *fields) (failed, applies bool) {
 	switch {
+	case e.mask&f.present == 0:
+		return false, false // none of its members is in the body
 	case !selected(e, f):
 		return false, false
 	case e.when >= 0:
@@ -208,15 +211,7 @@ func (p *profile) describing(f *fields) *envelope {
 }
 
 // found counts the envelope's members present in the body.
-func (e *envelope) found(f *fields) int {
-	n := 0
-	for _, id := range e.all {
-		if f.get(id).present() {
-			n++
-		}
-	}
-	return n
-}
+func (e *envelope) found(f *fields) int { return bits.OnesCount64(e.mask & f.present) }
 
 // build makes the Error of a failure of p described by env (nil: no
 // envelope of p found anything, and the status decides).
@@ -289,7 +284,7 @@ func (set *profileSet) detect(f *fields, h http.Header) *profile {
 		score := 0
 		if headerSignal(h, p.Detect.Headers) {
 			score += 4
-		} else if !f.anyOf(p.ids) {
+		} else if p.mask&f.present == 0 {
 			continue // nothing of this vendor's in the body
 		}
 		for _, id := range p.detect {

@@ -209,7 +209,7 @@ type profile struct {
 	envs      []envelope
 	authority int
 	detect    []int
-	ids       []int // every path it reads
+	mask      uint64 // every path it reads, as bits of fields.present
 }
 
 // envelope is an Envelope with the ids of its member paths (-1: none).
@@ -217,6 +217,7 @@ type envelope struct {
 	*Envelope
 	when, code, details, success, failed, retryAfter int
 	message, requestID, all                          []int
+	mask                                             uint64 // the paths of all, as bits
 }
 
 type profileSet struct {
@@ -424,9 +425,9 @@ func (s *profileSet) buildTree() error {
 	for _, p := range s.list {
 		p.authority = id(p.Authority)
 		p.detect = each(p.Detect.Members)
-		p.ids = append([]int(nil), p.detect...)
+		p.mask = maskOf(p.detect)
 		if p.authority >= 0 {
-			p.ids = append(p.ids, p.authority)
+			p.mask |= 1 << p.authority
 		}
 		p.envs = make([]envelope, len(p.Envelopes))
 		for i := range p.Envelopes {
@@ -435,7 +436,8 @@ func (s *profileSet) buildTree() error {
 				when: id(e.When), code: id(e.Code), details: id(e.Details), success: id(e.Success),
 				failed: id(e.Failed), retryAfter: id(e.RetryAfter),
 				message: each(e.Message), requestID: each(e.RequestID), all: each(e.paths())}
-			p.ids = append(p.ids, p.envs[i].all...)
+			p.envs[i].mask = maskOf(p.envs[i].all)
+			p.mask |= p.envs[i].mask
 		}
 	}
 	s.keyPrefixes, s.requestIDHeaders = nil, nil
@@ -451,6 +453,18 @@ func (s *profileSet) buildTree() error {
 		return fmt.Errorf("the profiles read %d member paths together; at most %d are supported", s.npaths, maxPaths)
 	}
 	return nil
+}
+
+// maskOf sets the bits of ids; ids of maxPaths or more are left out (the
+// set refuses them).
+func maskOf(ids []int) uint64 {
+	var m uint64
+	for _, i := range ids {
+		if i >= 0 && i < maxPaths {
+			m |= 1 << i
+		}
+	}
+	return m
 }
 
 // appendNew appends each item not yet in list.

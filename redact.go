@@ -82,21 +82,77 @@ func mayHoldSecret(s string) bool {
 	word := false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		switch {
-		case c == '@': // URL user information
+		switch byteClass[c] {
+		case 0:
+			word = false
+			continue
+		case '@': // URL user information
 			return true
-		case (c == '=' || c == ':') && isSecretName(strings.ToLower(nameBefore(s, i))): // "myapikey=..."
-			return true
+		case '=': // "myapikey=..." or "token: ..."
+			if secretNameBefore(s, i) {
+				return true
+			}
+			word = false
+			continue
 		}
-		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-		if alnum && !word {
+		if !word {
 			for _, w := range starts[c|0x20] {
-				if len(s)-i >= len(w) && strings.EqualFold(s[i:i+len(w)], w) {
+				if hasPrefixFold(s[i:], w) {
 					return true
 				}
 			}
 		}
-		word = alnum
+		word = true
+	}
+	return false
+}
+
+// byteClass sorts bytes for mayHoldSecret: 'a' for letters and digits,
+// '@', '=' for '=' and ':', 0 for the rest.
+var byteClass = func() (t [256]byte) {
+	for c := 0; c < 256; c++ {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+			t[c] = 'a'
+		case c == '@':
+			t[c] = '@'
+		case c == '=' || c == ':':
+			t[c] = '='
+		}
+	}
+	return t
+}()
+
+// hasPrefixFold reports whether s starts with lower, an ASCII word in
+// lower case, in any case.
+func hasPrefixFold(s, lower string) bool {
+	if len(s) < len(lower) {
+		return false
+	}
+	for k := 0; k < len(lower); k++ {
+		c := s[k]
+		if c >= 'A' && c <= 'Z' {
+			c |= 0x20
+		}
+		if c != lower[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// secretNameBefore reports whether the word before s[i] names a
+// credential (isSecretName), in any case, without allocating for the
+// usual names that do not.
+func secretNameBefore(s string, i int) bool {
+	name := nameBefore(s, i)
+	if name == "" {
+		return false
+	}
+	for _, suffix := range []string{"key", "token", "secret", "password", "authorization", "bearer", "basic"} {
+		if len(name) >= len(suffix) && hasPrefixFold(name[len(name)-len(suffix):], suffix) {
+			return isSecretName(strings.ToLower(name))
+		}
 	}
 	return false
 }

@@ -105,18 +105,9 @@ func (v value) matches(lits []string) bool {
 // fields holds the values of the member paths the profiles read, by path
 // id, from one pass over a body.
 type fields struct {
-	vals [maxPaths]value
-	dup  bool // a member the profiles read appears twice: the body is ambiguous
-}
-
-// anyOf reports whether any of the paths ids is present.
-func (f *fields) anyOf(ids []int) bool {
-	for _, i := range ids {
-		if f.vals[i].kind != 0 {
-			return true
-		}
-	}
-	return false
+	vals    [maxPaths]value
+	present uint64 // bit i: path i is present and not null
+	dup     bool   // a member the profiles read appears twice: the body is ambiguous
 }
 
 // get returns the value of the path with id i; a zero value for -1.
@@ -228,6 +219,9 @@ func (s *scanner) member(n *pathNode, f *fields) bool {
 	v := &f.vals[n.id]
 	if v.kind != 0 {
 		f.dup = true
+	}
+	if c != 'n' {
+		f.present |= 1 << n.id
 	}
 	raw := s.b[start:s.i]
 	switch {
