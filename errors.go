@@ -12,16 +12,13 @@ import (
 // Vendor names a memory API whose error envelope memerr understands.
 type Vendor string
 
-// The vendors memerr decodes. Auto is only an input ("detect it"); Generic is
-// only an output ("no known envelope: classified by HTTP status").
+// Auto is only an input ("detect the vendor from the response"); Generic
+// is only an output ("no known envelope: classified by HTTP status"). The
+// five built-in vendors (MemOS, Tensorheart, MemoryOS, MemoriesAI, Coze)
+// are declared with their profiles, one file each.
 const (
-	Auto        Vendor = ""            // input only: detect the vendor from the response
-	MemOS       Vendor = "memos"       // MemOS cloud and self-hosted (MemTensor)
-	Tensorheart Vendor = "tensorheart" // Tensorheart Memory API
-	MemoryOS    Vendor = "memoryos"    // Memory OS (mymemoryos.com)
-	MemoriesAI  Vendor = "memoriesai"  // memories.ai
-	Coze        Vendor = "coze"        // Coze open API
-	Generic     Vendor = "generic"     // no known envelope: classified by HTTP status
+	Auto    Vendor = ""        // input only: detect the vendor from the response
+	Generic Vendor = "generic" // no known envelope: classified by HTTP status
 )
 
 // String returns the vendor's name; Auto prints as "auto".

@@ -21,6 +21,9 @@ import (
 // events with {"code":...,"msg":...}, or no details at all.
 
 // Coze open API codes. They usually arrive in the body of an HTTP 200.
+// Coze is the Coze open API.
+const Coze Vendor = "coze"
+
 var (
 	// Request and conversation errors.
 

@@ -10,6 +10,9 @@ import "strconv"
 // "success":true,"failed":false}. No request id, no wait hints.
 
 // memories.ai codes: the body code equals the HTTP status.
+// MemoriesAI is memories.ai.
+const MemoriesAI Vendor = "memoriesai"
+
 var (
 	MemoriesAIBadRequest           = Code{MemoriesAI, "400"}
 	MemoriesAIUnauthorized         = Code{MemoriesAI, "401"}

@@ -8,6 +8,9 @@ package memerr
 // X-RateLimit-Reset (Unix time).
 
 // Memory OS codes; the HTTP status mirrors each code.
+// MemoryOS is Memory OS (mymemoryos.com).
+const MemoryOS Vendor = "memoryos"
+
 var (
 	MemoryOSUnauthorized    = Code{MemoryOS, "UNAUTHORIZED"}
 	MemoryOSForbidden       = Code{MemoryOS, "FORBIDDEN"}

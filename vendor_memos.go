@@ -18,6 +18,9 @@ import "strconv"
 
 // MemOS codes (MemTensor cloud and self-hosted). MemOS pairs no HTTP status
 // with them: they usually arrive in the body of an HTTP 200.
+// MemOS is MemOS cloud and self-hosted (MemTensor).
+const MemOS Vendor = "memos"
+
 var (
 	// Parameter errors.
 

@@ -10,6 +10,9 @@ package memerr
 // (seconds) and X-RateLimit-Reset (Unix time).
 
 // Tensorheart Memory API codes; the HTTP status mirrors each code.
+// Tensorheart is the Tensorheart Memory API.
+const Tensorheart Vendor = "tensorheart"
+
 var (
 	// Authentication errors (401).
 

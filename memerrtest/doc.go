@@ -15,7 +15,7 @@
 //		memerrtest.Success(memerr.Coze, map[string]any{"id": "m1"}),
 //	)
 //	resp, err := srv.Client().Get(srv.URL + "/v1/memories")
-//	// ... memerr.Decode(resp) gives *memerr.Error{Vendor: Coze, Code: "4009", Kind: KindRateLimited}
+//	// ... memerr.Decode(resp) gives *memerr.Error{Vendor: Coze, Code: "4009", Kind: KindUnavailable}
 //
 //	srv.RequestCount() // 1
 //	srv.Conns()        // TCP connections opened: proves keep-alive reuse across retries
