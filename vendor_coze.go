@@ -20,10 +20,10 @@ import (
 // "conversation.chat.failed" stream event; chat streams also send "error"
 // events with {"code":...,"msg":...}, or no details at all.
 
-// Coze open API codes. They usually arrive in the body of an HTTP 200.
 // Coze is the Coze open API.
 const Coze Vendor = "coze"
 
+// Coze open API codes. They usually arrive in the body of an HTTP 200.
 var (
 	// Request and conversation errors.
 

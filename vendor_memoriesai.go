@@ -9,10 +9,10 @@ import "strconv"
 // "data":{...}}; an older API sends {"code":"0000","msg":"success","data":{},
 // "success":true,"failed":false}. No request id, no wait hints.
 
-// memories.ai codes: the body code equals the HTTP status.
 // MemoriesAI is memories.ai.
 const MemoriesAI Vendor = "memoriesai"
 
+// memories.ai codes: the body code equals the HTTP status.
 var (
 	MemoriesAIBadRequest           = Code{MemoriesAI, "400"}
 	MemoriesAIUnauthorized         = Code{MemoriesAI, "401"}

@@ -7,10 +7,10 @@ package memerr
 // with. Success: {"data":...,"meta":{...}}. Rate limits carry
 // X-RateLimit-Reset (Unix time).
 
-// Memory OS codes; the HTTP status mirrors each code.
 // MemoryOS is Memory OS (mymemoryos.com).
 const MemoryOS Vendor = "memoryos"
 
+// Memory OS codes; the HTTP status mirrors each code.
 var (
 	MemoryOSUnauthorized    = Code{MemoryOS, "UNAUTHORIZED"}
 	MemoryOSForbidden       = Code{MemoryOS, "FORBIDDEN"}

@@ -16,11 +16,11 @@ import "strconv"
 // MemOS sends no request id back; it reads g-trace-id or x-trace-id from
 // requests. Clients authenticate with "Authorization: Token <key>".
 
-// MemOS codes (MemTensor cloud and self-hosted). MemOS pairs no HTTP status
-// with them: they usually arrive in the body of an HTTP 200.
 // MemOS is MemOS cloud and self-hosted (MemTensor).
 const MemOS Vendor = "memos"
 
+// MemOS codes (MemTensor cloud and self-hosted). MemOS pairs no HTTP status
+// with them: they usually arrive in the body of an HTTP 200.
 var (
 	// Parameter errors.
 

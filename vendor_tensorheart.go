@@ -9,10 +9,10 @@ package memerr
 // The request id is also in X-Request-ID; rate limits carry Retry-After
 // (seconds) and X-RateLimit-Reset (Unix time).
 
-// Tensorheart Memory API codes; the HTTP status mirrors each code.
 // Tensorheart is the Tensorheart Memory API.
 const Tensorheart Vendor = "tensorheart"
 
+// Tensorheart Memory API codes; the HTTP status mirrors each code.
 var (
 	// Authentication errors (401).
 
