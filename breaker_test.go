@@ -395,13 +395,14 @@ func TestCanonicalHost(t *testing.T) {
 // breaker lookup: hosts taken in turn, and a scheme that differs for the
 // same host and port, each keep their own breaker.
 func TestBreakerLookupAlternatingHosts(t *testing.T) {
-	bs := newBreakers(BreakerSettings{}, nil)
-	a1 := bs.forURL(mustURL(t, "http://a.example/x"))
-	b1 := bs.forURL(mustURL(t, "http://b.example/x"))
-	a2 := bs.forURL(mustURL(t, "http://a.example:80/y"))
-	s1 := bs.forURL(mustURL(t, "https://a.example/x"))
-	a3 := bs.forURL(mustURL(t, "http://a.example/z"))
-	b2 := bs.forURL(mustURL(t, "http://B.example/"))
+	bs := newScopes(&config{}, nil)
+	at := func(raw string) *scope { return bs.forRequest(&http.Request{URL: mustURL(t, raw)}) }
+	a1 := at("http://a.example/x")
+	b1 := at("http://b.example/x")
+	a2 := at("http://a.example:80/y")
+	s1 := at("https://a.example/x")
+	a3 := at("http://a.example/z")
+	b2 := at("http://B.example/")
 	assert.NotSame(t, a1, b1)
 	assert.Same(t, a1, a2, "the same host spelled with its default port")
 	assert.Same(t, a1, a3)

@@ -19,11 +19,11 @@ import (
 func waits(tr *Transport) func() []time.Duration {
 	var mu sync.Mutex
 	var ds []time.Duration
-	tr.sleep = func(ctx context.Context, d time.Duration) bool {
+	tr.waitFor = func(d time.Duration) time.Duration {
 		mu.Lock()
 		ds = append(ds, d)
 		mu.Unlock()
-		return ctx.Err() == nil
+		return 0
 	}
 	return func() []time.Duration {
 		mu.Lock()
@@ -328,10 +328,13 @@ func TestRetryBudget(t *testing.T) {
 		}
 	})
 
-	t.Run("default budget", func(t *testing.T) {
+	t.Run("default budget, one per scope", func(t *testing.T) {
 		tr := NewTransport(nil)
-		require.NotNil(t, tr.cfg.budget)
-		assert.Equal(t, 500, tr.cfg.budget.Tokens())
+		a := tr.scopes.forRequest(&http.Request{URL: mustURL(t, "http://a.example/")})
+		b := tr.scopes.forRequest(&http.Request{URL: mustURL(t, "http://b.example/")})
+		require.NotNil(t, a.budget)
+		assert.Equal(t, 500, a.budget.Tokens())
+		assert.NotSame(t, a.budget, b.budget)
 	})
 }
 

@@ -2,11 +2,13 @@ package memerr
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -597,7 +599,10 @@ func TestHostHeaderAndResponseRequest(t *testing.T) {
 
 func TestSilentByDefault(t *testing.T) {
 	tr := NewTransport(nil)
-	assert.Nil(t, tr.rc.Logger, "go-retryablehttp's default logger prints to stderr")
+	req, _ := http.NewRequest(http.MethodGet, "http://example.test/", nil)
+	c, err := tr.newCall(req)
+	require.NoError(t, err)
+	assert.Nil(t, c.rc.Logger, "go-retryablehttp's default logger prints to stderr")
 	assert.Nil(t, tr.cfg.logger)
 }
 
@@ -725,52 +730,216 @@ func TestReadAheadOnlyForVendorsWithErrorsIn2xx(t *testing.T) {
 	}
 }
 
-// TestSuccessPathAllocations holds the success path to its allocation
-// budget, over an in-memory base: one allocation when the body is read
-// ahead (the handle that becomes resp.Body; its buffer is pooled), none when
-// it is not. The closed breaker, the retry budget and the success check
-// allocate nothing.
-func TestSuccessPathAllocations(t *testing.T) {
-	if raceOn {
-		t.Skip("under the race detector sync.Pool drops buffers at random; the run without -race checks this")
-	}
-	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		return &http.Response{
-			StatusCode:    http.StatusOK,
-			Header:        http.Header{"Content-Type": {"application/json"}},
-			ContentLength: int64(len(benchBody)),
-			Body:          io.NopCloser(bytes.NewReader(benchBody)),
-			Request:       r,
-		}, nil
+// The faults below were found by an adversarial review (issue 12, item 8);
+// each test failed before its fix.
+
+func TestHugeLimitsWork(t *testing.T) {
+	t.Run("WithMaxReplayBody(MaxInt64) sends the body", func(t *testing.T) {
+		srv := newScripted(t, jsonStep(200, okCoze))
+		tr := NewTransport(nil, WithMaxReplayBody(math.MaxInt64))
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, io.NopCloser(strings.NewReader("hello")))
+		req.GetBody = nil
+		resp, err := tr.RoundTrip(req)
+		require.NoError(t, err)
+		readAll(t, resp)
+		require.Len(t, srv.Bodies(), 1)
+		assert.Equal(t, "hello", string(srv.Bodies()[0]))
 	})
-	req, err := http.NewRequest(http.MethodGet, "http://memory.invalid/v1/memories/1", nil)
-	require.NoError(t, err)
-	allocs := func(rt http.RoundTripper) float64 {
-		var failed error
-		n := testing.AllocsPerRun(1000, func() {
-			resp, err := rt.RoundTrip(req)
-			if err != nil {
-				failed = err
-				return
-			}
-			if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-				failed = err
-			}
-			resp.Body.Close()
-		})
-		require.NoError(t, failed)
-		return n
+	t.Run("WithMaxErrorBody(MaxInt64) decodes a 400", func(t *testing.T) {
+		srv := newScripted(t, jsonStep(400, `{"code":4000,"msg":"bad parameter"}`))
+		c := NewClient(WithMaxErrorBody(math.MaxInt64))
+		req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+		_, err := c.Do(req)
+		var e *Error
+		require.ErrorAs(t, err, &e)
+		assert.Equal(t, KindInvalidRequest, e.Kind)
+		assert.Equal(t, "bad parameter", e.Message)
+	})
+	t.Run("Decoder{MaxErrorBody: MaxInt64} decodes a 400", func(t *testing.T) {
+		resp := &http.Response{StatusCode: 400, Header: http.Header{"Content-Type": {"application/json"}},
+			ContentLength: -1, Body: io.NopCloser(strings.NewReader(`{"code":4000,"msg":"bad parameter"}`))}
+		err := Decoder{MaxErrorBody: math.MaxInt64}.Decode(resp)
+		var e *Error
+		require.ErrorAs(t, err, &e)
+		assert.Equal(t, "bad parameter", e.Message)
+	})
+}
+
+func TestCancelledDuringWaitGetsContextError(t *testing.T) {
+	big := strings.Repeat("x", 3<<20)
+	srv := newScripted(t, step{status: 503, header: map[string]string{"Retry-After": "2", "Content-Type": "text/plain"}, body: big})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// Cancel as the wait begins: no timing involved.
+	tr := NewTransport(nil, WithHooks(Hooks{OnRetry: func(RetryEvent) { cancel() }}))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+	resp, err := tr.RoundTrip(req)
+	if resp != nil {
+		got := readAll(t, resp)
+		assert.Equal(t, len(big), len(got), "a body is never cut short")
 	}
-	bare := allocs(base)
-	for _, c := range []struct {
-		name string
-		rt   http.RoundTripper
-		want float64
-	}{
-		{"Coze: read ahead", NewTransport(base, WithVendor(Coze)), 1},
-		{"Auto: read ahead", NewTransport(base), 1},
-		{"Tensorheart: not read ahead", NewTransport(base, WithVendor(Tensorheart)), 0},
-	} {
-		assert.Equal(t, c.want, allocs(c.rt)-bare, c.name)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Nil(t, resp)
+	assert.Equal(t, 1, srv.Hits())
+}
+
+func TestGetBodyFailureKeepsLastResponse(t *testing.T) {
+	srv := newScripted(t, step{status: 503, body: "down"}, jsonStep(200, okCoze))
+	tr := NewTransport(nil, fast()...)
+	req, _ := http.NewRequest(http.MethodPut, srv.URL, strings.NewReader("payload"))
+	req.GetBody = func() (io.ReadCloser, error) { return nil, errors.New("body source gone") }
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err, "the server's response, not the rewind error")
+	assert.Equal(t, 503, resp.StatusCode)
+	assert.Equal(t, "down", readAll(t, resp))
+	assert.Equal(t, 1, srv.Hits())
+}
+
+// failingReader fails after sending a few bytes, like a file on a bad disk.
+type failingReader struct {
+	sent bool
+	err  error
+}
+
+func (r *failingReader) Read(p []byte) (int, error) {
+	if !r.sent {
+		r.sent = true
+		return copy(p, "partial"), nil
+	}
+	return 0, r.err
+}
+
+func TestCallerBodyReadErrorIsTheCallers(t *testing.T) {
+	diskErr := errors.New("disk read error")
+	for _, withGetBody := range []bool{true, false} {
+		t.Run(fmt.Sprintf("GetBody %v", withGetBody), func(t *testing.T) {
+			srv := newScripted(t, jsonStep(200, okCoze))
+			c := NewClient(fast(WithBreaker(BreakerSettings{ConsecutiveFailures: 2}))...)
+			for i := 0; i < 5; i++ {
+				req, _ := http.NewRequest(http.MethodPut, srv.URL, &failingReader{err: diskErr})
+				req.ContentLength = 100
+				if withGetBody {
+					req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(&failingReader{err: diskErr}), nil }
+				}
+				_, err := c.Do(req)
+				var e *Error
+				require.ErrorAs(t, err, &e)
+				assert.ErrorIs(t, err, diskErr)
+				assert.NotErrorIs(t, err, ErrCircuitOpen)
+				assert.Equal(t, KindUnknown, e.Kind, "the caller's own error says nothing of the server")
+				assert.Equal(t, 1, e.Attempts, "never retried")
+			}
+			st, _ := c.Transport().BreakerState(srv.URL)
+			assert.Equal(t, CircuitClosed, st, "never counted against the host")
+		})
+	}
+}
+
+func TestStreamingJSONNotHeldBack(t *testing.T) {
+	for _, ct := range []string{"application/json", "Application/JSON; charset=UTF-8", "application/json-seq", "application/jsonl", "application/x-ndjson"} {
+		t.Run(ct, func(t *testing.T) {
+			release := make(chan struct{})
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", ct)
+				io.WriteString(w, `{"code":0,"msg":"","data":{"id":"1"}}`+"\n")
+				w.(http.Flusher).Flush()
+				select {
+				case <-release:
+				case <-r.Context().Done():
+				}
+				io.WriteString(w, `{"code":0,"msg":"","data":{"id":"2"}}`+"\n")
+			}))
+			defer srv.Close()
+			defer close(release)
+			tr := NewTransport(nil, WithVendor(Coze))
+			type result struct {
+				resp *http.Response
+				err  error
+			}
+			done := make(chan result, 1)
+			go func() {
+				req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+				resp, err := tr.RoundTrip(req)
+				done <- result{resp, err}
+			}()
+			select {
+			case r := <-done:
+				require.NoError(t, r.err)
+				defer r.resp.Body.Close()
+				line := make([]byte, 64)
+				n, _ := io.ReadAtLeast(r.resp.Body, line, 10)
+				assert.Contains(t, string(line[:n]), `"id":"1"`, "the first part reaches the caller while the stream is open")
+			case <-time.After(10 * time.Second):
+				t.Fatal("the response was held back until the stream ended")
+			}
+		})
+	}
+}
+
+func TestSwitchingProtocolsAfterRetryKeepsWritableBody(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hits.Add(1) == 1 {
+			w.WriteHeader(503)
+			return
+		}
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		brw.Flush()
+		buf := make([]byte, 4)
+		n, _ := io.ReadFull(brw, buf)
+		conn.Write(buf[:n])
+	}))
+	defer srv.Close()
+	tr := NewTransport(nil, fast()...)
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "echo")
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusSwitchingProtocols, resp.StatusCode)
+	assert.Equal(t, int32(2), hits.Load())
+	rw, ok := resp.Body.(io.ReadWriteCloser)
+	require.True(t, ok, "the upgraded connection is writable")
+	defer rw.Close()
+	_, err = rw.Write([]byte("ping"))
+	require.NoError(t, err)
+	got := make([]byte, 4)
+	_, err = io.ReadFull(rw, got)
+	require.NoError(t, err)
+	assert.Equal(t, "ping", string(got))
+}
+
+func TestCallerGzipBodyNeverPrinted(t *testing.T) {
+	var zipped bytes.Buffer
+	zw := gzip.NewWriter(&zipped)
+	zw.Write([]byte(busyCoze))
+	zw.Close()
+	srv := newScripted(t, step{status: 500, header: map[string]string{"Content-Encoding": "gzip", "Content-Type": "application/json"}, body: zipped.String()})
+	var attempts []AttemptEvent
+	c := NewClient(fast(WithMaxRetries(1), WithHooks(Hooks{OnAttempt: func(ev AttemptEvent) { attempts = append(attempts, ev) }}))...)
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+
+	resp, err := c.HTTPClient().Do(req)
+	require.NoError(t, err)
+	assert.Equal(t, zipped.String(), readAll(t, resp), "the caller gets the bytes the server sent")
+
+	req, _ = http.NewRequest(http.MethodGet, srv.URL, nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	_, err = c.Do(req)
+	var e *Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, "system busy", e.Message, "the in-body error is found in the gzip body")
+	assert.Equal(t, "4009", e.Code)
+	require.NotEmpty(t, attempts)
+	for _, ev := range attempts {
+		assert.NotContains(t, ev.Err.Error(), "\x1f\x8b", "no gzip bytes in a message")
+		assert.Contains(t, ev.Err.Error(), "system busy")
 	}
 }
