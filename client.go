@@ -172,4 +172,3 @@ func (c *Client) DoJSON(ctx context.Context, method, rawURL string, in, out any)
 	}
 	return nil
 }
-

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
-
 )
 
 // RetryBudget is a token bucket shared by the requests of one breaker scope
@@ -133,10 +132,10 @@ func permanentNetErr(err error) bool {
 
 // retryDecision is the retry policy's answer about one attempt.
 type retryDecision struct {
-	retry bool
-	wait  time.Duration
-	network bool // after a network error or timeout: the budget charges more
-	why   string // when not retrying a failure: the reason, for the log
+	retry   bool
+	wait    time.Duration
+	network bool   // after a network error or timeout: the budget charges more
+	why     string // when not retrying a failure: the reason, for the log
 }
 
 // decide applies the retry policy to the last attempt of c: its decoded

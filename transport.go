@@ -110,13 +110,27 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	resp, err := c.rc.Do(&c.rr)
-	return c.finish(resp, err)
+	resp, err = c.finish(resp, err)
+	c.release()
+	return resp, err
 }
 
-// call is the state of one RoundTrip.
+// call is the state of one RoundTrip, and the go-retryablehttp client that
+// runs its loop: the loop's hooks receive no request state, so they are the
+// call's methods. Calls are recycled (calls) so that binding the hooks costs
+// nothing per request; nothing keeps a call once RoundTrip has returned.
 type call struct {
+	callState
+	rr retryablehttp.Request
+	rc retryablehttp.Client
+	hc http.Client // sends each attempt through the call's RoundTrip
+}
+
+// callState is what one request sets in its call.
+type callState struct {
 	t       *Transport
 	req     *http.Request // the caller's
+	out     *http.Request // as sent: req itself, or a copy with its own body
 	scope   *scope
 	getBody func() (io.ReadCloser, error) // a fresh copy of the body; nil when there is none or it cannot be replayed
 	hasBody bool
@@ -128,19 +142,36 @@ type call struct {
 	wait     time.Duration // decided by checkRetry, returned by backoff
 	next     io.ReadCloser // the next attempt's body, rewound by checkRetry
 	spent    int64         // budget tokens spent on this request's retries
-
-	out http.Request // the request as sent: the caller's, with its own body
-	rr  retryablehttp.Request
-	rc  retryablehttp.Client
-	hc  http.Client
 }
 
-// newCall prepares req's call: its scope, its copy, and a body that can be
-// sent again.
+var calls = sync.Pool{New: func() any {
+	c := new(call)
+	c.hc = http.Client{
+		Transport:     c,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	c.rc = retryablehttp.Client{
+		HTTPClient:   &c.hc,
+		CheckRetry:   c.checkRetry,
+		Backoff:      c.backoff,
+		PrepareRetry: c.prepareRetry,
+		ErrorHandler: lastResponse,
+	}
+	return c
+}}
+
+// newCall prepares req's call: its scope, and a body that can be sent
+// again. A request without body is sent as it is: neither net/http's
+// client nor go-retryablehttp modifies it (a retry is sent on a copy).
 func (t *Transport) newCall(req *http.Request) (*call, error) {
-	c := &call{t: t, req: req, scope: t.scopes.forRequest(req), replay: true}
-	c.out = *req
-	c.out.RequestURI = ""
+	c := calls.Get().(*call)
+	c.callState = callState{t: t, req: req, out: req, scope: t.scopes.forRequest(req), replay: true}
+	c.rc.RetryMax = t.cfg.maxRetries
+	if req.RequestURI != "" || (req.Body != nil && req.Body != http.NoBody) {
+		out := *req
+		out.RequestURI = ""
+		c.out = &out
+	}
 	if req.Body != nil && req.Body != http.NoBody {
 		c.hasBody = true
 		body := req.Body
@@ -150,6 +181,7 @@ func (t *Transport) newCall(req *http.Request) (*call, error) {
 		case t.cfg.maxRetries > 0:
 			var err error
 			if body, err = c.bufferBody(req.Body, t.cfg.maxReplayBody); err != nil {
+				c.release()
 				return nil, err
 			}
 		default:
@@ -157,22 +189,15 @@ func (t *Transport) newCall(req *http.Request) (*call, error) {
 		}
 		c.out.Body = c.track(body)
 	}
-	c.rr.Request = &c.out
-	// A client of its own per request: go-retryablehttp's hooks receive no
-	// request state, so they are this call's methods.
-	c.hc = http.Client{
-		Transport:     c,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	c.rc = retryablehttp.Client{
-		HTTPClient:   &c.hc,
-		RetryMax:     t.cfg.maxRetries,
-		CheckRetry:   c.checkRetry,
-		Backoff:      c.backoff,
-		PrepareRetry: c.prepareRetry,
-		ErrorHandler: lastResponse,
-	}
+	c.rr = retryablehttp.Request{Request: c.out}
 	return c, nil
+}
+
+// release gives the call back for reuse.
+func (c *call) release() {
+	c.callState = callState{}
+	c.rr = retryablehttp.Request{}
+	calls.Put(c)
 }
 
 // bufferBody reads a body without GetBody so it can be replayed, up to limit
