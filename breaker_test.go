@@ -95,9 +95,7 @@ func TestBreakerOpensPerHost(t *testing.T) {
 
 	// Open: fail fast without touching the network, and without retrying.
 	retries.Store(0)
-	start := time.Now()
 	_, err = hc.Get(a.URL + "/v1/memories")
-	assert.Less(t, time.Since(start), 50*time.Millisecond)
 	require.Error(t, err)
 	assert.Equal(t, 3, a.Hits(), "no network traffic while open")
 	assert.Zero(t, retries.Load(), "a breaker rejection is not retried")
@@ -242,8 +240,9 @@ func TestBreakerNetworkErrorsAndCancellation(t *testing.T) {
 }
 
 func TestBreakerHalfOpen(t *testing.T) {
-	const openFor = 50 * time.Millisecond
-	setup := func(t *testing.T) (*toggled, *Transport, *changes) {
+	const openFor = time.Second
+	setup := func(t *testing.T) (*toggled, *Transport, *changes, *fakeClock) {
+		clock := useFakeClock(t)
 		srv := newToggled(t, true)
 		ch := &changes{}
 		tr := NewTransport(nil, fast(WithMaxRetries(0),
@@ -256,13 +255,16 @@ func TestBreakerHalfOpen(t *testing.T) {
 		}
 		_, err := get(t, tr, srv.URL)
 		require.ErrorIs(t, err, ErrCircuitOpen)
-		require.Equal(t, 2, srv.Hits())
-		return srv, tr, ch
+		require.Equal(t, int32(2), srv.hits.Load())
+		clock.Advance(openFor - time.Millisecond)
+		state, _ := tr.BreakerState(srv.URL)
+		require.Equal(t, CircuitOpen, state, "open for the whole period")
+		clock.Advance(time.Millisecond)
+		return srv, tr, ch, clock
 	}
 
 	t.Run("a success closes it", func(t *testing.T) {
-		srv, tr, ch := setup(t)
-		time.Sleep(openFor + 10*time.Millisecond)
+		srv, tr, ch, _ := setup(t)
 		state, _ := tr.BreakerState(srv.URL)
 		assert.Equal(t, CircuitHalfOpen, state)
 		srv.failing.Store(false)
@@ -279,31 +281,31 @@ func TestBreakerHalfOpen(t *testing.T) {
 		}, ch.list())
 	})
 
-	t.Run("a failure reopens it", func(t *testing.T) {
-		srv, tr, ch := setup(t)
-		time.Sleep(openFor + 10*time.Millisecond)
+	t.Run("a failure reopens it for twice as long", func(t *testing.T) {
+		srv, tr, ch, clock := setup(t)
 		resp, err := get(t, tr, srv.URL)
 		require.NoError(t, err)
 		readAll(t, resp)
-		assert.Equal(t, 3, srv.Hits(), "one trial request")
+		assert.Equal(t, int32(3), srv.hits.Load(), "one trial request")
 		state, _ := tr.BreakerState(srv.URL)
 		assert.Equal(t, CircuitOpen, state)
 		_, err = get(t, tr, srv.URL)
 		var be *BreakerError
 		require.ErrorAs(t, err, &be)
-		assert.Greater(t, be.Remaining, time.Duration(0))
-		assert.LessOrEqual(t, be.Remaining, openFor)
+		assert.Equal(t, 2*openFor, be.Remaining)
 		host := canonicalHost(mustURL(t, srv.URL))
 		assert.Equal(t, []BreakerChange{
 			{host, CircuitClosed, CircuitOpen},
 			{host, CircuitOpen, CircuitHalfOpen},
 			{host, CircuitHalfOpen, CircuitOpen},
 		}, ch.list())
+		clock.Advance(2 * openFor)
+		state, _ = tr.BreakerState(srv.URL)
+		assert.Equal(t, CircuitHalfOpen, state)
 	})
 
 	t.Run("trial slots taken", func(t *testing.T) {
-		srv, tr, _ := setup(t)
-		time.Sleep(openFor + 10*time.Millisecond)
+		srv, tr, _, _ := setup(t)
 		hold := make(chan struct{})
 		srv.hold.Store(&hold)
 		srv.failing.Store(false)
@@ -315,19 +317,77 @@ func TestBreakerHalfOpen(t *testing.T) {
 			}
 			trial <- err
 		}()
-		require.Eventually(t, func() bool { return srv.Hits() == 3 }, time.Second, time.Millisecond)
+		require.Eventually(t, func() bool { return srv.hits.Load() == 3 }, time.Minute, time.Millisecond)
 		_, err := get(t, tr, srv.URL)
 		var be *BreakerError
 		require.ErrorAs(t, err, &be)
 		assert.Equal(t, CircuitHalfOpen, be.State)
 		assert.ErrorIs(t, err, ErrCircuitOpen)
 		assert.ErrorIs(t, err, gobreaker.ErrTooManyRequests)
-		assert.Equal(t, 3, srv.Hits())
+		assert.Equal(t, int32(3), srv.hits.Load())
 		close(hold)
 		require.NoError(t, <-trial)
 		state, _ := tr.BreakerState(srv.URL)
 		assert.Equal(t, CircuitClosed, state)
 	})
+}
+
+// TestBreakerOpenPeriodGrows checks the open period: 1s at the first trip,
+// doubled by each trip that follows another without a long closed spell
+// between them, capped, and back to 1s once the breaker has stayed closed
+// for MaxOpenTimeout.
+func TestBreakerOpenPeriodGrows(t *testing.T) {
+	clock := useFakeClock(t)
+	var failing atomic.Bool
+	failing.Store(true)
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		status := http.StatusOK
+		if failing.Load() {
+			status = http.StatusServiceUnavailable
+		}
+		return &http.Response{StatusCode: status, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
+	})
+	tr := NewTransport(base, WithMaxRetries(0), WithBreaker(BreakerSettings{ConsecutiveFailures: 1, MaxOpenTimeout: 5 * time.Second}))
+	const host = "http://memory.invalid"
+	send := func() error {
+		resp, err := get(t, tr, host+"/")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	remaining := func() time.Duration {
+		var be *BreakerError
+		require.ErrorAs(t, send(), &be)
+		return be.Remaining
+	}
+	require.NoError(t, send()) // trips
+	var periods []time.Duration
+	for i := 0; i < 5; i++ {
+		d := remaining()
+		periods = append(periods, d)
+		clock.Advance(d)
+		require.NoError(t, send()) // the trial fails: open again
+	}
+	assert.Equal(t, []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 5 * time.Second, 5 * time.Second}, periods)
+
+	// A trial that succeeds closes it; a trip soon after keeps growing.
+	clock.Advance(remaining())
+	failing.Store(false)
+	require.NoError(t, send())
+	failing.Store(true)
+	clock.Advance(time.Second)
+	require.NoError(t, send())
+	assert.Equal(t, 5*time.Second, remaining(), "closed 1s only: the period stays long")
+
+	// Closed for MaxOpenTimeout: the next trip starts at 1s again.
+	clock.Advance(remaining())
+	failing.Store(false)
+	require.NoError(t, send())
+	clock.Advance(5 * time.Second)
+	failing.Store(true)
+	require.NoError(t, send())
+	assert.Equal(t, time.Second, remaining())
 }
 
 func TestBreakerHookMayReadState(t *testing.T) {
@@ -418,7 +478,8 @@ func TestBreakerLookupAlternatingHosts(t *testing.T) {
 // state (gobreaker drops such outcomes by generation; the lock-free closed
 // path must too).
 func TestBreakerDropsOutcomesFromAnEarlierState(t *testing.T) {
-	const openFor = 20 * time.Millisecond
+	clock := useFakeClock(t)
+	const openFor = time.Second
 	inSlow, release := make(chan struct{}), make(chan struct{})
 	var failing atomic.Bool
 	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
@@ -459,7 +520,7 @@ func TestBreakerDropsOutcomesFromAnEarlierState(t *testing.T) {
 	state, _ := tr.BreakerState(host)
 	require.Equal(t, CircuitOpen, state)
 
-	time.Sleep(openFor + 5*time.Millisecond)
+	clock.Advance(openFor)
 	failing.Store(false)
 	send() // the trial request closes it
 	state, _ = tr.BreakerState(host)
@@ -480,7 +541,8 @@ func TestBreakerDropsOutcomesFromAnEarlierState(t *testing.T) {
 // TestBreakerClosingForgetsCounts checks that a breaker that closes after
 // its trial starts counting afresh.
 func TestBreakerClosingForgetsCounts(t *testing.T) {
-	const openFor = 20 * time.Millisecond
+	clock := useFakeClock(t)
+	const openFor = time.Second
 	srv := newToggled(t, true)
 	tr := NewTransport(nil, fast(WithMaxRetries(0),
 		WithBreaker(BreakerSettings{ConsecutiveFailures: 2, MinRequests: 3, FailureRatio: 0.5, OpenTimeout: openFor}))...)
@@ -491,7 +553,7 @@ func TestBreakerClosingForgetsCounts(t *testing.T) {
 	}
 	state, _ := tr.BreakerState(srv.URL)
 	require.Equal(t, CircuitOpen, state)
-	time.Sleep(openFor + 5*time.Millisecond)
+	clock.Advance(openFor)
 	srv.failing.Store(false)
 	resp, err := get(t, tr, srv.URL)
 	require.NoError(t, err)
