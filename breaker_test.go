@@ -3,9 +3,13 @@ package memerr
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -602,4 +606,146 @@ func TestBreakerTripsUnderConcurrency(t *testing.T) {
 	assert.LessOrEqual(t, srv.Hits(), trip+goroutines-1)
 	state, _ := tr.BreakerState(srv.URL)
 	assert.Equal(t, CircuitOpen, state)
+}
+
+// TestBreakerScopeByPath: five MemOS 50005 "search service down" answers
+// on /search/memory open the breaker of that path only, when breakers are
+// scoped by path; GET /get/memory still goes through.
+func TestBreakerScopeByPath(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/search/memory" {
+			io.WriteString(w, `{"code":50005,"message":"search service down","data":null}`)
+			return
+		}
+		io.WriteString(w, okMemOS)
+	}))
+	defer srv.Close()
+	byPath := func(r *http.Request) string { return canonicalHost(r.URL) + r.URL.Path }
+	c := NewClient(WithVendor(MemOS), WithMaxRetries(0), WithBreakerScope(byPath))
+	for i := 0; i < 5; i++ {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/search/memory", strings.NewReader(`{"query":"tea"}`))
+		_, err := c.Do(req)
+		require.ErrorIs(t, err, MemOSSearchServiceUnavailable)
+	}
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/search/memory", strings.NewReader(`{"query":"tea"}`))
+	_, err := c.Do(req)
+	require.ErrorIs(t, err, ErrCircuitOpen, "the failing endpoint's breaker is open")
+	var be *BreakerError
+	require.ErrorAs(t, err, &be)
+	assert.Equal(t, canonicalHost(mustURL(t, srv.URL))+"/search/memory", be.Host)
+
+	req, _ = http.NewRequest(http.MethodGet, srv.URL+"/get/memory", nil)
+	resp, err := c.Do(req)
+	require.NoError(t, err, "another endpoint of the same host is not refused")
+	assert.Equal(t, okMemOS, readAll(t, resp))
+	state, ok := c.Transport().BreakerState(srv.URL + "/get/memory")
+	require.True(t, ok)
+	assert.Equal(t, CircuitClosed, state)
+	state, _ = c.Transport().BreakerState(srv.URL + "/search/memory")
+	assert.Equal(t, CircuitOpen, state)
+
+	t.Run("by host, the default, both share one breaker", func(t *testing.T) {
+		c := NewClient(WithVendor(MemOS), WithMaxRetries(0))
+		for i := 0; i < 5; i++ {
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/search/memory", strings.NewReader(`{}`))
+			c.Do(req)
+		}
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/get/memory", nil)
+		_, err := c.Do(req)
+		assert.ErrorIs(t, err, ErrCircuitOpen)
+	})
+}
+
+// TestRetryBudgetPerScope: an outage at one host spends that host's
+// budget only.
+func TestRetryBudgetPerScope(t *testing.T) {
+	down := newToggled(t, true)
+	up := newToggled(t, true)
+	tr := NewTransport(nil, fast(WithoutBreaker(), WithMaxRetries(3))...)
+	for i := 0; i < 200; i++ {
+		resp, err := get(t, tr, down.URL)
+		require.NoError(t, err)
+		readAll(t, resp)
+	}
+	spent := down.hits.Load()
+	assert.Less(t, spent, int32(2*200), "the down host's budget ran out: most requests were sent once")
+	before := up.hits.Load()
+	resp, err := get(t, tr, up.URL)
+	require.NoError(t, err)
+	readAll(t, resp)
+	assert.Equal(t, int32(4), up.hits.Load()-before, "the other host still has its retries")
+}
+
+// TestScopesEvictedWhenIdle: a transport that has called 100,000 hosts
+// keeps a bounded number of scopes; host names differing in case share one.
+func TestScopesEvictedWhenIdle(t *testing.T) {
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
+	})
+	tr := NewTransport(base)
+	for i := 0; i < 100_000; i++ {
+		resp, err := get(t, tr, fmt.Sprintf("http://h%d.example/", i))
+		require.NoError(t, err)
+		resp.Body.Close()
+	}
+	assert.LessOrEqual(t, tr.scopes.len(), 2*minSweep, "idle scopes are swept away")
+
+	tr = NewTransport(base)
+	for _, raw := range []string{"http://API.Example.com/", "http://api.example.com:80/x", "HTTP://api.EXAMPLE.com/y"} {
+		resp, err := get(t, tr, raw)
+		require.NoError(t, err)
+		resp.Body.Close()
+	}
+	assert.Equal(t, 1, tr.scopes.len(), "host keys are case-normalised")
+
+	t.Run("a scope in use survives sweeps", func(t *testing.T) {
+		tr := NewTransport(base)
+		busy := tr.scopes.forRequest(&http.Request{URL: mustURL(t, "http://busy.example/")})
+		for i := 0; i < 10*minSweep; i++ {
+			tr.scopes.forRequest(&http.Request{URL: mustURL(t, fmt.Sprintf("http://h%d.example/", i))})
+			if i%100 == 0 {
+				tr.scopes.forRequest(&http.Request{URL: mustURL(t, "http://busy.example/")})
+			}
+		}
+		assert.Same(t, busy, tr.scopes.forRequest(&http.Request{URL: mustURL(t, "http://busy.example/")}))
+	})
+}
+
+// TestBreakerDialsAtDeadPort: 1,000 requests from 32 goroutines at a port
+// nobody listens on dial at most 64 times before the breaker opens and
+// refuses the rest.
+func TestBreakerDialsAtDeadPort(t *testing.T) {
+	addr := closedPort(t)
+	var dials atomic.Int32
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	dialer := &net.Dialer{}
+	base.DialContext = func(ctx context.Context, network, a string) (net.Conn, error) {
+		dials.Add(1)
+		return dialer.DialContext(ctx, network, a)
+	}
+	tr := NewTransport(base, WithBackoff(time.Millisecond, 2*time.Millisecond))
+	var wg sync.WaitGroup
+	var refused atomic.Int32
+	next := make(chan struct{}, 1000)
+	for i := 0; i < 1000; i++ {
+		next <- struct{}{}
+	}
+	close(next)
+	for w := 0; w < 32; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range next {
+				_, err := get(t, tr, "http://"+addr+"/")
+				if errors.Is(err, ErrCircuitOpen) {
+					refused.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("dials %d, refused by the breaker %d of 1000", dials.Load(), refused.Load())
+	assert.LessOrEqual(t, dials.Load(), int32(64))
+	assert.GreaterOrEqual(t, refused.Load(), int32(900))
 }

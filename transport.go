@@ -370,8 +370,9 @@ func (c *call) checkRetry(ctx context.Context, resp *http.Response, err error) (
 		err = withoutURL(err) // the log and OnRetry get the cause only
 	}
 	d := c.t.decide(c, err)
+	var cost int64
 	if b := c.scope.budget; d.retry && b != nil {
-		if cost := b.costOf(d.network); b.take(cost) {
+		if cost = b.costOf(d.network); b.take(cost) {
 			c.spent += cost
 		} else {
 			d = retryDecision{why: "retry budget exhausted"}
@@ -381,15 +382,14 @@ func (c *call) checkRetry(ctx context.Context, resp *http.Response, err error) (
 		next, gerr := c.getBody()
 		if gerr != nil {
 			d = retryDecision{why: "request body cannot be rewound: " + gerr.Error()}
+			if b := c.scope.budget; b != nil && cost > 0 {
+				b.refund(cost) // not spent after all
+				c.spent -= cost
+			}
 		}
 		c.next = next
 	}
 	if !d.retry {
-		if c.spent > 0 && c.scope.budget != nil && ctx.Err() == nil && d.why != "retry budget exhausted" {
-			// Not retrying after all: what this request spent goes back.
-			c.scope.budget.refund(c.spent)
-			c.spent = 0
-		}
 		if l := c.t.cfg.logger; l != nil {
 			l.LogAttrs(ctx, slog.LevelDebug, "memerr: not retrying",
 				slog.String("method", c.req.Method), slog.String("url", safeURL(c.req.URL)),

@@ -943,3 +943,164 @@ func TestCallerGzipBodyNeverPrinted(t *testing.T) {
 		assert.Contains(t, ev.Err.Error(), "system busy")
 	}
 }
+
+// blackHole is a TCP listener that accepts connections and never answers.
+func blackHole(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	return ln.Addr().String()
+}
+
+func TestAttemptTimeout(t *testing.T) {
+	t.Run("a black-holed host opens the circuit", func(t *testing.T) {
+		addr := blackHole(t)
+		c := NewClient(WithMaxRetries(0), WithAttemptTimeout(20*time.Millisecond))
+		var last error
+		for i := 0; i < 30; i++ {
+			req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/", nil)
+			_, last = c.Do(req)
+			require.Error(t, last)
+			if i == 0 {
+				var ate *AttemptTimeoutError
+				require.ErrorAs(t, last, &ate)
+				assert.ErrorIs(t, last, context.DeadlineExceeded)
+				var e *Error
+				require.ErrorAs(t, last, &e)
+				assert.Equal(t, KindUnavailable, e.Kind, "the host did not answer: not the caller's doing")
+			}
+		}
+		assert.ErrorIs(t, last, ErrCircuitOpen)
+		state, _ := c.Transport().BreakerState("http://" + addr)
+		assert.Equal(t, CircuitOpen, state)
+	})
+
+	t.Run("a timed-out attempt is retried", func(t *testing.T) {
+		var hits atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if hits.Add(1) == 1 {
+				<-r.Context().Done() // the first attempt hangs until it is cut
+				return
+			}
+			io.WriteString(w, okCoze)
+		}))
+		defer srv.Close()
+		tr := NewTransport(nil, fast(WithAttemptTimeout(100*time.Millisecond))...)
+		resp, err := get(t, tr, srv.URL)
+		require.NoError(t, err)
+		assert.Equal(t, okCoze, readAll(t, resp), "the body outlives the attempt's timer")
+		assert.GreaterOrEqual(t, hits.Load(), int32(2))
+	})
+
+	t.Run("a POST that timed out is not retried", func(t *testing.T) {
+		var hits atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits.Add(1)
+			io.ReadAll(r.Body) // so that the server sees the client go
+			<-r.Context().Done()
+		}))
+		defer srv.Close()
+		tr := NewTransport(nil, fast(WithAttemptTimeout(20*time.Millisecond))...)
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader("{}"))
+		_, err := tr.RoundTrip(req)
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Equal(t, int32(1), hits.Load(), "the server may have acted")
+	})
+
+	t.Run("a large body stays readable after the attempt", func(t *testing.T) {
+		big := strings.Repeat("y", 64<<10)
+		srv := newScripted(t, step{status: 200, header: map[string]string{"Content-Type": "application/octet-stream"}, body: big})
+		tr := NewTransport(nil, WithAttemptTimeout(time.Minute))
+		resp, err := get(t, tr, srv.URL)
+		require.NoError(t, err)
+		assert.Equal(t, len(big), len(readAll(t, resp)))
+	})
+}
+
+func TestOnAttempt(t *testing.T) {
+	srv := newScripted(t,
+		step{status: 200, header: map[string]string{"X-Tt-Logid": "2024A"}, body: busyCoze},
+		step{status: 200, header: map[string]string{"X-Tt-Logid": "2024B"}, body: okCoze})
+	var mu sync.Mutex
+	var events []AttemptEvent
+	tr := NewTransport(nil, fast(WithVendor(Coze), WithHooks(Hooks{OnAttempt: func(ev AttemptEvent) {
+		mu.Lock()
+		events = append(events, ev)
+		mu.Unlock()
+	}}))...)
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/chat?api_key=sk-secret", nil)
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err)
+	readAll(t, resp)
+	require.Len(t, events, 2)
+	host := canonicalHost(mustURL(t, srv.URL))
+	first, second := events[0], events[1]
+	assert.Equal(t, 1, first.Attempt)
+	assert.Equal(t, 2, second.Attempt)
+	for _, ev := range events {
+		assert.Equal(t, http.MethodGet, ev.Method)
+		assert.Equal(t, srv.URL+"/v1/chat", ev.URL, "no query")
+		assert.Equal(t, host, ev.Host)
+		assert.Equal(t, 200, ev.StatusCode)
+		assert.GreaterOrEqual(t, ev.Duration, time.Duration(0))
+	}
+	var e *Error
+	require.ErrorAs(t, first.Err, &e)
+	assert.Equal(t, "4009", e.Code)
+	assert.Equal(t, "2024", first.RequestID, "the decoded error's request id")
+	assert.NoError(t, second.Err)
+	assert.Equal(t, "2024B", second.RequestID, "the header's request id")
+
+	t.Run("refused by the breaker", func(t *testing.T) {
+		var got []AttemptEvent
+		tr := NewTransport(nil, WithMaxRetries(0), WithBreaker(BreakerSettings{ConsecutiveFailures: 1}),
+			WithHooks(Hooks{OnAttempt: func(ev AttemptEvent) { got = append(got, ev) }}))
+		srv := newScripted(t, step{status: 503, body: "down"})
+		for i := 0; i < 2; i++ {
+			resp, err := get(t, tr, srv.URL)
+			if err == nil {
+				readAll(t, resp)
+			}
+		}
+		require.Len(t, got, 2)
+		assert.Equal(t, 503, got[0].StatusCode)
+		assert.Zero(t, got[1].StatusCode)
+		assert.ErrorIs(t, got[1].Err, ErrCircuitOpen)
+	})
+}
+
+func TestZeroTransport(t *testing.T) {
+	srv := newScripted(t, step{status: 503, body: "down"}, jsonStep(200, okCoze))
+	var tr Transport
+	tr.rand = func(int64) int64 { return 0 }
+	recorded := waits(&tr)
+	resp, err := get(t, &tr, srv.URL)
+	require.NoError(t, err)
+	assert.Equal(t, okCoze, readAll(t, resp), "retried as NewTransport(nil) would")
+	assert.Equal(t, []time.Duration{DefaultBackoffMin}, recorded())
+	state, ok := tr.BreakerState(srv.URL)
+	require.True(t, ok)
+	assert.Equal(t, CircuitClosed, state)
+	tr.CloseIdleConnections()
+}
