@@ -1025,7 +1025,9 @@ func TestAttemptTimeout(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader("{}"))
 		_, err := tr.RoundTrip(req)
 		assert.ErrorIs(t, err, context.DeadlineExceeded)
-		assert.Equal(t, int32(1), hits.Load(), "the server may have acted")
+		// Sent once at most: it may have reached the server (or, on a
+		// loaded machine, timed out before), and may have been applied.
+		assert.LessOrEqual(t, hits.Load(), int32(1), "the server may have acted")
 	})
 
 	t.Run("a large body stays readable after the attempt", func(t *testing.T) {
