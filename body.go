@@ -154,13 +154,7 @@ func jsonBody(resp *http.Response) bool {
 	if len(ct) == 0 {
 		return resp.ContentLength > 0
 	}
-	if ct[0] == "application/json" {
-		return true // the common case, without parsing
-	}
-	mt, _, err := mime.ParseMediaType(ct[0])
-	if err != nil {
-		return false
-	}
+	mt := mediaType(ct[0])
 	switch {
 	case mt == "application/json", strings.HasSuffix(mt, "+json"):
 		return true
@@ -169,6 +163,22 @@ func jsonBody(resp *http.Response) bool {
 		return false
 	}
 	return strings.Contains(mt, "json")
+}
+
+// mediaType is the media type of a Content-Type value, lower-case, as
+// mime.ParseMediaType gives it (also when only its parameters are
+// malformed), or "" when it has none. The common JSON types, in any case
+// and with any parameters, are recognised without mime's allocations.
+func mediaType(ct string) string {
+	base, _, _ := strings.Cut(ct, ";")
+	if base = strings.TrimSpace(base); strings.EqualFold(base, "application/json") {
+		return "application/json"
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil && err != mime.ErrInvalidMediaParameter {
+		return ""
+	}
+	return mt
 }
 
 // inspect decides success or failure of resp, reading its body ahead when
