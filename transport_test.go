@@ -1106,3 +1106,15 @@ func TestZeroTransport(t *testing.T) {
 	assert.Equal(t, CircuitClosed, state)
 	tr.CloseIdleConnections()
 }
+
+func TestOtherEncodingsClassifiedByStatus(t *testing.T) {
+	srv := newScripted(t, step{status: 503, header: map[string]string{"Content-Encoding": "br", "Content-Type": "application/json"}, body: "\x1b\x2c\x00\xf8\xa5\x9c"})
+	c := NewClient(WithMaxRetries(0))
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	req.Header.Set("Accept-Encoding", "br")
+	_, err := c.Do(req)
+	var e *Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, KindUnavailable, e.Kind, "by its status")
+	assert.NotContains(t, e.Error(), "\x1b\x2c", "compressed bytes are never a message")
+}
