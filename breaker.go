@@ -337,7 +337,7 @@ type scope struct {
 type scopes struct {
 	cfg      *config
 	onChange func(BreakerChange)
-	last     atomic.Pointer[lastScope] // the host scope of the last request
+	recent   atomic.Pointer[[]spelledScope] // host scopes of the last hosts seen, newest first
 
 	mu      sync.Mutex
 	m       map[string]*scope
@@ -347,19 +347,22 @@ type scopes struct {
 // minSweep is the number of scopes below which none is swept.
 const minSweep = 1024
 
-// lastScope is the host scope as the last request's URL spelled it.
-type lastScope struct {
+// spelledScope is a host scope under the scheme and host a URL spelled.
+type spelledScope struct {
 	scheme, host string
 	sc           *scope
 }
+
+// maxRecent is how many hosts recent remembers.
+const maxRecent = 8
 
 func newScopes(cfg *config, onChange func(BreakerChange)) *scopes {
 	cfg.breaker = cfg.breaker.withDefaults()
 	return &scopes{cfg: cfg, onChange: onChange, m: map[string]*scope{}, sweepAt: minSweep}
 }
 
-// forRequest returns r's scope. For the host scope of the host the last
-// request went to, it compares two strings and allocates nothing.
+// forRequest returns r's scope. The host scope of one of the last few
+// hosts seen is found without a lock or an allocation.
 func (ss *scopes) forRequest(r *http.Request) *scope {
 	if f := ss.cfg.breakerScope; f != nil {
 		if key := f(r); key != "" {
@@ -367,14 +370,24 @@ func (ss *scopes) forRequest(r *http.Request) *scope {
 		}
 	}
 	u := r.URL
-	if l := ss.last.Load(); l != nil && l.host == u.Host && l.scheme == u.Scheme {
-		if !l.sc.used.Load() {
-			l.sc.used.Store(true)
+	recent := ss.recent.Load()
+	if recent != nil {
+		for i := range *recent {
+			if l := &(*recent)[i]; l.host == u.Host && l.scheme == u.Scheme {
+				if !l.sc.used.Load() {
+					l.sc.used.Store(true)
+				}
+				return l.sc
+			}
 		}
-		return l.sc
 	}
 	sc := ss.get(canonicalHost(u))
-	ss.last.Store(&lastScope{scheme: u.Scheme, host: u.Host, sc: sc})
+	next := []spelledScope{{scheme: u.Scheme, host: u.Host, sc: sc}}
+	if recent != nil {
+		next = append(next, (*recent)[:min(len(*recent), maxRecent-1)]...)
+	}
+	// Not over a sweep's reset: recent never holds a scope swept away.
+	ss.recent.CompareAndSwap(recent, &next)
 	return sc
 }
 
@@ -409,7 +422,7 @@ func (ss *scopes) sweep() {
 			sc.used.Store(false)
 		}
 	}
-	ss.last.Store(nil)
+	ss.recent.Store(nil)
 	ss.sweepAt = max(minSweep, 2*len(ss.m))
 }
 
