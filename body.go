@@ -1,7 +1,10 @@
 package memerr
 
 import (
+	"bytes"
+	"compress/gzip"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"strings"
@@ -126,11 +129,22 @@ func (b *inspectedBody) Close() error {
 	return nil
 }
 
-// wantsPeek reports whether a sub-400 response may carry an in-body error
-// that is cheap to look for: a JSON body of known or unknown length no
-// larger than PeekLimit. Streams are never read ahead.
+// wantsPeek reports whether the Transport reads ahead a sub-400 response
+// to look for an in-body error: a complete JSON body (jsonBody), its length
+// declared and no larger than PeekLimit. A body of unknown length (chunked,
+// or gzip that net/http decompresses) may be a stream that pauses: it is
+// not read ahead, so the caller gets each part as soon as it would through
+// a bare transport (Client.Do and Decode still check it, without retry).
 func wantsPeek(resp *http.Response) bool {
-	if resp.Body == nil || resp.Body == http.NoBody || resp.ContentLength == 0 || resp.ContentLength > PeekLimit {
+	return resp.ContentLength > 0 && resp.ContentLength <= PeekLimit && jsonBody(resp)
+}
+
+// jsonBody reports whether resp has a body that may be a JSON document:
+// its media type (any case, any parameters) is JSON but not a sequence or
+// lines of JSON (json-seq, jsonl, ndjson) nor a stream, or it has none and
+// a body. HEAD responses have no body.
+func jsonBody(resp *http.Response) bool {
+	if resp.Body == nil || resp.Body == http.NoBody || resp.ContentLength == 0 {
 		return false
 	}
 	if resp.Request != nil && resp.Request.Method == http.MethodHead {
@@ -140,22 +154,40 @@ func wantsPeek(resp *http.Response) bool {
 	if len(ct) == 0 {
 		return resp.ContentLength > 0
 	}
-	t := ct[0]
-	if t == "application/json" || strings.HasPrefix(t, "application/json;") {
-		return true // the common case, without parsing
-	}
-	mt, _, err := mime.ParseMediaType(t) // lower-cased: Application/JSON matches
-	if err != nil {
+	mt := mediaType(ct[0])
+	switch {
+	case mt == "application/json", strings.HasSuffix(mt, "+json"):
+		return true
+	case strings.Contains(mt, "stream"), strings.Contains(mt, "json-seq"),
+		strings.Contains(mt, "jsonl"), strings.Contains(mt, "ndjson"):
 		return false
 	}
-	return strings.Contains(mt, "json") && !strings.Contains(mt, "stream") && !strings.Contains(mt, "ndjson")
+	return strings.Contains(mt, "json")
+}
+
+// mediaType is the media type of a Content-Type value, lower-case, as
+// mime.ParseMediaType gives it (also when only its parameters are
+// malformed), or "" when it has none. The common JSON types, in any case
+// and with any parameters, are recognised without mime's allocations.
+func mediaType(ct string) string {
+	base, _, _ := strings.Cut(ct, ";")
+	if base = strings.TrimSpace(base); strings.EqualFold(base, "application/json") {
+		return "application/json"
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil && err != mime.ErrInvalidMediaParameter {
+		return ""
+	}
+	return mt
 }
 
 // inspect decides success or failure of resp, reading its body ahead when
-// it is a failure status or a small JSON body (wantsPeek). It returns the
-// verdict; when it read, resp.Body is b.
+// it is a failure status or a JSON body of at most PeekLimit bytes, its
+// length declared or not (Decode's caller waits for the verdict, unlike
+// the Transport's, see wantsPeek). It returns the verdict; when it read,
+// resp.Body is b.
 func (b *inspectedBody) inspect(resp *http.Response, v Vendor, limit int64) *Error {
-	if resp.StatusCode < 400 && !wantsPeek(resp) {
+	if resp.StatusCode < 400 && (!jsonBody(resp) || resp.ContentLength > PeekLimit) {
 		return nil
 	}
 	return b.readAhead(resp, v, limit)
@@ -189,6 +221,7 @@ func (b *inspectedBody) readAhead(resp *http.Response, v Vendor, limit int64) *E
 	if int64(len(body)) > limit {
 		body = body[:limit]
 	}
+	body = decoded(resp, body, limit)
 	b.err = parse(v, resp.StatusCode, resp.Header, body)
 	if b.err != nil && resp.Request != nil {
 		scrubError(b.err, requestSecrets(resp.Request)) // a server may echo the request's key
@@ -197,10 +230,36 @@ func (b *inspectedBody) readAhead(resp *http.Response, v Vendor, limit int64) *E
 	return b.err
 }
 
+// decoded is body as the server meant it: a body the caller asked to get
+// compressed (its own Accept-Encoding, so net/http left it as sent) is
+// gunzipped, up to limit bytes, for decoding only; the caller still gets
+// the bytes sent. Other encodings (br, zstd, deflate) are not decoded: the
+// response is then classified by its status alone, and its bytes never
+// become a message.
+func decoded(resp *http.Response, body []byte, limit int64) []byte {
+	enc := resp.Header.Get("Content-Encoding")
+	if enc == "" || strings.EqualFold(enc, "identity") {
+		return body
+	}
+	if !strings.EqualFold(enc, "gzip") && !strings.EqualFold(enc, "x-gzip") {
+		return nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		return nil
+	}
+	out, err := io.ReadAll(io.LimitReader(zr, min(limit, PeekLimit+DefaultMaxErrorBody)))
+	if err != nil && len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
 // fill reads up to limit+1 bytes of rc into a pooled buffer, b.a. full
 // reports that the body ended within limit bytes (then rc is closed and
 // dropped; else it is kept as b.rest).
 func (b *inspectedBody) fill(rc io.ReadCloser, length, limit int64) (full bool, err error) {
+	limit = min(limit, math.MaxInt64-1) // any limit works; limit+1 must not overflow
 	size := limit + 1
 	first := size
 	if length >= 0 && length < size {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -253,4 +254,19 @@ func (w *blockingWriter) Write(p []byte) (int, error) {
 	<-w.release
 	w.got = append(w.got, p...)
 	return len(p), nil
+}
+
+func TestMediaTypeAgreesWithMime(t *testing.T) {
+	for _, ct := range []string{
+		"application/json", "Application/JSON; charset=UTF-8", " application/json ;charset=utf-8",
+		"application/json; =broken", "application/problem+json", "text/event-stream",
+		"application/x-ndjson", "application/json-seq", "application/jsonl", "text/plain; charset=utf-8",
+		"garbage", "", "application/json;;", "APPLICATION/JSON",
+	} {
+		want, _, err := mime.ParseMediaType(ct)
+		if err != nil && err != mime.ErrInvalidMediaParameter {
+			want = ""
+		}
+		assert.Equal(t, want, mediaType(ct), "%q", ct)
+	}
 }

@@ -2,6 +2,7 @@ package memerr
 
 import (
 	"errors"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -12,10 +13,9 @@ import (
 	"github.com/sony/gobreaker/v2"
 )
 
-// ErrCircuitOpen is wrapped by the error a Transport returns when a host's
-// circuit breaker rejects a request without sending it. errors.Is(err,
-// gobreaker.ErrOpenState) holds too; errors.As to *BreakerError gives the
-// host and the time left open.
+// ErrCircuitOpen is wrapped by the error a Transport returns when a scope's
+// circuit breaker rejects a request without sending it. errors.As to
+// *BreakerError gives the scope and the time left open.
 var ErrCircuitOpen = errors.New("memerr: circuit open")
 
 // CircuitState is the state of one circuit breaker.
@@ -53,9 +53,9 @@ func circuitState(s gobreaker.State) CircuitState {
 }
 
 // BreakerError is returned (wrapped by the http.Client as a *url.Error) when
-// a host's breaker rejects a request. Use errors.As to reach it.
+// a scope's breaker rejects a request. Use errors.As to reach it.
 type BreakerError struct {
-	Host      string        // scheme://host:port
+	Host      string        // the breaker scope: scheme://host:port unless WithBreakerScope says otherwise
 	State     CircuitState  // CircuitOpen, or CircuitHalfOpen when its trial requests are all taken
 	Remaining time.Duration // time left before the breaker lets a trial request through; 0 if half-open
 }
@@ -69,8 +69,9 @@ func (e *BreakerError) Error() string {
 	return s + " (half-open in " + e.Remaining.Round(time.Millisecond).String() + ")"
 }
 
-// Unwrap gives ErrCircuitOpen and gobreaker's own error, so errors.Is
-// matches either.
+// Unwrap gives ErrCircuitOpen and, for code written against gobreaker,
+// gobreaker's matching error (ErrOpenState, or ErrTooManyRequests when
+// half-open), so errors.Is matches either.
 func (e *BreakerError) Unwrap() []error {
 	if e.State == CircuitHalfOpen {
 		return []error{ErrCircuitOpen, gobreaker.ErrTooManyRequests}
@@ -78,25 +79,32 @@ func (e *BreakerError) Unwrap() []error {
 	return []error{ErrCircuitOpen, gobreaker.ErrOpenState}
 }
 
-// BreakerSettings configures the per-host circuit breakers. A zero field
-// takes the default written beside it.
+// BreakerSettings configures the circuit breakers, one per scope (per
+// host unless WithBreakerScope narrows it). A zero field takes the default
+// written beside it.
 //
-// A breaker counts as failures: network errors, KindUnavailable,
-// KindInternal and any 5xx. It counts as successes: 2xx and 4xx other than
-// 429 (the server answered and is healthy). Rate limits and cancelled or
-// timed-out contexts count as neither. It trips when, over the rolling
-// Window, at least MinRequests counted requests saw a failure ratio of
-// FailureRatio or more, or when ConsecutiveFailures failures come in a row
-// within the Window. Outcomes of requests sent before the breaker last
-// changed state are not counted, and a breaker that closes starts its
-// counts afresh.
+// A breaker counts as failures: network errors, attempt timeouts,
+// KindUnavailable, KindInternal and any 5xx. It counts as successes: 2xx
+// and 4xx other than 429 (the server answered and is healthy). Rate limits,
+// the caller's cancelled or timed-out context and the caller's unreadable
+// request body count as neither. It trips when, over the rolling Window, at
+// least MinRequests counted requests saw a failure ratio of FailureRatio or
+// more, or when ConsecutiveFailures failures come in a row. Open, it
+// refuses every request for its open period, then lets HalfOpenRequests
+// trial requests through: their success closes it, a failure opens it
+// again. The open period starts at OpenTimeout and doubles with each
+// opening that follows another without a closed spell of MaxOpenTimeout
+// between them, up to MaxOpenTimeout, so a host that recovers at once is
+// back within about a second and one that stays down is probed ever less
+// often.
 type BreakerSettings struct {
 	Window              time.Duration // rolling window of the failure ratio; default 60s
 	Buckets             int           // the window moves in Window/Buckets steps; default 10
 	MinRequests         uint32        // counted requests in the window before the ratio can trip; default 20
 	FailureRatio        float64       // failures / counted requests that trip; default 0.5
 	ConsecutiveFailures uint32        // failures in a row that trip whatever the ratio; default 5
-	OpenTimeout         time.Duration // time open before trial requests go through (half-open); default 10s
+	OpenTimeout         time.Duration // first open period, before trial requests go through (half-open); default 1s
+	MaxOpenTimeout      time.Duration // cap of the growing open period; default 60s (never below OpenTimeout)
 	HalfOpenRequests    uint32        // trial requests allowed half-open, and successes needed to close; default 1
 }
 
@@ -117,12 +125,35 @@ func (s BreakerSettings) withDefaults() BreakerSettings {
 		s.ConsecutiveFailures = 5
 	}
 	if s.OpenTimeout <= 0 {
-		s.OpenTimeout = 10 * time.Second
+		s.OpenTimeout = time.Second
 	}
+	if s.MaxOpenTimeout <= 0 {
+		s.MaxOpenTimeout = 60 * time.Second
+	}
+	s.MaxOpenTimeout = max(s.MaxOpenTimeout, s.OpenTimeout)
 	if s.HalfOpenRequests == 0 {
 		s.HalfOpenRequests = 1
 	}
 	return s
+}
+
+// readyToTrip is gobreaker's ReadyToTrip: the trip conditions on the counts
+// of the rolling window.
+func (s *BreakerSettings) readyToTrip(c gobreaker.Counts) bool {
+	if c.ConsecutiveFailures >= s.ConsecutiveFailures {
+		return true
+	}
+	counted := c.TotalSuccesses + c.TotalFailures
+	return counted >= s.MinRequests && float64(c.TotalFailures) >= s.FailureRatio*float64(counted)
+}
+
+// openPeriod is the open period of the breaker's trips-th opening in a row.
+func (s *BreakerSettings) openPeriod(trips int) time.Duration {
+	d := s.OpenTimeout
+	for i := 1; i < trips && d < s.MaxOpenTimeout; i++ {
+		d *= 2
+	}
+	return min(d, s.MaxOpenTimeout)
 }
 
 // Outcomes reported to gobreaker's done callback.
@@ -131,173 +162,287 @@ var (
 	errBreakerExcluded = errors.New("memerr: breaker excluded")
 )
 
-// hostBreaker is the breaker of one scheme://host:port.
+// breaker is the circuit breaker of one scope, on gobreaker's two-step
+// breaker, which counts outcomes over its rolling window (BucketPeriod),
+// trips on them (ReadyToTrip) and runs the half-open trials.
 //
-// gobreaker's two-step breaker holds its state: it opens, waits
-// OpenTimeout, lets HalfOpenRequests trial requests through, and closes or
-// opens again on their outcome. While it is closed, which is nearly always,
-// requests do not call into it: they read the state from mirror, count
-// their outcomes in win without a lock, and call gobreaker only to trip it
-// when win's counts say so. Through gobreaker, a request made two calls,
-// each through its one mutex and each reading the clock; on a busy
-// transport that was most of memerr's cost on the success path
-// (BENCHMARKS.md).
-type hostBreaker struct {
+// The open period is memerr's: gobreaker's is fixed and read from the wall
+// clock, while memerr's grows on repeated trips and is read from timeNow,
+// the one clock of the package. So gobreaker's own open state lasts a
+// nanosecond, and openUntil refuses requests, without calling gobreaker,
+// until the period is over; the first request after it finds gobreaker
+// half-open.
+type breaker struct {
 	key      string
-	settings *BreakerSettings
+	s        *BreakerSettings
 	cb       *gobreaker.TwoStepCircuitBreaker[struct{}]
-	onChange func(host string, from, to gobreaker.State)
+	onChange func(BreakerChange)
 
-	// mirror is gobreaker's state as the closed path sees it: the number
-	// of its state changes so far, times two, plus one while it is closed.
-	// One load tells a request whether it may pass without gobreaker, and
-	// whether its outcome still belongs to the state it passed in.
-	mirror atomic.Uint64
-	win    *window // the counts of the current closed state
+	openUntil atomic.Int64 // end of the open period in Unix ns of timeNow; 0 when not open
+	npending  atomic.Int32 // len(pending), read without the lock
 
-	npending atomic.Int32 // len(pending), read without the lock
-
-	mu        sync.Mutex
-	openedAt  time.Time
-	pending   []stateChange // changes not yet reported to onChange
-	notifying bool          // a goroutine is reporting pending changes
+	mu         sync.Mutex
+	trips      int       // openings in a row, for the open period
+	closedAt   time.Time // when it last closed
+	hiddenHalf bool      // gobreaker went half-open within the open period; not yet reported
+	pending    []BreakerChange
+	notifying  bool
 }
 
-type stateChange struct{ from, to gobreaker.State }
+func newBreaker(key string, s *BreakerSettings, onChange func(BreakerChange)) *breaker {
+	b := &breaker{key: key, s: s, onChange: onChange}
+	b.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:          key,
+		MaxRequests:   s.HalfOpenRequests,
+		Interval:      s.Window,
+		BucketPeriod:  max(s.Window/time.Duration(s.Buckets), 1),
+		Timeout:       time.Nanosecond, // the open period is openUntil's
+		ReadyToTrip:   s.readyToTrip,
+		IsExcluded:    func(err error) bool { return err == errBreakerExcluded },
+		OnStateChange: b.changed,
+	})
+	return b
+}
 
-// notify reports the pending state changes to onChange, in order. gobreaker
-// calls OnStateChange while it holds its lock, so the change is only queued
-// there and reported here, after the call into gobreaker has returned: a
-// hook or logger may then call Transport.BreakerState without deadlocking.
-func (hb *hostBreaker) notify() {
-	if hb.npending.Load() == 0 {
+// changed is gobreaker's OnStateChange, called with gobreaker's lock held:
+// it starts or ends the open period and queues the change, which notify
+// reports once the call into gobreaker has returned (so a hook may call
+// Transport.BreakerState).
+func (b *breaker) changed(_ string, from, to gobreaker.State) {
+	now := timeNow()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch to {
+	case gobreaker.StateOpen:
+		if from == gobreaker.StateClosed && now.Sub(b.closedAt) >= b.s.MaxOpenTimeout {
+			b.trips = 0 // closed long enough: earlier trips are forgotten
+		}
+		b.trips++
+		b.openUntil.Store(now.Add(b.s.openPeriod(b.trips)).UnixNano())
+	case gobreaker.StateClosed:
+		b.closedAt = now
+		b.openUntil.Store(0)
+	case gobreaker.StateHalfOpen:
+		if now.UnixNano() < b.openUntil.Load() {
+			b.hiddenHalf = true // reported when the open period ends
+			return
+		}
+	}
+	b.queue(BreakerChange{Host: b.key, From: circuitState(from), To: circuitState(to)})
+}
+
+// queue adds a change for notify; b.mu is held.
+func (b *breaker) queue(ch BreakerChange) {
+	if b.onChange != nil {
+		b.pending = append(b.pending, ch)
+		b.npending.Add(1)
+	}
+}
+
+// notify reports the pending state changes to onChange, in order.
+func (b *breaker) notify() {
+	if b.npending.Load() == 0 {
 		return
 	}
-	hb.mu.Lock()
-	if hb.notifying {
-		hb.mu.Unlock()
+	b.mu.Lock()
+	if b.notifying {
+		b.mu.Unlock()
 		return // the goroutine reporting will report these too
 	}
-	hb.notifying = true
-	for len(hb.pending) > 0 {
-		c := hb.pending[0]
-		hb.pending = hb.pending[1:]
-		hb.npending.Add(-1)
-		hb.mu.Unlock()
-		hb.onChange(hb.key, c.from, c.to)
-		hb.mu.Lock()
+	b.notifying = true
+	for len(b.pending) > 0 {
+		ch := b.pending[0]
+		b.pending = b.pending[1:]
+		b.npending.Add(-1)
+		b.mu.Unlock()
+		b.onChange(ch)
+		b.mu.Lock()
 	}
-	hb.pending = nil
-	hb.notifying = false
-	hb.mu.Unlock()
-}
-
-// state is the breaker's state; it reports a change the reading caused
-// (open to half-open when the timeout has passed).
-func (hb *hostBreaker) state() gobreaker.State {
-	s := hb.cb.State()
-	hb.notify()
-	return s
-}
-
-// pass is a request's leave from its breaker, for report.
-type pass struct {
-	state uint64      // hb.mirror when a closed breaker let the request through
-	done  func(error) // gobreaker's, when it let the request through; nil when closed
-}
-
-// report counts the outcome of a request that pass let through: nil for a
-// success, errBreakerFailure or errBreakerExcluded. An outcome of a request
-// let through before the breaker last changed state is dropped, as
-// gobreaker drops it.
-func (hb *hostBreaker) report(p pass, outcome error) {
-	if p.done != nil {
-		// Let through by gobreaker (open or half-open when it asked):
-		// gobreaker counts it. Had the breaker closed since, gobreaker
-		// drops it by generation, and win never sees it.
-		p.done(outcome)
-		hb.notify()
-		return
-	}
-	if hb.mirror.Load() != p.state {
-		return
-	}
-	switch outcome {
-	case nil:
-		hb.win.success()
-	case errBreakerFailure:
-		if hb.win.failure(hb.settings) {
-			hb.trip(p.state)
-		}
-	}
-}
-
-// trip opens a breaker that is still in the closed state st, through
-// gobreaker: a failure reported to it while closed calls ReadyToTrip, which
-// reads win and so agrees.
-func (hb *hostBreaker) trip(st uint64) {
-	done, err := hb.cb.Allow()
-	if err == nil {
-		if hb.mirror.Load() == st {
-			done(errBreakerFailure)
-		} else {
-			done(errBreakerExcluded) // it changed state meanwhile; not this request's to judge
-		}
-	}
-	hb.notify()
-}
-
-// breakers holds one hostBreaker per scheme://host:port.
-type breakers struct {
-	settings BreakerSettings
-	onChange func(host string, from, to gobreaker.State)
-
-	byURL sync.Map // hostKey -> *urlBreaker, keyed as the URL spells it
-	last  atomic.Pointer[urlBreaker]
-	mu    sync.Mutex
-	byKey map[string]*hostBreaker // canonical key -> breaker
-}
-
-type hostKey struct{ scheme, host string }
-
-// urlBreaker is a breaker under the scheme and host a URL spells it with.
-type urlBreaker struct {
-	hostKey
-	hb *hostBreaker
-}
-
-func newBreakers(s BreakerSettings, onChange func(string, gobreaker.State, gobreaker.State)) *breakers {
-	return &breakers{settings: s.withDefaults(), onChange: onChange, byKey: map[string]*hostBreaker{}}
-}
-
-// forURL returns the breaker of u's scheme://host:port. The common case, a
-// transport that calls one host, compares two strings with the last host
-// seen; then one sync.Map load; neither allocates.
-func (b *breakers) forURL(u *url.URL) *hostBreaker {
-	if l := b.last.Load(); l != nil && l.host == u.Host && l.scheme == u.Scheme {
-		return l.hb
-	}
-	k := hostKey{u.Scheme, u.Host}
-	if e, ok := b.byURL.Load(k); ok {
-		ub := e.(*urlBreaker)
-		b.last.Store(ub)
-		return ub.hb
-	}
-	canon := canonicalHost(u)
-	b.mu.Lock()
-	hb, ok := b.byKey[canon]
-	if !ok {
-		hb = b.newHostBreaker(canon)
-		b.byKey[canon] = hb
-	}
+	b.pending = nil
+	b.notifying = false
 	b.mu.Unlock()
-	ub := &urlBreaker{k, hb}
-	b.byURL.Store(k, ub)
-	b.last.Store(ub)
-	return hb
 }
 
-// canonicalHost is scheme://host:port with the scheme's default port filled in.
+// isOpen reports whether the breaker is in its open period at now.
+func (b *breaker) isOpen(now time.Time) bool {
+	until := b.openUntil.Load()
+	return until != 0 && now.UnixNano() < until
+}
+
+// allow lets a request through the breaker at now, returning gobreaker's
+// done for its outcome, or refuses it with a *BreakerError.
+func (b *breaker) allow(now time.Time) (func(error), error) {
+	if until := b.openUntil.Load(); until != 0 {
+		if left := until - now.UnixNano(); left > 0 {
+			return nil, &BreakerError{Host: b.key, State: CircuitOpen, Remaining: time.Duration(left)}
+		}
+		b.mu.Lock()
+		if b.hiddenHalf {
+			b.hiddenHalf = false
+			b.queue(BreakerChange{Host: b.key, From: CircuitOpen, To: CircuitHalfOpen})
+		}
+		b.mu.Unlock()
+	}
+	done, err := b.cb.Allow()
+	if err == nil && b.isOpen(now) {
+		// Another request tripped the breaker after the check above, and
+		// gobreaker, open for its nanosecond only, took this one for a
+		// half-open trial: it is refused, and its trial slot given back.
+		done(errBreakerExcluded)
+		err = gobreaker.ErrOpenState
+	}
+	b.notify()
+	if err == nil {
+		return done, nil
+	}
+	be := &BreakerError{Host: b.key, State: CircuitOpen}
+	if errors.Is(err, gobreaker.ErrTooManyRequests) {
+		be.State = CircuitHalfOpen
+	} else if until := b.openUntil.Load(); until != 0 {
+		be.Remaining = max(0, time.Duration(until-now.UnixNano()))
+	}
+	return nil, be
+}
+
+// report hands an attempt's outcome to gobreaker's done: nil for a
+// success, errBreakerFailure or errBreakerExcluded.
+func (b *breaker) report(done func(error), outcome error) {
+	done(outcome)
+	b.notify()
+}
+
+// state is the breaker's state at now.
+func (b *breaker) state(now time.Time) CircuitState {
+	if b.isOpen(now) {
+		return CircuitOpen
+	}
+	s := b.cb.State()
+	b.notify()
+	return circuitState(s)
+}
+
+// scope is what one breaker scope owns: its breaker and its retry budget.
+type scope struct {
+	key     string
+	breaker *breaker     // nil when breakers are off
+	budget  *RetryBudget // nil when the budget is off
+	used    atomic.Bool  // used since the last sweep
+}
+
+// scopes holds the scopes of a Transport. Idle ones are swept away: when
+// the map has grown to twice its size after the last sweep (and at least
+// minSweep), every scope not used since that sweep is dropped, so the
+// memory held stays proportional to the scopes in recent use, whatever
+// the number of hosts a transport has seen.
+type scopes struct {
+	cfg      *config
+	onChange func(BreakerChange)
+	recent   atomic.Pointer[[]spelledScope] // host scopes of the last hosts seen, newest first
+
+	mu      sync.Mutex
+	m       map[string]*scope
+	sweepAt int
+}
+
+// minSweep is the number of scopes below which none is swept.
+const minSweep = 1024
+
+// spelledScope is a host scope under the scheme and host a URL spelled.
+type spelledScope struct {
+	scheme, host string
+	sc           *scope
+}
+
+// maxRecent is how many hosts recent remembers.
+const maxRecent = 8
+
+func newScopes(cfg *config, onChange func(BreakerChange)) *scopes {
+	cfg.breaker = cfg.breaker.withDefaults()
+	return &scopes{cfg: cfg, onChange: onChange, m: map[string]*scope{}, sweepAt: minSweep}
+}
+
+// forRequest returns r's scope. The host scope of one of the last few
+// hosts seen is found without a lock or an allocation.
+func (ss *scopes) forRequest(r *http.Request) *scope {
+	if f := ss.cfg.breakerScope; f != nil {
+		if key := f(r); key != "" {
+			return ss.get(key)
+		}
+	}
+	u := r.URL
+	recent := ss.recent.Load()
+	if recent != nil {
+		for i := range *recent {
+			if l := &(*recent)[i]; l.host == u.Host && l.scheme == u.Scheme {
+				if !l.sc.used.Load() {
+					l.sc.used.Store(true)
+				}
+				return l.sc
+			}
+		}
+	}
+	sc := ss.get(canonicalHost(u))
+	next := []spelledScope{{scheme: u.Scheme, host: u.Host, sc: sc}}
+	if recent != nil {
+		next = append(next, (*recent)[:min(len(*recent), maxRecent-1)]...)
+	}
+	// Not over a sweep's reset: recent never holds a scope swept away.
+	ss.recent.CompareAndSwap(recent, &next)
+	return sc
+}
+
+// get returns the scope of key, made if new.
+func (ss *scopes) get(key string) *scope {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	sc, ok := ss.m[key]
+	if !ok {
+		if len(ss.m) >= ss.sweepAt {
+			ss.sweep()
+		}
+		sc = &scope{key: key, budget: ss.cfg.budget}
+		if !ss.cfg.budgetSet {
+			sc.budget = NewRetryBudget(0, 0)
+		}
+		if !ss.cfg.noBreaker {
+			sc.breaker = newBreaker(key, &ss.cfg.breaker, ss.onChange)
+		}
+		ss.m[key] = sc
+	}
+	sc.used.Store(true)
+	return sc
+}
+
+// sweep drops the scopes not used since the last sweep; ss.mu is held.
+func (ss *scopes) sweep() {
+	for k, sc := range ss.m {
+		if !sc.used.Load() {
+			delete(ss.m, k)
+		} else {
+			sc.used.Store(false)
+		}
+	}
+	ss.recent.Store(nil)
+	ss.sweepAt = max(minSweep, 2*len(ss.m))
+}
+
+// lookup returns the scope of key if there is one.
+func (ss *scopes) lookup(key string) (*scope, bool) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	sc, ok := ss.m[key]
+	return sc, ok
+}
+
+// len is the number of scopes held.
+func (ss *scopes) len() int {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return len(ss.m)
+}
+
+// canonicalHost is scheme://host:port, lower-case, with the scheme's
+// default port filled in.
 func canonicalHost(u *url.URL) string {
 	scheme := strings.ToLower(u.Scheme)
 	host := strings.ToLower(u.Hostname())
@@ -316,82 +461,29 @@ func canonicalHost(u *url.URL) string {
 	return scheme + "://" + host + ":" + port
 }
 
-func (b *breakers) newHostBreaker(key string) *hostBreaker {
-	s := &b.settings
-	hb := &hostBreaker{key: key, settings: s, onChange: b.onChange, win: newWindow(s.Window, s.Buckets)}
-	hb.mirror.Store(1) // no changes yet; closed
-	hb.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
-		Name:        key,
-		MaxRequests: s.HalfOpenRequests,
-		Timeout:     s.OpenTimeout,
-		// No Interval: gobreaker keeps no counts of its own that matter.
-		// Closed, it is only called to trip (or by a request that asked
-		// it as it closed), and its ReadyToTrip reads win.
-		ReadyToTrip: func(gobreaker.Counts) bool { return hb.win.trips(s, hb.win.age()) },
-		IsExcluded:  func(err error) bool { return err == errBreakerExcluded },
-		OnStateChange: func(_ string, from, to gobreaker.State) {
-			// Called with gobreaker's lock held, so changes come one at a
-			// time. A closed state starts with empty counts.
-			next := (hb.mirror.Load()>>1 + 1) << 1
-			if to == gobreaker.StateClosed {
-				hb.win.reset()
-				next |= 1
-			}
-			hb.mirror.Store(next)
-			// Queue the change for onChange, reported in notify.
-			hb.mu.Lock()
-			if to == gobreaker.StateOpen {
-				hb.openedAt = time.Now()
-			}
-			if hb.onChange != nil {
-				hb.pending = append(hb.pending, stateChange{from, to})
-				hb.npending.Add(1)
-			}
-			hb.mu.Unlock()
-		},
-	})
-	return hb
-}
-
-// allow lets a request through the breaker, or returns a *BreakerError.
-// A closed breaker lets it through with one atomic load; otherwise
-// gobreaker decides.
-func (hb *hostBreaker) allow(timeout time.Duration) (pass, error) {
-	if st := hb.mirror.Load(); st&1 != 0 {
-		return pass{state: st}, nil
-	}
-	done, err := hb.cb.Allow()
-	hb.notify()
-	if err == nil {
-		return pass{done: done}, nil
-	}
-	be := &BreakerError{Host: hb.key, State: CircuitOpen}
-	if errors.Is(err, gobreaker.ErrTooManyRequests) {
-		be.State = CircuitHalfOpen
-	} else {
-		hb.mu.Lock()
-		be.Remaining = max(0, timeout-time.Since(hb.openedAt))
-		hb.mu.Unlock()
-	}
-	return pass{}, be
-}
-
-// BreakerState returns the state of the breaker of the host of rawURL
-// ("https://api.coze.cn"), and false if the Transport has no breaker for it
-// yet (or breakers are disabled).
+// BreakerState returns the state of the breaker that requests to rawURL
+// ("https://api.coze.cn", or a full URL when WithBreakerScope keys by more
+// than the host) go through, and false if the Transport has no breaker for
+// it yet (or breakers are disabled).
 func (t *Transport) BreakerState(rawURL string) (CircuitState, bool) {
-	if t.breakers == nil {
+	t.init()
+	if t.cfg.noBreaker {
 		return CircuitClosed, false
 	}
-	u, err := url.Parse(rawURL)
+	req, err := http.NewRequest(http.MethodGet, rawURL, nil)
 	if err != nil {
 		return CircuitClosed, false
 	}
-	t.breakers.mu.Lock()
-	hb, ok := t.breakers.byKey[canonicalHost(u)]
-	t.breakers.mu.Unlock()
-	if !ok {
+	key := ""
+	if f := t.cfg.breakerScope; f != nil {
+		key = f(req)
+	}
+	if key == "" {
+		key = canonicalHost(req.URL)
+	}
+	sc, ok := t.scopes.lookup(key)
+	if !ok || sc.breaker == nil {
 		return CircuitClosed, false
 	}
-	return circuitState(hb.state()), true
+	return sc.breaker.state(timeNow()), true
 }

@@ -3,9 +3,13 @@ package memerr
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -95,9 +99,7 @@ func TestBreakerOpensPerHost(t *testing.T) {
 
 	// Open: fail fast without touching the network, and without retrying.
 	retries.Store(0)
-	start := time.Now()
 	_, err = hc.Get(a.URL + "/v1/memories")
-	assert.Less(t, time.Since(start), 50*time.Millisecond)
 	require.Error(t, err)
 	assert.Equal(t, 3, a.Hits(), "no network traffic while open")
 	assert.Zero(t, retries.Load(), "a breaker rejection is not retried")
@@ -242,8 +244,9 @@ func TestBreakerNetworkErrorsAndCancellation(t *testing.T) {
 }
 
 func TestBreakerHalfOpen(t *testing.T) {
-	const openFor = 50 * time.Millisecond
-	setup := func(t *testing.T) (*toggled, *Transport, *changes) {
+	const openFor = time.Second
+	setup := func(t *testing.T) (*toggled, *Transport, *changes, *fakeClock) {
+		clock := useFakeClock(t)
 		srv := newToggled(t, true)
 		ch := &changes{}
 		tr := NewTransport(nil, fast(WithMaxRetries(0),
@@ -256,13 +259,16 @@ func TestBreakerHalfOpen(t *testing.T) {
 		}
 		_, err := get(t, tr, srv.URL)
 		require.ErrorIs(t, err, ErrCircuitOpen)
-		require.Equal(t, 2, srv.Hits())
-		return srv, tr, ch
+		require.Equal(t, int32(2), srv.hits.Load())
+		clock.Advance(openFor - time.Millisecond)
+		state, _ := tr.BreakerState(srv.URL)
+		require.Equal(t, CircuitOpen, state, "open for the whole period")
+		clock.Advance(time.Millisecond)
+		return srv, tr, ch, clock
 	}
 
 	t.Run("a success closes it", func(t *testing.T) {
-		srv, tr, ch := setup(t)
-		time.Sleep(openFor + 10*time.Millisecond)
+		srv, tr, ch, _ := setup(t)
 		state, _ := tr.BreakerState(srv.URL)
 		assert.Equal(t, CircuitHalfOpen, state)
 		srv.failing.Store(false)
@@ -279,31 +285,31 @@ func TestBreakerHalfOpen(t *testing.T) {
 		}, ch.list())
 	})
 
-	t.Run("a failure reopens it", func(t *testing.T) {
-		srv, tr, ch := setup(t)
-		time.Sleep(openFor + 10*time.Millisecond)
+	t.Run("a failure reopens it for twice as long", func(t *testing.T) {
+		srv, tr, ch, clock := setup(t)
 		resp, err := get(t, tr, srv.URL)
 		require.NoError(t, err)
 		readAll(t, resp)
-		assert.Equal(t, 3, srv.Hits(), "one trial request")
+		assert.Equal(t, int32(3), srv.hits.Load(), "one trial request")
 		state, _ := tr.BreakerState(srv.URL)
 		assert.Equal(t, CircuitOpen, state)
 		_, err = get(t, tr, srv.URL)
 		var be *BreakerError
 		require.ErrorAs(t, err, &be)
-		assert.Greater(t, be.Remaining, time.Duration(0))
-		assert.LessOrEqual(t, be.Remaining, openFor)
+		assert.Equal(t, 2*openFor, be.Remaining)
 		host := canonicalHost(mustURL(t, srv.URL))
 		assert.Equal(t, []BreakerChange{
 			{host, CircuitClosed, CircuitOpen},
 			{host, CircuitOpen, CircuitHalfOpen},
 			{host, CircuitHalfOpen, CircuitOpen},
 		}, ch.list())
+		clock.Advance(2 * openFor)
+		state, _ = tr.BreakerState(srv.URL)
+		assert.Equal(t, CircuitHalfOpen, state)
 	})
 
 	t.Run("trial slots taken", func(t *testing.T) {
-		srv, tr, _ := setup(t)
-		time.Sleep(openFor + 10*time.Millisecond)
+		srv, tr, _, _ := setup(t)
 		hold := make(chan struct{})
 		srv.hold.Store(&hold)
 		srv.failing.Store(false)
@@ -315,19 +321,77 @@ func TestBreakerHalfOpen(t *testing.T) {
 			}
 			trial <- err
 		}()
-		require.Eventually(t, func() bool { return srv.Hits() == 3 }, time.Second, time.Millisecond)
+		require.Eventually(t, func() bool { return srv.hits.Load() == 3 }, time.Minute, time.Millisecond)
 		_, err := get(t, tr, srv.URL)
 		var be *BreakerError
 		require.ErrorAs(t, err, &be)
 		assert.Equal(t, CircuitHalfOpen, be.State)
 		assert.ErrorIs(t, err, ErrCircuitOpen)
 		assert.ErrorIs(t, err, gobreaker.ErrTooManyRequests)
-		assert.Equal(t, 3, srv.Hits())
+		assert.Equal(t, int32(3), srv.hits.Load())
 		close(hold)
 		require.NoError(t, <-trial)
 		state, _ := tr.BreakerState(srv.URL)
 		assert.Equal(t, CircuitClosed, state)
 	})
+}
+
+// TestBreakerOpenPeriodGrows checks the open period: 1s at the first trip,
+// doubled by each trip that follows another without a long closed spell
+// between them, capped, and back to 1s once the breaker has stayed closed
+// for MaxOpenTimeout.
+func TestBreakerOpenPeriodGrows(t *testing.T) {
+	clock := useFakeClock(t)
+	var failing atomic.Bool
+	failing.Store(true)
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		status := http.StatusOK
+		if failing.Load() {
+			status = http.StatusServiceUnavailable
+		}
+		return &http.Response{StatusCode: status, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
+	})
+	tr := NewTransport(base, WithMaxRetries(0), WithBreaker(BreakerSettings{ConsecutiveFailures: 1, MaxOpenTimeout: 5 * time.Second}))
+	const host = "http://memory.invalid"
+	send := func() error {
+		resp, err := get(t, tr, host+"/")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	remaining := func() time.Duration {
+		var be *BreakerError
+		require.ErrorAs(t, send(), &be)
+		return be.Remaining
+	}
+	require.NoError(t, send()) // trips
+	var periods []time.Duration
+	for i := 0; i < 5; i++ {
+		d := remaining()
+		periods = append(periods, d)
+		clock.Advance(d)
+		require.NoError(t, send()) // the trial fails: open again
+	}
+	assert.Equal(t, []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 5 * time.Second, 5 * time.Second}, periods)
+
+	// A trial that succeeds closes it; a trip soon after keeps growing.
+	clock.Advance(remaining())
+	failing.Store(false)
+	require.NoError(t, send())
+	failing.Store(true)
+	clock.Advance(time.Second)
+	require.NoError(t, send())
+	assert.Equal(t, 5*time.Second, remaining(), "closed 1s only: the period stays long")
+
+	// Closed for MaxOpenTimeout: the next trip starts at 1s again.
+	clock.Advance(remaining())
+	failing.Store(false)
+	require.NoError(t, send())
+	clock.Advance(5 * time.Second)
+	failing.Store(true)
+	require.NoError(t, send())
+	assert.Equal(t, time.Second, remaining())
 }
 
 func TestBreakerHookMayReadState(t *testing.T) {
@@ -395,13 +459,14 @@ func TestCanonicalHost(t *testing.T) {
 // breaker lookup: hosts taken in turn, and a scheme that differs for the
 // same host and port, each keep their own breaker.
 func TestBreakerLookupAlternatingHosts(t *testing.T) {
-	bs := newBreakers(BreakerSettings{}, nil)
-	a1 := bs.forURL(mustURL(t, "http://a.example/x"))
-	b1 := bs.forURL(mustURL(t, "http://b.example/x"))
-	a2 := bs.forURL(mustURL(t, "http://a.example:80/y"))
-	s1 := bs.forURL(mustURL(t, "https://a.example/x"))
-	a3 := bs.forURL(mustURL(t, "http://a.example/z"))
-	b2 := bs.forURL(mustURL(t, "http://B.example/"))
+	bs := newScopes(&config{}, nil)
+	at := func(raw string) *scope { return bs.forRequest(&http.Request{URL: mustURL(t, raw)}) }
+	a1 := at("http://a.example/x")
+	b1 := at("http://b.example/x")
+	a2 := at("http://a.example:80/y")
+	s1 := at("https://a.example/x")
+	a3 := at("http://a.example/z")
+	b2 := at("http://B.example/")
 	assert.NotSame(t, a1, b1)
 	assert.Same(t, a1, a2, "the same host spelled with its default port")
 	assert.Same(t, a1, a3)
@@ -417,7 +482,8 @@ func TestBreakerLookupAlternatingHosts(t *testing.T) {
 // state (gobreaker drops such outcomes by generation; the lock-free closed
 // path must too).
 func TestBreakerDropsOutcomesFromAnEarlierState(t *testing.T) {
-	const openFor = 20 * time.Millisecond
+	clock := useFakeClock(t)
+	const openFor = time.Second
 	inSlow, release := make(chan struct{}), make(chan struct{})
 	var failing atomic.Bool
 	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
@@ -458,7 +524,7 @@ func TestBreakerDropsOutcomesFromAnEarlierState(t *testing.T) {
 	state, _ := tr.BreakerState(host)
 	require.Equal(t, CircuitOpen, state)
 
-	time.Sleep(openFor + 5*time.Millisecond)
+	clock.Advance(openFor)
 	failing.Store(false)
 	send() // the trial request closes it
 	state, _ = tr.BreakerState(host)
@@ -479,7 +545,8 @@ func TestBreakerDropsOutcomesFromAnEarlierState(t *testing.T) {
 // TestBreakerClosingForgetsCounts checks that a breaker that closes after
 // its trial starts counting afresh.
 func TestBreakerClosingForgetsCounts(t *testing.T) {
-	const openFor = 20 * time.Millisecond
+	clock := useFakeClock(t)
+	const openFor = time.Second
 	srv := newToggled(t, true)
 	tr := NewTransport(nil, fast(WithMaxRetries(0),
 		WithBreaker(BreakerSettings{ConsecutiveFailures: 2, MinRequests: 3, FailureRatio: 0.5, OpenTimeout: openFor}))...)
@@ -490,7 +557,7 @@ func TestBreakerClosingForgetsCounts(t *testing.T) {
 	}
 	state, _ := tr.BreakerState(srv.URL)
 	require.Equal(t, CircuitOpen, state)
-	time.Sleep(openFor + 5*time.Millisecond)
+	clock.Advance(openFor)
 	srv.failing.Store(false)
 	resp, err := get(t, tr, srv.URL)
 	require.NoError(t, err)
@@ -539,4 +606,146 @@ func TestBreakerTripsUnderConcurrency(t *testing.T) {
 	assert.LessOrEqual(t, srv.Hits(), trip+goroutines-1)
 	state, _ := tr.BreakerState(srv.URL)
 	assert.Equal(t, CircuitOpen, state)
+}
+
+// TestBreakerScopeByPath: five MemOS 50005 "search service down" answers
+// on /search/memory open the breaker of that path only, when breakers are
+// scoped by path; GET /get/memory still goes through.
+func TestBreakerScopeByPath(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/search/memory" {
+			io.WriteString(w, `{"code":50005,"message":"search service down","data":null}`)
+			return
+		}
+		io.WriteString(w, okMemOS)
+	}))
+	defer srv.Close()
+	byPath := func(r *http.Request) string { return canonicalHost(r.URL) + r.URL.Path }
+	c := NewClient(WithVendor(MemOS), WithMaxRetries(0), WithBreakerScope(byPath))
+	for i := 0; i < 5; i++ {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/search/memory", strings.NewReader(`{"query":"tea"}`))
+		_, err := c.Do(req)
+		require.ErrorIs(t, err, MemOSSearchServiceUnavailable)
+	}
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/search/memory", strings.NewReader(`{"query":"tea"}`))
+	_, err := c.Do(req)
+	require.ErrorIs(t, err, ErrCircuitOpen, "the failing endpoint's breaker is open")
+	var be *BreakerError
+	require.ErrorAs(t, err, &be)
+	assert.Equal(t, canonicalHost(mustURL(t, srv.URL))+"/search/memory", be.Host)
+
+	req, _ = http.NewRequest(http.MethodGet, srv.URL+"/get/memory", nil)
+	resp, err := c.Do(req)
+	require.NoError(t, err, "another endpoint of the same host is not refused")
+	assert.Equal(t, okMemOS, readAll(t, resp))
+	state, ok := c.Transport().BreakerState(srv.URL + "/get/memory")
+	require.True(t, ok)
+	assert.Equal(t, CircuitClosed, state)
+	state, _ = c.Transport().BreakerState(srv.URL + "/search/memory")
+	assert.Equal(t, CircuitOpen, state)
+
+	t.Run("by host, the default, both share one breaker", func(t *testing.T) {
+		c := NewClient(WithVendor(MemOS), WithMaxRetries(0))
+		for i := 0; i < 5; i++ {
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/search/memory", strings.NewReader(`{}`))
+			c.Do(req)
+		}
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/get/memory", nil)
+		_, err := c.Do(req)
+		assert.ErrorIs(t, err, ErrCircuitOpen)
+	})
+}
+
+// TestRetryBudgetPerScope: an outage at one host spends that host's
+// budget only.
+func TestRetryBudgetPerScope(t *testing.T) {
+	down := newToggled(t, true)
+	up := newToggled(t, true)
+	tr := NewTransport(nil, fast(WithoutBreaker(), WithMaxRetries(3))...)
+	for i := 0; i < 200; i++ {
+		resp, err := get(t, tr, down.URL)
+		require.NoError(t, err)
+		readAll(t, resp)
+	}
+	spent := down.hits.Load()
+	assert.Less(t, spent, int32(2*200), "the down host's budget ran out: most requests were sent once")
+	before := up.hits.Load()
+	resp, err := get(t, tr, up.URL)
+	require.NoError(t, err)
+	readAll(t, resp)
+	assert.Equal(t, int32(4), up.hits.Load()-before, "the other host still has its retries")
+}
+
+// TestScopesEvictedWhenIdle: a transport that has called 100,000 hosts
+// keeps a bounded number of scopes; host names differing in case share one.
+func TestScopesEvictedWhenIdle(t *testing.T) {
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
+	})
+	tr := NewTransport(base)
+	for i := 0; i < 100_000; i++ {
+		resp, err := get(t, tr, fmt.Sprintf("http://h%d.example/", i))
+		require.NoError(t, err)
+		resp.Body.Close()
+	}
+	assert.LessOrEqual(t, tr.scopes.len(), 2*minSweep, "idle scopes are swept away")
+
+	tr = NewTransport(base)
+	for _, raw := range []string{"http://API.Example.com/", "http://api.example.com:80/x", "HTTP://api.EXAMPLE.com/y"} {
+		resp, err := get(t, tr, raw)
+		require.NoError(t, err)
+		resp.Body.Close()
+	}
+	assert.Equal(t, 1, tr.scopes.len(), "host keys are case-normalised")
+
+	t.Run("a scope in use survives sweeps", func(t *testing.T) {
+		tr := NewTransport(base)
+		busy := tr.scopes.forRequest(&http.Request{URL: mustURL(t, "http://busy.example/")})
+		for i := 0; i < 10*minSweep; i++ {
+			tr.scopes.forRequest(&http.Request{URL: mustURL(t, fmt.Sprintf("http://h%d.example/", i))})
+			if i%100 == 0 {
+				tr.scopes.forRequest(&http.Request{URL: mustURL(t, "http://busy.example/")})
+			}
+		}
+		assert.Same(t, busy, tr.scopes.forRequest(&http.Request{URL: mustURL(t, "http://busy.example/")}))
+	})
+}
+
+// TestBreakerDialsAtDeadPort: 1,000 requests from 32 goroutines at a port
+// nobody listens on dial at most 64 times before the breaker opens and
+// refuses the rest.
+func TestBreakerDialsAtDeadPort(t *testing.T) {
+	addr := closedPort(t)
+	var dials atomic.Int32
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	dialer := &net.Dialer{}
+	base.DialContext = func(ctx context.Context, network, a string) (net.Conn, error) {
+		dials.Add(1)
+		return dialer.DialContext(ctx, network, a)
+	}
+	tr := NewTransport(base, WithBackoff(time.Millisecond, 2*time.Millisecond))
+	var wg sync.WaitGroup
+	var refused atomic.Int32
+	next := make(chan struct{}, 1000)
+	for i := 0; i < 1000; i++ {
+		next <- struct{}{}
+	}
+	close(next)
+	for w := 0; w < 32; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range next {
+				_, err := get(t, tr, "http://"+addr+"/")
+				if errors.Is(err, ErrCircuitOpen) {
+					refused.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("dials %d, refused by the breaker %d of 1000", dials.Load(), refused.Load())
+	assert.LessOrEqual(t, dials.Load(), int32(64))
+	assert.GreaterOrEqual(t, refused.Load(), int32(900))
 }

@@ -306,3 +306,31 @@ func TestNewTransportDefaultBase(t *testing.T) {
 	assert.Equal(t, DefaultMaxIdleConnsPerHost, ht.MaxIdleConnsPerHost)
 	assert.NotSame(t, http.DefaultTransport, ht, "a clone, never the shared default")
 }
+
+func TestWithHeaderOnEveryClientRequest(t *testing.T) {
+	srv := newScripted(t, jsonStep(200, okCoze))
+	c := NewClient(WithHeader("Authorization", "Bearer sk-test"), WithHeader("X-Team", "memory"))
+
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	readAll(t, resp)
+	assert.Empty(t, req.Header.Get("Authorization"), "the caller's request is not modified")
+
+	req, _ = http.NewRequest(http.MethodGet, srv.URL, nil)
+	req.Header.Set("X-Team", "search")
+	resp, err = c.Do(req)
+	require.NoError(t, err)
+	readAll(t, resp)
+
+	require.NoError(t, c.DoJSON(context.Background(), http.MethodGet, srv.URL, nil, nil))
+
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	require.Len(t, srv.reqs, 3)
+	for i, r := range srv.reqs {
+		assert.Equal(t, "Bearer sk-test", r.Header.Get("Authorization"), "request %d", i)
+	}
+	assert.Equal(t, "memory", srv.reqs[0].Header.Get("X-Team"))
+	assert.Equal(t, "search", srv.reqs[1].Header.Get("X-Team"), "the request's own header wins")
+}

@@ -8,8 +8,9 @@ import (
 	"time"
 )
 
-// timeNow is the clock used to measure hints that name a moment. Tests
-// replace it.
+// timeNow is the package's one clock: hints that name a moment are measured
+// with it, and the Transport reads it for deadlines, attempt durations and
+// the breakers' open periods. Tests replace it with a clock they move.
 var timeNow = time.Now
 
 // MaxHint caps every server wait hint: a longer or absurd value (a year

@@ -12,22 +12,24 @@ import (
 type Option func(*config)
 
 type config struct {
-	vendor        Vendor
-	hostVendors   map[string]Vendor
-	maxRetries    int
-	backoffMin    time.Duration
-	backoffMax    time.Duration
-	maxRetryWait  time.Duration
-	budget        *RetryBudget
-	budgetSet     bool
-	breaker       BreakerSettings
-	noBreaker     bool
-	maxErrorBody  int64
-	maxReplayBody int64
-	logger        *slog.Logger
-	hooks         Hooks
-	base          http.RoundTripper
-	header        http.Header
+	vendor         Vendor
+	hostVendors    map[string]Vendor
+	maxRetries     int
+	backoffMin     time.Duration
+	backoffMax     time.Duration
+	maxRetryWait   time.Duration
+	budget         *RetryBudget // shared by every scope when set by WithRetryBudget
+	budgetSet      bool
+	breaker        BreakerSettings
+	breakerScope   func(*http.Request) string
+	attemptTimeout time.Duration
+	noBreaker      bool
+	maxErrorBody   int64
+	maxReplayBody  int64
+	logger         *slog.Logger
+	hooks          Hooks
+	base           http.RoundTripper
+	header         http.Header
 }
 
 // Defaults of the options.
@@ -58,25 +60,11 @@ func newConfig(opts []Option) config {
 			o(&c)
 		}
 	}
-	if !c.budgetSet {
-		c.budget = NewRetryBudget(0, 0)
-	}
 	c.breaker = c.breaker.withDefaults()
 	if c.backoffMax < c.backoffMin {
 		c.backoffMax = c.backoffMin
 	}
 	return c
-}
-
-// budgetCost is the tokens one retry spends.
-func (c *config) budgetCost(network bool) int64 {
-	if c.budget == nil {
-		return 0
-	}
-	if network {
-		return c.budget.netCost
-	}
-	return c.budget.cost
 }
 
 // WithVendor decodes every response as v's envelope. Default: Auto, detect
@@ -127,9 +115,11 @@ func WithMaxRetryWait(d time.Duration) Option {
 	}
 }
 
-// WithRetryBudget shares b between the requests of the transport (several
-// transports may share one). nil disables the budget. Default: a new
-// NewRetryBudget(500, 5) per transport.
+// WithRetryBudget shares b between every request of the transport, whatever
+// its breaker scope (several transports may share one). nil disables the
+// budget. Default: each breaker scope (each host, unless WithBreakerScope
+// narrows it) has a NewRetryBudget(500, 5) of its own, so an outage at one
+// vendor does not spend another's retries.
 func WithRetryBudget(b *RetryBudget) Option {
 	return func(c *config) { c.budget, c.budgetSet = b, true }
 }
@@ -144,7 +134,8 @@ func WithBreaker(s BreakerSettings) Option {
 func WithoutBreaker() Option { return func(c *config) { c.noBreaker = true } }
 
 // WithMaxErrorBody sets how many bytes of an error body are read to decode
-// it. Default DefaultMaxErrorBody (1 MiB).
+// it; any positive value works, math.MaxInt64 included (the body's own end
+// then bounds it). Default DefaultMaxErrorBody (1 MiB); n ≤ 0 keeps it.
 func WithMaxErrorBody(n int64) Option {
 	return func(c *config) {
 		if n > 0 {
@@ -153,10 +144,29 @@ func WithMaxErrorBody(n int64) Option {
 	}
 }
 
+// WithBreakerScope keys breakers and retry budgets by scope(req) instead of
+// by host, for example by host and path when one endpoint of an API fails
+// on its own. An empty key means the host's scope. scope runs on every
+// request and must be quick. Default: one scope per scheme://host:port,
+// host names compared without case.
+func WithBreakerScope(scope func(*http.Request) string) Option {
+	return func(c *config) { c.breakerScope = scope }
+}
+
+// WithAttemptTimeout bounds each attempt, from sending to the response
+// headers and the read-ahead of its body. An attempt that times out counts
+// as a breaker failure and is retried like a network error, within the
+// caller's own deadline; the caller's cancellation counts as neither.
+// Default 0: no bound but the caller's context.
+func WithAttemptTimeout(d time.Duration) Option {
+	return func(c *config) { c.attemptTimeout = max(0, d) }
+}
+
 // WithMaxReplayBody sets how much of a request body without GetBody is
 // buffered so the request can be retried; a larger body is sent once, never
 // retried. Bodies with GetBody (those of http.NewRequest from bytes or
-// strings) are never buffered. Default 8 MiB.
+// strings) are never buffered. Any value ≥ 0 works, math.MaxInt64
+// included. Default 8 MiB; a negative n keeps it.
 func WithMaxReplayBody(n int64) Option {
 	return func(c *config) {
 		if n >= 0 {
@@ -180,8 +190,10 @@ func WithHooks(h Hooks) Option { return func(c *config) { c.hooks = h } }
 // its base as an argument; a non-nil argument wins over this option.)
 func WithBaseTransport(rt http.RoundTripper) Option { return func(c *config) { c.base = rt } }
 
-// WithHeader adds a header to every request Client.DoJSON sends (for
-// example the Authorization header). Default: none.
+// WithHeader adds a header to every request Client.Do and Client.DoJSON
+// send (for example the Authorization header), unless the request sets that
+// header itself. Requests sent through Client.HTTPClient or a bare
+// Transport do not get it. Default: none.
 func WithHeader(key, value string) Option {
 	return func(c *config) {
 		if c.header == nil {
@@ -196,7 +208,8 @@ func WithHeader(key, value string) Option {
 type Hooks struct {
 	// OnRetry runs before the wait that precedes each retry.
 	OnRetry func(RetryEvent)
-	// OnBreakerChange runs when a host's breaker changes state.
+	// OnBreakerChange runs when a scope's breaker changes state, after the
+	// change (never under the breaker's lock).
 	OnBreakerChange func(BreakerChange)
 	// OnAttempt runs after each attempt, the first included, once its
 	// outcome is known (before any wait for the next one).
@@ -208,10 +221,10 @@ type Hooks struct {
 type AttemptEvent struct {
 	Method     string
 	URL        string        // scheme://host/path: never a query or credentials
-	Host       string        // the breaker scope: scheme://host:port
+	Host       string        // the breaker scope: scheme://host:port unless WithBreakerScope says otherwise
 	Attempt    int           // from 1
 	StatusCode int           // 0 when no response was obtained
-	Duration   time.Duration // from sending to the response headers (or the error)
+	Duration   time.Duration // from the breaker check to the response headers and any read-ahead of its body (or the error)
 	Err        error         // nil on success; the decoded *Error of a failed response; else the network or breaker error
 	RequestID  string        // the vendor's request id: the decoded error's, else a response header's (X-Tt-Logid, X-Request-Id ...)
 
@@ -239,6 +252,6 @@ type RetryEvent struct {
 
 // BreakerChange describes a breaker state change.
 type BreakerChange struct {
-	Host     string // scheme://host:port
+	Host     string // the breaker scope: scheme://host:port unless WithBreakerScope says otherwise
 	From, To CircuitState
 }

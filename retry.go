@@ -11,15 +11,14 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
-
-	"github.com/sony/gobreaker/v2"
 )
 
-// RetryBudget is a token bucket shared by the requests of one Transport, like
-// the AWS SDK's standard retryer: every retry spends tokens and every
-// successful response refunds one, so a long outage stops retries once the
-// bucket is empty instead of multiplying the load on a struggling server.
-// It is safe for concurrent use.
+// RetryBudget is a token bucket shared by the requests of one breaker scope
+// (a host by default), like the AWS SDK's standard retryer: every retry
+// spends tokens and every successful response refunds one, so a long outage
+// stops retries once the bucket is empty instead of multiplying the load on
+// a struggling server, and an outage at one host spends no other host's
+// retries. It is safe for concurrent use.
 type RetryBudget struct {
 	tokens   atomic.Int64
 	capacity int64
@@ -46,6 +45,15 @@ func NewRetryBudget(capacity, cost int) *RetryBudget {
 
 // Tokens returns the tokens left.
 func (b *RetryBudget) Tokens() int { return int(b.tokens.Load()) }
+
+// costOf is the tokens one retry spends: after a network error, twice the
+// cost of a retry after an error response.
+func (b *RetryBudget) costOf(network bool) int64 {
+	if network {
+		return b.netCost
+	}
+	return b.cost
+}
 
 // take spends n tokens if there are that many.
 func (b *RetryBudget) take(n int64) bool {
@@ -125,51 +133,56 @@ func permanentNetErr(err error) bool {
 	return errors.As(err, &dns) && dns.IsNotFound
 }
 
-// retryDecision is what checkRetry concluded about the last attempt.
+// retryDecision is the retry policy's answer about one attempt.
 type retryDecision struct {
-	retry bool
-	wait  time.Duration
-	why   string // when not retrying a failure: the reason, for the log
+	retry   bool
+	wait    time.Duration
+	network bool   // after a network error or timeout: the budget charges more
+	why     string // when not retrying a failure: the reason, for the log
 }
 
-// decide applies the retry policy to one attempt's outcome. It does not
-// wait. verdict is the decoded failure of a response, netErr the error of an
-// attempt that got no response.
-func (t *Transport) decide(st *reqState, verdict *Error, netErr error) retryDecision {
-	if st.Context.Err() != nil {
+// decide applies the retry policy to the last attempt of c: its decoded
+// failure (c.verdict), or netErr, the error of an attempt that got no
+// response. It neither waits nor spends.
+func (t *Transport) decide(c *call, netErr error) retryDecision {
+	ctx := c.req.Context()
+	if ctx.Err() != nil {
 		return retryDecision{why: "context done"}
 	}
 	var be *BreakerError
-	if netErr != nil && errors.As(netErr, &be) {
+	var bodyErr *BodyError
+	switch {
+	case errors.As(netErr, &be):
 		return retryDecision{why: "circuit open"}
-	}
-	if st.attempts > t.cfg.maxRetries {
+	case errors.As(netErr, &bodyErr):
+		return retryDecision{why: "the request body could not be read"}
+	case c.attempts > t.cfg.maxRetries:
 		return retryDecision{why: "retries exhausted"}
-	}
-	if !st.replayable {
+	case c.hasBody && !c.replay:
 		return retryDecision{why: "request body cannot be replayed"}
 	}
-	vendor := t.vendorFor(st.req.URL)
+	verdict := c.verdict
+	vendor := t.vendorFor(c.req.URL)
 	if verdict != nil {
 		vendor = verdict.Vendor
 	}
-	idem := isIdempotent(st.req, vendor)
-	cost := t.cfg.budgetCost(false)
+	idem := isIdempotent(c.req, vendor)
+	network := netErr != nil
 	switch {
-	case netErr != nil:
+	case network:
 		if permanentNetErr(netErr) {
 			return retryDecision{why: "permanent network error"}
 		}
 		if !idem && !notSent(netErr) {
 			return retryDecision{why: "non-idempotent request may have been applied"}
 		}
-		cost = t.cfg.budgetCost(true)
 	case !verdict.Kind.Retryable():
 		return retryDecision{why: "not retryable: " + verdict.Kind.String()}
 	case !idem && !serverDidNotAct(verdict):
 		return retryDecision{why: "non-idempotent request may have been applied"}
 	}
-	if st.breaker != nil && st.breaker.state() == gobreaker.StateOpen {
+	now := timeNow()
+	if b := c.scope.breaker; b != nil && b.isOpen(now) {
 		return retryDecision{why: "circuit opened"}
 	}
 
@@ -180,16 +193,12 @@ func (t *Transport) decide(st *reqState, verdict *Error, netErr error) retryDeci
 		}
 		wait = verdict.RetryAfter + t.hintJitter(verdict.RetryAfter)
 	} else {
-		wait = t.backoff(st.attempts)
+		wait = t.backoff(c.attempts)
 	}
-	if dl, ok := st.Context.Deadline(); ok && time.Until(dl) <= wait {
+	if dl, ok := ctx.Deadline(); ok && dl.Sub(now) <= wait {
 		return retryDecision{why: "wait would pass the context deadline"}
 	}
-	if b := t.cfg.budget; b != nil && !b.take(cost) {
-		return retryDecision{why: "retry budget exhausted"}
-	}
-	st.spent += cost
-	return retryDecision{retry: true, wait: wait}
+	return retryDecision{retry: true, wait: wait, network: network}
 }
 
 // serverDidNotAct reports failures after which a non-idempotent request is
@@ -239,21 +248,6 @@ func (t *Transport) randN(n int64) int64 {
 		return t.rand(n)
 	}
 	return rand.Int64N(n)
-}
-
-// sleepCtx waits d or until ctx is done; it reports whether d elapsed.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-tm.C:
-		return true
-	}
 }
 
 // drainLimit bounds how much of an unread body is drained before a retry so

@@ -2,11 +2,13 @@ package memerr
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -597,7 +599,10 @@ func TestHostHeaderAndResponseRequest(t *testing.T) {
 
 func TestSilentByDefault(t *testing.T) {
 	tr := NewTransport(nil)
-	assert.Nil(t, tr.rc.Logger, "go-retryablehttp's default logger prints to stderr")
+	req, _ := http.NewRequest(http.MethodGet, "http://example.test/", nil)
+	c, err := tr.newCall(req)
+	require.NoError(t, err)
+	assert.Nil(t, c.rc.Logger, "go-retryablehttp's default logger prints to stderr")
 	assert.Nil(t, tr.cfg.logger)
 }
 
@@ -725,52 +730,391 @@ func TestReadAheadOnlyForVendorsWithErrorsIn2xx(t *testing.T) {
 	}
 }
 
-// TestSuccessPathAllocations holds the success path to its allocation
-// budget, over an in-memory base: one allocation when the body is read
-// ahead (the handle that becomes resp.Body; its buffer is pooled), none when
-// it is not. The closed breaker, the retry budget and the success check
-// allocate nothing.
-func TestSuccessPathAllocations(t *testing.T) {
-	if raceOn {
-		t.Skip("under the race detector sync.Pool drops buffers at random; the run without -race checks this")
-	}
-	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		return &http.Response{
-			StatusCode:    http.StatusOK,
-			Header:        http.Header{"Content-Type": {"application/json"}},
-			ContentLength: int64(len(benchBody)),
-			Body:          io.NopCloser(bytes.NewReader(benchBody)),
-			Request:       r,
-		}, nil
+// The faults below were found by an adversarial review (issue 12, item 8);
+// each test failed before its fix.
+
+func TestHugeLimitsWork(t *testing.T) {
+	t.Run("WithMaxReplayBody(MaxInt64) sends the body", func(t *testing.T) {
+		srv := newScripted(t, jsonStep(200, okCoze))
+		tr := NewTransport(nil, WithMaxReplayBody(math.MaxInt64))
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, io.NopCloser(strings.NewReader("hello")))
+		req.GetBody = nil
+		resp, err := tr.RoundTrip(req)
+		require.NoError(t, err)
+		readAll(t, resp)
+		require.Len(t, srv.Bodies(), 1)
+		assert.Equal(t, "hello", string(srv.Bodies()[0]))
 	})
-	req, err := http.NewRequest(http.MethodGet, "http://memory.invalid/v1/memories/1", nil)
+	t.Run("WithMaxErrorBody(MaxInt64) decodes a 400", func(t *testing.T) {
+		srv := newScripted(t, jsonStep(400, `{"code":4000,"msg":"bad parameter"}`))
+		c := NewClient(WithMaxErrorBody(math.MaxInt64))
+		req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+		_, err := c.Do(req)
+		var e *Error
+		require.ErrorAs(t, err, &e)
+		assert.Equal(t, KindInvalidRequest, e.Kind)
+		assert.Equal(t, "bad parameter", e.Message)
+	})
+	t.Run("Decoder{MaxErrorBody: MaxInt64} decodes a 400", func(t *testing.T) {
+		resp := &http.Response{StatusCode: 400, Header: http.Header{"Content-Type": {"application/json"}},
+			ContentLength: -1, Body: io.NopCloser(strings.NewReader(`{"code":4000,"msg":"bad parameter"}`))}
+		err := Decoder{MaxErrorBody: math.MaxInt64}.Decode(resp)
+		var e *Error
+		require.ErrorAs(t, err, &e)
+		assert.Equal(t, "bad parameter", e.Message)
+	})
+}
+
+func TestCancelledDuringWaitGetsContextError(t *testing.T) {
+	big := strings.Repeat("x", 3<<20)
+	srv := newScripted(t, step{status: 503, header: map[string]string{"Retry-After": "2", "Content-Type": "text/plain"}, body: big})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// Cancel as the wait begins: no timing involved.
+	tr := NewTransport(nil, WithHooks(Hooks{OnRetry: func(RetryEvent) { cancel() }}))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+	resp, err := tr.RoundTrip(req)
+	if resp != nil {
+		got := readAll(t, resp)
+		assert.Equal(t, len(big), len(got), "a body is never cut short")
+	}
+	require.Error(t, err)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Nil(t, resp)
+	assert.Equal(t, 1, srv.Hits())
+}
+
+func TestGetBodyFailureKeepsLastResponse(t *testing.T) {
+	srv := newScripted(t, step{status: 503, body: "down"}, jsonStep(200, okCoze))
+	tr := NewTransport(nil, fast()...)
+	req, _ := http.NewRequest(http.MethodPut, srv.URL, strings.NewReader("payload"))
+	req.GetBody = func() (io.ReadCloser, error) { return nil, errors.New("body source gone") }
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err, "the server's response, not the rewind error")
+	assert.Equal(t, 503, resp.StatusCode)
+	assert.Equal(t, "down", readAll(t, resp))
+	assert.Equal(t, 1, srv.Hits())
+}
+
+// failingReader fails after sending a few bytes, like a file on a bad disk.
+type failingReader struct {
+	sent bool
+	err  error
+}
+
+func (r *failingReader) Read(p []byte) (int, error) {
+	if !r.sent {
+		r.sent = true
+		return copy(p, "partial"), nil
+	}
+	return 0, r.err
+}
+
+func TestCallerBodyReadErrorIsTheCallers(t *testing.T) {
+	diskErr := errors.New("disk read error")
+	for _, withGetBody := range []bool{true, false} {
+		t.Run(fmt.Sprintf("GetBody %v", withGetBody), func(t *testing.T) {
+			srv := newScripted(t, jsonStep(200, okCoze))
+			c := NewClient(fast(WithBreaker(BreakerSettings{ConsecutiveFailures: 2}))...)
+			for i := 0; i < 5; i++ {
+				req, _ := http.NewRequest(http.MethodPut, srv.URL, &failingReader{err: diskErr})
+				req.ContentLength = 100
+				if withGetBody {
+					req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(&failingReader{err: diskErr}), nil }
+				}
+				_, err := c.Do(req)
+				var e *Error
+				require.ErrorAs(t, err, &e)
+				assert.ErrorIs(t, err, diskErr)
+				assert.NotErrorIs(t, err, ErrCircuitOpen)
+				assert.Equal(t, KindUnknown, e.Kind, "the caller's own error says nothing of the server")
+				assert.Equal(t, 1, e.Attempts, "never retried")
+			}
+			st, _ := c.Transport().BreakerState(srv.URL)
+			assert.Equal(t, CircuitClosed, st, "never counted against the host")
+		})
+	}
+}
+
+func TestStreamingJSONNotHeldBack(t *testing.T) {
+	for _, ct := range []string{"application/json", "Application/JSON; charset=UTF-8", "application/json-seq", "application/jsonl", "application/x-ndjson"} {
+		t.Run(ct, func(t *testing.T) {
+			release := make(chan struct{})
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", ct)
+				io.WriteString(w, `{"code":0,"msg":"","data":{"id":"1"}}`+"\n")
+				w.(http.Flusher).Flush()
+				select {
+				case <-release:
+				case <-r.Context().Done():
+				}
+				io.WriteString(w, `{"code":0,"msg":"","data":{"id":"2"}}`+"\n")
+			}))
+			defer srv.Close()
+			defer close(release)
+			tr := NewTransport(nil, WithVendor(Coze))
+			type result struct {
+				resp *http.Response
+				err  error
+			}
+			done := make(chan result, 1)
+			go func() {
+				req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+				resp, err := tr.RoundTrip(req)
+				done <- result{resp, err}
+			}()
+			select {
+			case r := <-done:
+				require.NoError(t, r.err)
+				defer r.resp.Body.Close()
+				line := make([]byte, 64)
+				n, _ := io.ReadAtLeast(r.resp.Body, line, 10)
+				assert.Contains(t, string(line[:n]), `"id":"1"`, "the first part reaches the caller while the stream is open")
+			case <-time.After(10 * time.Second):
+				t.Fatal("the response was held back until the stream ended")
+			}
+		})
+	}
+}
+
+func TestSwitchingProtocolsAfterRetryKeepsWritableBody(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hits.Add(1) == 1 {
+			w.WriteHeader(503)
+			return
+		}
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		brw.Flush()
+		buf := make([]byte, 4)
+		n, _ := io.ReadFull(brw, buf)
+		conn.Write(buf[:n])
+	}))
+	defer srv.Close()
+	tr := NewTransport(nil, fast()...)
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "echo")
+	resp, err := tr.RoundTrip(req)
 	require.NoError(t, err)
-	allocs := func(rt http.RoundTripper) float64 {
-		var failed error
-		n := testing.AllocsPerRun(1000, func() {
-			resp, err := rt.RoundTrip(req)
+	require.Equal(t, http.StatusSwitchingProtocols, resp.StatusCode)
+	assert.Equal(t, int32(2), hits.Load())
+	rw, ok := resp.Body.(io.ReadWriteCloser)
+	require.True(t, ok, "the upgraded connection is writable")
+	defer rw.Close()
+	_, err = rw.Write([]byte("ping"))
+	require.NoError(t, err)
+	got := make([]byte, 4)
+	_, err = io.ReadFull(rw, got)
+	require.NoError(t, err)
+	assert.Equal(t, "ping", string(got))
+}
+
+func TestCallerGzipBodyNeverPrinted(t *testing.T) {
+	var zipped bytes.Buffer
+	zw := gzip.NewWriter(&zipped)
+	zw.Write([]byte(busyCoze))
+	zw.Close()
+	srv := newScripted(t, step{status: 500, header: map[string]string{"Content-Encoding": "gzip", "Content-Type": "application/json"}, body: zipped.String()})
+	var attempts []AttemptEvent
+	c := NewClient(fast(WithMaxRetries(1), WithHooks(Hooks{OnAttempt: func(ev AttemptEvent) { attempts = append(attempts, ev) }}))...)
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+
+	resp, err := c.HTTPClient().Do(req)
+	require.NoError(t, err)
+	assert.Equal(t, zipped.String(), readAll(t, resp), "the caller gets the bytes the server sent")
+
+	req, _ = http.NewRequest(http.MethodGet, srv.URL, nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	_, err = c.Do(req)
+	var e *Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, "system busy", e.Message, "the in-body error is found in the gzip body")
+	assert.Equal(t, "4009", e.Code)
+	require.NotEmpty(t, attempts)
+	for _, ev := range attempts {
+		assert.NotContains(t, ev.Err.Error(), "\x1f\x8b", "no gzip bytes in a message")
+		assert.Contains(t, ev.Err.Error(), "system busy")
+	}
+}
+
+// blackHole is a TCP listener that accepts connections and never answers.
+func blackHole(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
 			if err != nil {
-				failed = err
 				return
 			}
-			if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-				failed = err
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	return ln.Addr().String()
+}
+
+func TestAttemptTimeout(t *testing.T) {
+	t.Run("a black-holed host opens the circuit", func(t *testing.T) {
+		addr := blackHole(t)
+		c := NewClient(WithMaxRetries(0), WithAttemptTimeout(20*time.Millisecond))
+		var last error
+		for i := 0; i < 30; i++ {
+			req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/", nil)
+			_, last = c.Do(req)
+			require.Error(t, last)
+			if i == 0 {
+				var ate *AttemptTimeoutError
+				require.ErrorAs(t, last, &ate)
+				assert.ErrorIs(t, last, context.DeadlineExceeded)
+				var e *Error
+				require.ErrorAs(t, last, &e)
+				assert.Equal(t, KindUnavailable, e.Kind, "the host did not answer: not the caller's doing")
 			}
-			resp.Body.Close()
-		})
-		require.NoError(t, failed)
-		return n
+		}
+		assert.ErrorIs(t, last, ErrCircuitOpen)
+		state, _ := c.Transport().BreakerState("http://" + addr)
+		assert.Equal(t, CircuitOpen, state)
+	})
+
+	t.Run("a timed-out attempt is retried", func(t *testing.T) {
+		var hits atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if hits.Add(1) == 1 {
+				<-r.Context().Done() // the first attempt hangs until it is cut
+				return
+			}
+			io.WriteString(w, okCoze)
+		}))
+		defer srv.Close()
+		tr := NewTransport(nil, fast(WithAttemptTimeout(100*time.Millisecond))...)
+		resp, err := get(t, tr, srv.URL)
+		require.NoError(t, err)
+		assert.Equal(t, okCoze, readAll(t, resp), "the body outlives the attempt's timer")
+		assert.GreaterOrEqual(t, hits.Load(), int32(2))
+	})
+
+	t.Run("a POST that timed out is not retried", func(t *testing.T) {
+		var hits atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits.Add(1)
+			io.ReadAll(r.Body) // so that the server sees the client go
+			<-r.Context().Done()
+		}))
+		defer srv.Close()
+		tr := NewTransport(nil, fast(WithAttemptTimeout(20*time.Millisecond))...)
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader("{}"))
+		_, err := tr.RoundTrip(req)
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		// Sent once at most: it may have reached the server (or, on a
+		// loaded machine, timed out before), and may have been applied.
+		assert.LessOrEqual(t, hits.Load(), int32(1), "the server may have acted")
+	})
+
+	t.Run("a large body stays readable after the attempt", func(t *testing.T) {
+		big := strings.Repeat("y", 64<<10)
+		srv := newScripted(t, step{status: 200, header: map[string]string{"Content-Type": "application/octet-stream"}, body: big})
+		tr := NewTransport(nil, WithAttemptTimeout(time.Minute))
+		resp, err := get(t, tr, srv.URL)
+		require.NoError(t, err)
+		assert.Equal(t, len(big), len(readAll(t, resp)))
+	})
+}
+
+func TestOnAttempt(t *testing.T) {
+	srv := newScripted(t,
+		step{status: 200, header: map[string]string{"X-Tt-Logid": "2024A"}, body: busyCoze},
+		step{status: 200, header: map[string]string{"X-Tt-Logid": "2024B"}, body: okCoze})
+	var mu sync.Mutex
+	var events []AttemptEvent
+	tr := NewTransport(nil, fast(WithVendor(Coze), WithHooks(Hooks{OnAttempt: func(ev AttemptEvent) {
+		mu.Lock()
+		events = append(events, ev)
+		mu.Unlock()
+	}}))...)
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/chat?api_key=sk-secret", nil)
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err)
+	readAll(t, resp)
+	require.Len(t, events, 2)
+	host := canonicalHost(mustURL(t, srv.URL))
+	first, second := events[0], events[1]
+	assert.Equal(t, 1, first.Attempt)
+	assert.Equal(t, 2, second.Attempt)
+	for _, ev := range events {
+		assert.Equal(t, http.MethodGet, ev.Method)
+		assert.Equal(t, srv.URL+"/v1/chat", ev.URL, "no query")
+		assert.Equal(t, host, ev.Host)
+		assert.Equal(t, 200, ev.StatusCode)
+		assert.GreaterOrEqual(t, ev.Duration, time.Duration(0))
 	}
-	bare := allocs(base)
-	for _, c := range []struct {
-		name string
-		rt   http.RoundTripper
-		want float64
-	}{
-		{"Coze: read ahead", NewTransport(base, WithVendor(Coze)), 1},
-		{"Auto: read ahead", NewTransport(base), 1},
-		{"Tensorheart: not read ahead", NewTransport(base, WithVendor(Tensorheart)), 0},
-	} {
-		assert.Equal(t, c.want, allocs(c.rt)-bare, c.name)
-	}
+	var e *Error
+	require.ErrorAs(t, first.Err, &e)
+	assert.Equal(t, "4009", e.Code)
+	assert.Equal(t, "2024", first.RequestID, "the decoded error's request id")
+	assert.NoError(t, second.Err)
+	assert.Equal(t, "2024B", second.RequestID, "the header's request id")
+
+	t.Run("refused by the breaker", func(t *testing.T) {
+		var got []AttemptEvent
+		tr := NewTransport(nil, WithMaxRetries(0), WithBreaker(BreakerSettings{ConsecutiveFailures: 1}),
+			WithHooks(Hooks{OnAttempt: func(ev AttemptEvent) { got = append(got, ev) }}))
+		srv := newScripted(t, step{status: 503, body: "down"})
+		for i := 0; i < 2; i++ {
+			resp, err := get(t, tr, srv.URL)
+			if err == nil {
+				readAll(t, resp)
+			}
+		}
+		require.Len(t, got, 2)
+		assert.Equal(t, 503, got[0].StatusCode)
+		assert.Zero(t, got[1].StatusCode)
+		assert.ErrorIs(t, got[1].Err, ErrCircuitOpen)
+	})
+}
+
+func TestZeroTransport(t *testing.T) {
+	srv := newScripted(t, step{status: 503, body: "down"}, jsonStep(200, okCoze))
+	var tr Transport
+	tr.rand = func(int64) int64 { return 0 }
+	recorded := waits(&tr)
+	resp, err := get(t, &tr, srv.URL)
+	require.NoError(t, err)
+	assert.Equal(t, okCoze, readAll(t, resp), "retried as NewTransport(nil) would")
+	assert.Equal(t, []time.Duration{DefaultBackoffMin}, recorded())
+	state, ok := tr.BreakerState(srv.URL)
+	require.True(t, ok)
+	assert.Equal(t, CircuitClosed, state)
+	tr.CloseIdleConnections()
+}
+
+func TestOtherEncodingsClassifiedByStatus(t *testing.T) {
+	srv := newScripted(t, step{status: 503, header: map[string]string{"Content-Encoding": "br", "Content-Type": "application/json"}, body: "\x1b\x2c\x00\xf8\xa5\x9c"})
+	c := NewClient(WithMaxRetries(0))
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	req.Header.Set("Accept-Encoding", "br")
+	_, err := c.Do(req)
+	var e *Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, KindUnavailable, e.Kind, "by its status")
+	assert.NotContains(t, e.Error(), "\x1b\x2c", "compressed bytes are never a message")
 }

@@ -265,7 +265,6 @@ func TestNginxUpstreamDownBreaker(t *testing.T) {
 	// 2. The vendor is back, but the breaker is open: no traffic reaches it.
 	g.up(t)
 	for i := 0; i < 5; i++ {
-		start := time.Now()
 		_, err := do(c, newRequest(ctx, t, http.MethodGet, base, "/v1/memories", nil))
 		require.ErrorIs(t, err, memerr.ErrCircuitOpen)
 		require.ErrorIs(t, err, gobreaker.ErrOpenState)
@@ -273,7 +272,6 @@ func TestNginxUpstreamDownBreaker(t *testing.T) {
 		require.ErrorAs(t, err, &be)
 		assert.Greater(t, be.Remaining, time.Duration(0))
 		assert.Equal(t, 1, asError(t, err).Attempts, "an open breaker is not retried")
-		assert.Less(t, time.Since(start), 50*time.Millisecond, "rejected without touching the network")
 	}
 	assert.Zero(t, g.accepted.Load(), "upstream connections while open")
 	assert.Zero(t, vendor.RequestCount(), "upstream requests while open: %s", dumpRequests(vendor.Requests()))

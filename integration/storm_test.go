@@ -1,0 +1,133 @@
+package integration
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+	"github.com/memerr/memerr"
+	"github.com/stretchr/testify/assert"
+)
+
+// stormServer answers 503 until healthyAt, then 200, and counts the
+// attempts that reach it during the outage.
+type stormServer struct {
+	*httptest.Server
+	healthyAt    time.Time
+	outageHits   atomic.Int64
+	recoveryHits atomic.Int64
+}
+
+func newStormServer(healthyAt time.Time) *stormServer {
+	s := &stormServer{healthyAt: healthyAt}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if time.Now().Before(s.healthyAt) {
+			s.outageHits.Add(1)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, "upstream down")
+			return
+		}
+		s.recoveryHits.Add(1)
+		io.WriteString(w, `{"code":0,"msg":"","data":{}}`)
+	}))
+	return s
+}
+
+// stormResult is what one contender's workers saw.
+type stormResult struct {
+	outageRequests   int64 // requests started during the outage
+	recoverySuccess  int64 // 200s received after the recovery
+	refusedAfterHeal int64 // requests refused by a breaker after the recovery
+}
+
+// storm runs workers that each send a GET every tick until end, through hc.
+func storm(hc *http.Client, url string, workers int, tick time.Duration, healthyAt, end time.Time) stormResult {
+	var res stormResult
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.NewTicker(tick)
+			defer t.Stop()
+			for now := range t.C {
+				if now.After(end) {
+					return
+				}
+				if now.Before(healthyAt) {
+					atomic.AddInt64(&res.outageRequests, 1)
+				}
+				resp, err := hc.Get(url)
+				if err != nil {
+					if errors.Is(err, memerr.ErrCircuitOpen) && time.Now().After(healthyAt) {
+						atomic.AddInt64(&res.refusedAfterHeal, 1)
+					}
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK && time.Now().After(healthyAt) {
+					atomic.AddInt64(&res.recoverySuccess, 1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return res
+}
+
+// TestStormRecovery: 32 goroutines send a GET every 50 ms to a server that
+// answers 503 for 2 s and is healthy after; memerr's breaker must keep the
+// load on the failing server low (amplification: attempts that reached it
+// per request started during the outage, at most 0.1) and let traffic back
+// as the server recovers (successes after the recovery within 20% of
+// go-retryablehttp's, which has no breaker). Both contenders run at the
+// same time against servers of their own, so machine load falls on both.
+func TestStormRecovery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the storm runs for 8 s")
+	}
+	const (
+		workers = 32
+		tick    = 50 * time.Millisecond
+		outage  = 2 * time.Second
+		healthy = 6 * time.Second
+	)
+	start := time.Now()
+	healthyAt, end := start.Add(outage), start.Add(outage+healthy)
+	ms, rs := newStormServer(healthyAt), newStormServer(healthyAt)
+	defer ms.Close()
+	defer rs.Close()
+
+	mc := &http.Client{Transport: memerr.NewTransport(nil)}
+	rc := retryablehttp.NewClient()
+	rc.Logger = nil
+	var mres, rres stormResult
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); mres = storm(mc, ms.URL, workers, tick, healthyAt, end) }()
+	go func() { defer wg.Done(); rres = storm(rc.StandardClient(), rs.URL, workers, tick, healthyAt, end) }()
+	wg.Wait()
+	mc.CloseIdleConnections()
+	rc.HTTPClient.CloseIdleConnections()
+
+	amp := func(s *stormServer, r stormResult) float64 {
+		return float64(s.outageHits.Load()) / float64(max(r.outageRequests, 1))
+	}
+	t.Logf("storm: %d workers, GET every %v, 503 for %v then healthy for %v", workers, tick, outage, healthy)
+	t.Logf("storm: memerr: outage requests %d, attempts at the server %d (amplification %.3f); successes after recovery %d, refused by the breaker after recovery %d",
+		mres.outageRequests, ms.outageHits.Load(), amp(ms, mres), mres.recoverySuccess, mres.refusedAfterHeal)
+	t.Logf("storm: go-retryablehttp: outage requests %d, attempts at the server %d (amplification %.3f); successes after recovery %d",
+		rres.outageRequests, rs.outageHits.Load(), amp(rs, rres), rres.recoverySuccess)
+	t.Logf("storm: memerr's successes after recovery / go-retryablehttp's: %.3f",
+		float64(mres.recoverySuccess)/float64(max(rres.recoverySuccess, 1)))
+	assert.LessOrEqual(t, amp(ms, mres), 0.1, "the breaker keeps a failing server's load low")
+	assert.GreaterOrEqual(t, float64(mres.recoverySuccess), 0.8*float64(rres.recoverySuccess),
+		"traffic comes back with the server")
+}

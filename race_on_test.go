@@ -1,6 +1,0 @@
-//go:build race
-
-package memerr
-
-// raceOn reports that the race detector is on.
-const raceOn = true
