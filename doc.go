@@ -4,7 +4,8 @@
 // Each vendor reports errors in its own envelope, with its own codes, and
 // sometimes inside an HTTP 200. memerr decodes all of them into one *Error
 // that works with errors.Is and errors.As, and ships an http.RoundTripper
-// that retries and breaks circuits per host, honouring Retry-After,
+// that retries and breaks circuits per host (or a narrower scope),
+// honouring Retry-After,
 // retry-after-ms and X-RateLimit-Reset.
 //
 // # Use
@@ -56,8 +57,10 @@
 //
 // The Transport retries network errors and failures of KindRateLimited,
 // KindUnavailable and KindInternal, including those inside an HTTP 200, on
-// go-retryablehttp's loop; every attempt passes a per-host circuit breaker
-// built on gobreaker. It waits for the server's hint plus a small jitter, or
+// go-retryablehttp's loop; every attempt passes the circuit breaker of its
+// scope (the host, or what WithBreakerScope says), built on gobreaker, whose
+// open period starts at a second and grows while the scope keeps failing.
+// It waits for the server's hint plus a small jitter, or
 // an exponential backoff with full jitter, but never past the context's
 // deadline or MaxRetryWait: a longer hint returns the last response at once,
 // its *Error carrying RetryAfter. POST and PATCH are retried only when the
