@@ -92,10 +92,7 @@ func TestErrorDecodesBackForEveryRegistryCode(t *testing.T) {
 	}
 }
 
-var (
-	logidRE = regexp.MustCompile(`^[0-9]{17}[0-9A-F]{17}$`)
-	reqRE   = regexp.MustCompile(`^req_[0-9a-f]{16}$`)
-)
+var reqRE = regexp.MustCompile(`^req_[0-9a-f]{16}$`)
 
 // requestID finds the id a response carries, in its header or body.
 func requestID(resp *http.Response, body []byte) string {

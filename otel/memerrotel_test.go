@@ -173,7 +173,7 @@ func events(s sdktrace.ReadOnlySpan) []string {
 			case "memerr.attempt.duration", "memerr.retry.wait", "memerr.request_id":
 				continue
 			}
-			kv = append(kv, string(a.Key)+"="+a.Value.Emit())
+			kv = append(kv, string(a.Key)+"="+a.Value.String())
 		}
 		sort.Strings(kv)
 		out = append(out, e.Name+" "+strings.Join(kv, ","))
@@ -184,7 +184,7 @@ func events(s sdktrace.ReadOnlySpan) []string {
 func attrs(s sdktrace.ReadOnlySpan) map[string]string {
 	out := map[string]string{}
 	for _, a := range s.Attributes() {
-		out[string(a.Key)] = a.Value.Emit()
+		out[string(a.Key)] = a.Value.String()
 	}
 	return out
 }
