@@ -27,6 +27,7 @@ type inspectedBody struct {
 	writing bool          // WriteTo is writing from a's buffer, unlocked
 	err     *Error        // the verdict: nil for success
 	done    bool          // a verdict was reached
+	vendor  Vendor        // decoded without a named vendor: the vendor detected for sure, or ""
 }
 
 // ahead holds the bytes read ahead of a body.
@@ -186,17 +187,19 @@ func mediaType(ct string) string {
 // length declared or not (Decode's caller waits for the verdict, unlike
 // the Transport's, see wantsPeek). It returns the verdict; when it read,
 // resp.Body is b.
-func (b *inspectedBody) inspect(resp *http.Response, v Vendor, limit int64) *Error {
+func (b *inspectedBody) inspect(resp *http.Response, v, learned Vendor, limit int64) *Error {
 	if resp.StatusCode < 400 && (!jsonBody(resp) || resp.ContentLength > PeekLimit) {
 		return nil
 	}
-	return b.readAhead(resp, v, limit)
+	return b.readAhead(resp, v, learned, limit)
 }
 
 // readAhead reads resp's body (at most limit bytes of a failure, PeekLimit
 // of a success status), decodes the verdict and puts b in place of the
-// body. The caller has decided that the body is worth reading.
-func (b *inspectedBody) readAhead(resp *http.Response, v Vendor, limit int64) *Error {
+// body. The caller has decided that the body is worth reading. learned is
+// the vendor a Transport detected earlier for the host, when v is Auto
+// (see decodeBody).
+func (b *inspectedBody) readAhead(resp *http.Response, v, learned Vendor, limit int64) *Error {
 	if resp.StatusCode < 400 {
 		limit = PeekLimit
 	}
@@ -222,7 +225,7 @@ func (b *inspectedBody) readAhead(resp *http.Response, v Vendor, limit int64) *E
 		body = body[:limit]
 	}
 	body = decoded(resp, body, limit)
-	b.err = parse(v, resp.StatusCode, resp.Header, body)
+	b.err, b.vendor = decodeBody(v, learned, resp.StatusCode, resp.Header, body)
 	if b.err != nil && resp.Request != nil {
 		scrubError(b.err, requestSecrets(resp.Request)) // a server may echo the request's key
 	}

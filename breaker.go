@@ -327,6 +327,11 @@ type scope struct {
 	breaker *breaker     // nil when breakers are off
 	budget  *RetryBudget // nil when the budget is off
 	used    atomic.Bool  // used since the last sweep
+
+	// vendor is the vendor detected for sure in a response of this scope
+	// when the Transport was given none for its host: later responses are
+	// read as that vendor's (see Transport.vendorOf).
+	vendor atomic.Pointer[Vendor]
 }
 
 // scopes holds the scopes of a Transport. Idle ones are swept away: when

@@ -51,7 +51,7 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 		return nil, c.failure(req, err)
 	}
 	body := resp.Body
-	if err := (Decoder{Vendor: c.t.vendorFor(resp.Request.URL), MaxErrorBody: c.t.cfg.maxErrorBody}).Decode(resp); err != nil {
+	if err := (Decoder{Vendor: c.t.vendorFor(resp.Request.URL), MaxErrorBody: c.t.cfg.maxErrorBody, learned: c.t.vendorForRequest(resp.Request)}).Decode(resp); err != nil {
 		if e, ok := err.(*Error); ok && e.Attempts == 0 {
 			// A 2xx error of a vendor the transport does not read ahead,
 			// found here: one attempt, unless the retry loop said more.

@@ -42,39 +42,64 @@ func Parse(v Vendor, status int, h http.Header, body []byte) error {
 }
 
 func parse(v Vendor, status int, h http.Header, body []byte) *Error {
+	e, _ := decodeBody(v, "", status, h, body)
+	return e
+}
+
+// decodeBody is parse, and when v is not a registered vendor it also
+// returns the vendor detected for sure (see detectSure), "" otherwise.
+//
+// learned, when v is not registered, is the vendor a Transport detected for
+// sure in an earlier response of the same host: a 2xx body that its
+// Authority member confirms is a success at once. Only that shortcut trusts
+// it; anything else is decoded as under Auto, so a host that serves two
+// vendors (a test server) is still read right.
+func decodeBody(v, learned Vendor, status int, h http.Header, body []byte) (*Error, Vendor) {
 	set := profiles.Load()
 	p := set.byVendor[v]
 	if p != nil && p.Vendor == Generic {
 		p = nil // Generic is what no envelope gives, not a hint
 	}
-	if status < 400 && p != nil && authoritySuccess(p, body) {
-		return nil
+	if status < 400 {
+		short := p
+		if short == nil && learned != "" {
+			short = set.byVendor[learned]
+		}
+		if short != nil && authoritySuccess(short, body) {
+			return nil, ""
+		}
 	}
 	var f fields
 	if !scanFields(body, set, &f) || f.dup {
 		// Not JSON, or a member the envelopes read is written twice and
 		// could mean either: the status decides.
 		if status < 400 {
-			return nil
+			return nil, ""
 		}
 		e := &Error{StatusCode: status, Vendor: Generic, Code: strconv.Itoa(status), Kind: KindForStatus(status)}
 		e.Message = textMessage(body, status)
 		e.RequestID = requestID(p, h, nil, &f)
 		e.RetryAfter = headerRetryAfter(h, e.Kind)
 		scrubError(e, nil)
-		return e
+		return e, ""
 	}
-	if p == nil || !p.speaks(&f) {
+	var sure Vendor
+	if p == nil {
+		var ok bool
+		if p, ok = set.detectSure(&f, h); ok {
+			sure = p.Vendor
+		}
+	} else if !p.speaks(&f) {
 		p = set.detect(&f, h)
 	}
 	env := p.failing(&f)
 	if env == nil {
 		if status < 400 {
-			return nil
+			return nil, sure
 		}
 		env = p.describing(&f)
 	}
-	return p.build(env, status, h, &f)
+	return p.build(env, status, h, &f), sure
 }
 
 // speaks reports whether the body is in one of p's shapes: its Authority
@@ -275,21 +300,32 @@ func (p *profile) kind(code, msg string, status int) Kind {
 // in its ranges; the highest score wins, ties going to the profile
 // registered first. With no score at all the body is Generic.
 func (set *profileSet) detect(f *fields, h http.Header) *profile {
+	p, _ := set.detectSure(f, h)
+	return p
+}
+
+// detectSure is detect, and reports whether the vendor is known for sure:
+// a signal of its own (a header, a member, a code of its table or one of
+// its success codes) and a score no other vendor ties. A Transport
+// remembers a host's vendor only then.
+func (set *profileSet) detectSure(f *fields, h http.Header) (*profile, bool) {
 	var best *profile
-	bestScore := 0
+	bestScore, second, bestStrong := 0, 0, false
 	for _, p := range set.list {
 		if p.Vendor == Generic {
 			continue
 		}
-		score := 0
+		score, strong := 0, false
 		if headerSignal(h, p.Detect.Headers) {
 			score += 4
+			strong = true
 		} else if p.mask&f.present == 0 {
 			continue // nothing of this vendor's in the body
 		}
 		for _, id := range p.detect {
 			if f.get(id).present() {
 				score += 3
+				strong = true
 			}
 		}
 		fit := 0
@@ -302,6 +338,7 @@ func (set *profileSet) detect(f *fields, h http.Header) *profile {
 			if c := f.get(e.code); c.scalar() {
 				if p.knownCode(c) {
 					n += 3
+					strong = true
 				} else if inRanges(c, p.Detect.CodeRanges) {
 					n += 2
 				}
@@ -309,14 +346,17 @@ func (set *profileSet) detect(f *fields, h http.Header) *profile {
 			fit = max(fit, n)
 		}
 		score += fit
-		if score > bestScore {
-			best, bestScore = p, score
+		switch {
+		case score > bestScore:
+			best, second, bestScore, bestStrong = p, bestScore, score, strong
+		case score > second:
+			second = score
 		}
 	}
 	if best == nil {
-		return set.byVendor[Generic]
+		return set.byVendor[Generic], false
 	}
-	return best
+	return best, bestStrong && bestScore > second
 }
 
 func inRanges(code value, ranges [][2]int64) bool {
@@ -563,6 +603,8 @@ func bodyRetryAfter(r value) time.Duration {
 type Decoder struct {
 	Vendor       Vendor // Auto: detect from each response
 	MaxErrorBody int64  // bytes of an error body to read; 0 means DefaultMaxErrorBody
+
+	learned Vendor // Client.Do: the vendor its Transport detected for the host (see decodeBody)
 }
 
 // Decode is Decoder{}.Decode: it returns nil for a successful response and
@@ -592,7 +634,7 @@ func (d Decoder) Decode(resp *http.Response) error {
 		limit = DefaultMaxErrorBody
 	}
 	ib := &inspectedBody{}
-	if e := ib.inspect(resp, d.Vendor, limit); e != nil {
+	if e := ib.inspect(resp, d.Vendor, d.learned, limit); e != nil {
 		resp.Body.Close()
 		return e
 	}

@@ -129,8 +129,11 @@ var benchSuccessBodies = []struct {
 	{"memos-code-last", MemOS, successBody(`{"message":"ok","data":`, `,"code":200}`, 4096)},
 	{"tensorheart", Tensorheart, successBody(`{"success":true,"data":`, `,"meta":{"request_id":"req_01HV6ZK3"}}`, 4096)},
 	{"memoryos", MemoryOS, successBody(`{"data":`, `,"meta":{"request_id":"req_01HV6ZK3"}}`, 4096)},
-	{"memos-16k", MemOS, successBody(`{"code":0,"message":"ok","data":`, `}`, 16<<10)},
-	{"tensorheart-16k", Tensorheart, successBody(`{"success":true,"data":`, `,"meta":{"request_id":"req_01HV6ZK3"}}`, 16<<10)},
+	// Just under PeekLimit, the largest 2xx body read ahead.
+	{"memos-16k", MemOS, successBody(`{"code":0,"message":"ok","data":`, `}`, PeekLimit-100)},
+	{"memos-code-last-16k", MemOS, successBody(`{"message":"ok","data":`, `,"code":200}`, PeekLimit-100)},
+	{"tensorheart-16k", Tensorheart, successBody(`{"success":true,"data":`, `,"meta":{"request_id":"req_01HV6ZK3"}}`, PeekLimit-100)},
+	{"coze-16k", Coze, successBody(`{"code":0,"msg":"","data":`, `,"detail":{"logid":"`+cozeLogID+`"}}`, PeekLimit-100)},
 }
 
 // BenchmarkSuccessCheck measures telling that a 2xx body is a success,

@@ -260,13 +260,16 @@ func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 		c.attempted(r, start, nil, err)
 		return nil, err
 	}
-	vendor := t.vendorFor(r.URL)
-	if resp.StatusCode >= 400 || (sendsErrorsIn2xx(vendor) && wantsPeek(resp)) {
+	vendor, learned := t.vendorFor(r.URL), t.vendorOf(r.URL, c.scope)
+	if resp.StatusCode >= 400 || (sendsErrorsIn2xx(learned) && wantsPeek(resp)) {
 		ib := new(inspectedBody)
-		if v := ib.readAhead(resp, vendor, t.cfg.maxErrorBody); v != nil {
+		if v := ib.readAhead(resp, vendor, learned, t.cfg.maxErrorBody); v != nil {
 			v.Attempts = c.attempts
 			scrubError(v, requestSecrets(r))
 			c.verdict = v
+		}
+		if ib.vendor != "" {
+			c.scope.vendor.Store(&ib.vendor)
 		}
 	}
 	if stop != nil {
@@ -512,7 +515,7 @@ func (c *call) attempted(r *http.Request, start time.Time, resp *http.Response, 
 		return
 	}
 	ev := AttemptEvent{Method: r.Method, URL: safeURL(r.URL), Host: c.scope.key, Attempt: c.attempts, Duration: timeNow().Sub(start),
-		Vendor: c.t.vendorFor(r.URL), Context: r.Context()}
+		Vendor: c.t.vendorOf(r.URL, c.scope), Context: r.Context()}
 	if resp != nil {
 		ev.StatusCode = resp.StatusCode
 		ev.RequestID = headerRequestID(resp.Header)
@@ -591,6 +594,30 @@ func (t *Transport) vendorFor(u *url.URL) Vendor {
 		}
 	}
 	return t.cfg.vendor
+}
+
+// vendorOf is the vendor of a response of u in scope s, for the success
+// path: the one configured for the host (WithVendor, WithHostVendor), else
+// the one last detected for sure in a response of the scope, else Auto.
+// Remembering it lets the success path skip reading ahead a vendor that
+// never reports errors inside a 2xx, or confirm a body from its first or
+// last member; failures are still decoded as under Auto (decodeBody).
+func (t *Transport) vendorOf(u *url.URL, s *scope) Vendor {
+	v := t.vendorFor(u)
+	if v == Auto {
+		if d := s.vendor.Load(); d != nil {
+			return *d
+		}
+	}
+	return v
+}
+
+// vendorForRequest is vendorOf for r's scope.
+func (t *Transport) vendorForRequest(r *http.Request) Vendor {
+	if v := t.vendorFor(r.URL); v != Auto || t.scopes == nil {
+		return v
+	}
+	return t.vendorOf(r.URL, t.scopes.forRequest(r))
 }
 
 // sendsErrorsIn2xx reports whether responses of v may carry an error in a

@@ -98,7 +98,7 @@ var cozeProfile = Profile{
 	Names:       []string{"Coze", "coze.cn", "coze.com", "扣子"},
 	ErrorsIn2xx: true,
 	Envelopes: []Envelope{
-		{Code: "code", Message: []string{"msg", "message"}, Details: "detail", RequestID: []string{"detail.logid", "error.logid", "log_id"}},
+		{Code: "code", Message: []string{"msg"}, Details: "detail", RequestID: []string{"detail.logid", "error.logid", "log_id"}},
 		{Code: "error_code", Message: []string{"error_message"}, RequestID: []string{"detail.logid", "log_id"}},
 		{When: "data.status", Is: []string{"failed"}, Code: "data.last_error.code", Message: []string{"data.last_error.msg"}, RequestID: []string{"detail.logid", "log_id"}},
 		{When: "status", Is: []string{"failed"}, Code: "last_error.code", Message: []string{"last_error.msg"}},

@@ -1,0 +1,147 @@
+package memerr
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"testing"
+
+	"github.com/hashicorp/go-retryablehttp"
+	"github.com/memerr/memerr/internal/paired"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fixedRT answers every request at once with a fresh response around one
+// body, as a server in memory would.
+type fixedRT struct {
+	ct   string
+	body []byte
+}
+
+func (f fixedRT) RoundTrip(r *http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: 200, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header:        http.Header{"Content-Type": {f.ct}, "Content-Length": {strconv.Itoa(len(f.body))}},
+		Body:          io.NopCloser(bytes.NewReader(f.body)),
+		ContentLength: int64(len(f.body)), Request: r}, nil
+}
+
+// A Transport given no vendor remembers the vendor it detects for sure in
+// a scope's responses: 2xx bodies of a vendor that never reports errors
+// inside them are then handed on unread, and the others are read as that
+// vendor's.
+func TestTransportRemembersTheDetectedVendor(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		first    string // the first response's body
+		want     Vendor // remembered; "" for none
+		readMore bool   // later 2xx JSON bodies are still read ahead
+	}{
+		{"tensorheart", `{"success":true,"data":{"id":"m1"},"meta":{"request_id":"req_1"}}`, Tensorheart, false},
+		{"memory os", `{"data":{"id":"m1"},"meta":{"request_id":"req_1"}}`, MemoryOS, false},
+		{"memories.ai", `{"code":200,"msg":"success","data":{}}`, MemoriesAI, false},
+		{"memos", `{"code":200,"message":"ok","data":{}}`, MemOS, true},
+		{"coze", `{"code":0,"msg":"","data":{}}`, Coze, true},
+		{"ambiguous: no vendor's own signal wins", `{"code":0}`, "", true},
+		{"a plain resource", `{"id":"m1","data":{}}`, "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rt := &switchRT{body: tc.first}
+			tr := NewTransport(rt)
+			req, _ := http.NewRequest(http.MethodGet, "http://api.example/v1/x", nil)
+			resp, err := tr.RoundTrip(req)
+			require.NoError(t, err)
+			readAll(t, resp)
+			assert.Equal(t, tc.want, tr.vendorForRequest(req))
+
+			rt.body = `{"items":[1,2,3]}`
+			resp, err = tr.RoundTrip(req)
+			require.NoError(t, err)
+			_, read := resp.Body.(*inspectedBody)
+			assert.Equal(t, tc.readMore, read, "a later 2xx JSON body read ahead")
+			readAll(t, resp)
+		})
+	}
+}
+
+// A remembered vendor still sees its own in-body errors, and a body it
+// does not describe is still detected.
+func TestRememberedVendorStillFindsErrors(t *testing.T) {
+	rt := &switchRT{body: `{"code":200,"message":"ok","data":{}}`}
+	tr := NewTransport(rt, WithMaxRetries(0))
+	c := &http.Client{Transport: tr}
+	req, _ := http.NewRequest(http.MethodGet, "http://api.example/v1/x", nil)
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	readAll(t, resp)
+	require.Equal(t, MemOS, tr.vendorForRequest(req))
+
+	for _, body := range []string{`{"code":50004,"message":"down","data":null}`, `{"data":null,"message":"down","code":50004}`} {
+		rt.body = body
+		resp, err = c.Do(req)
+		require.NoError(t, err)
+		e, ok := Decode(resp).(*Error)
+		require.True(t, ok, body)
+		assert.Equal(t, MemOSMemoryServiceUnavailable, Code{e.Vendor, e.Code})
+	}
+	rt.body = `{"error":{"code":"RATE_LIMITED","message":"slow"},"meta":{"request_id":"r1"}}` // another service behind the host, say
+	resp, err = c.Do(req)
+	require.NoError(t, err)
+	e, ok := Decode(resp).(*Error)
+	require.True(t, ok)
+	assert.Equal(t, MemoryOSRateLimited, Code{e.Vendor, e.Code}, "not MemOS's shape: detected")
+}
+
+// switchRT answers with its current body.
+type switchRT struct{ body string }
+
+func (s *switchRT) RoundTrip(r *http.Request) (*http.Response, error) {
+	return fixedRT{ct: "application/json", body: []byte(s.body)}.RoundTrip(r)
+}
+
+// BenchmarkAutoSuccessCheck measures what checking a 2xx success body
+// adds under Auto once a host's vendor is known, for bodies shaped like
+// each vendor's success envelope, up to 16 KiB: every contender sends
+// through the same in-memory base; "memerr-text" gets the body as
+// text/plain (never read ahead) and is the baseline, "memerr-json" gets it
+// as application/json. Their difference is the check; go-retryablehttp's
+// cost over a bare transport is measured beside it. Read the
+// <name>-added-ns/req figures:
+//
+//	go test -run '^$' -bench AutoSuccessCheck -cpu 1 .
+func BenchmarkAutoSuccessCheck(b *testing.B) {
+	for _, tc := range benchSuccessBodies {
+		b.Run(tc.name, func(b *testing.B) {
+			text := NewTransport(fixedRT{ct: "text/plain", body: tc.body}, WithoutBreaker())
+			jsonT := NewTransport(fixedRT{ct: "application/json", body: tc.body}, WithoutBreaker())
+			bare := fixedRT{ct: "application/json", body: tc.body}
+			rc := retryablehttp.NewClient()
+			rc.Logger = nil
+			rc.HTTPClient.Transport = bare
+			rhttp := rc.StandardClient().Transport
+			req, _ := http.NewRequest(http.MethodGet, "http://api.example/v1/memories", nil)
+			for _, rt := range []http.RoundTripper{text, jsonT} {
+				if _, err := paired.Get(rt, req); err != nil { // the first response teaches the vendor
+					b.Fatal(err)
+				}
+			}
+			do := func(rt http.RoundTripper) func(int) error {
+				return func(int) error {
+					n, err := paired.Get(rt, req)
+					if err == nil && n != int64(len(tc.body)) {
+						err = fmt.Errorf("read %d bytes of %d", n, len(tc.body))
+					}
+					return err
+				}
+			}
+			paired.Run(b, []paired.Contender{
+				{Name: "memerr-text", Do: do(text)},
+				{Name: "memerr-json", Do: do(jsonT)},
+				{Name: "bare", Do: do(bare)},
+				{Name: "retryablehttp", Do: do(rhttp)},
+			}, 2000)
+		})
+	}
+}
