@@ -121,7 +121,8 @@ func captureLogger() *slog.Logger {
 // when the test ends.
 func newClient(t testing.TB, opts ...memerr.Option) *memerr.Client {
 	t.Helper()
-	c := memerr.NewClient(append([]memerr.Option{memerr.WithLogger(captureLogger())}, opts...)...)
+	defaults := append([]memerr.Option{memerr.WithLogger(captureLogger())}, instrumented(t)...)
+	c := memerr.NewClient(append(defaults, opts...)...)
 	t.Cleanup(c.Transport().CloseIdleConnections)
 	return c
 }

@@ -14,12 +14,13 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if code == 0 {
+		values := collectTelemetry()
 		if leaks := secrets.leaks(); len(leaks) > 0 {
 			fmt.Fprintf(os.Stderr, "FAIL: secrets leaked into captured output:\n%s\n", leaks)
 			code = 1
 		} else {
-			fmt.Printf("secrets: %d log bytes, %d error strings and request dumps captured; no credential found\n",
-				secrets.logBytes(), secrets.notes())
+			fmt.Printf("secrets: %d log bytes, %d error strings, request dumps and telemetry values (%d from OpenTelemetry) captured; no credential found\n",
+				secrets.logBytes(), secrets.notes(), values)
 		}
 	}
 	if code == 0 {
