@@ -50,10 +50,11 @@ func parse(v Vendor, status int, h http.Header, body []byte) *Error {
 // returns the vendor detected for sure (see detectSure), "" otherwise.
 //
 // learned, when v is not registered, is the vendor a Transport detected for
-// sure in an earlier response of the same host: a 2xx body that its
-// Authority member confirms is a success at once. Only that shortcut trusts
-// it; anything else is decoded as under Auto, so a host that serves two
-// vendors (a test server) is still read right.
+// sure in an earlier response of the same host. It only ever confirms a
+// success: a 2xx body that its Authority member confirms, or that is in its
+// shapes and a success by them, is a success without detection. Anything
+// else is decoded as under Auto, so a host that serves two vendors (a test
+// server) is still read right.
 func decodeBody(v, learned Vendor, status int, h http.Header, body []byte) (*Error, Vendor) {
 	set := profiles.Load()
 	p := set.byVendor[v]
@@ -82,6 +83,11 @@ func decodeBody(v, learned Vendor, status int, h http.Header, body []byte) (*Err
 		e.RetryAfter = headerRetryAfter(h, e.Kind)
 		scrubError(e, nil)
 		return e, ""
+	}
+	if p == nil && learned != "" && status < 400 {
+		if lp := set.byVendor[learned]; lp != nil && lp.speaks(&f) && lp.failing(&f) == nil {
+			return nil, ""
+		}
 	}
 	var sure Vendor
 	if p == nil {
