@@ -332,7 +332,56 @@ type scope struct {
 	// when the Transport was given none for its host: later responses are
 	// read as that vendor's (see Transport.vendorOf).
 	vendor atomic.Pointer[Vendor]
+
+	// hold is the server's last "not before" for the scope (see
+	// call.waitOutHold); nil when it never asked.
+	hold atomic.Pointer[hold]
 }
+
+// hold is a server's request to leave a scope alone until a moment: a
+// rate-limit or quota failure with a wait hint.
+type hold struct {
+	until  time.Time // on timeNow's clock
+	kind   Kind      // KindRateLimited or KindQuotaExceeded
+	vendor Vendor
+	code   string
+}
+
+// holdUntil records that the scope is held until h.until, keeping the
+// later of two holds.
+func (s *scope) holdUntil(h *hold) {
+	for {
+		cur := s.hold.Load()
+		if cur != nil && !cur.until.Before(h.until) {
+			return
+		}
+		if s.hold.CompareAndSwap(cur, h) {
+			return
+		}
+	}
+}
+
+// HoldError is returned (wrapped by the http.Client as a *url.Error) when a
+// request is not sent because the server asked, in an earlier response of
+// the same scope, to wait longer than the request can: past its context's
+// deadline or MaxRetryWait. It unwraps to the Kind's sentinel
+// (ErrRateLimited or ErrQuotaExceeded); Client.Do turns it into an *Error
+// of that Kind with RetryAfter set. Use errors.As to reach it.
+type HoldError struct {
+	Scope     string        // the breaker scope: scheme://host:port by default
+	Vendor    Vendor        // who asked, Generic when unknown
+	Code      string        // the code of the failure that asked
+	Kind      Kind          // KindRateLimited or KindQuotaExceeded
+	Remaining time.Duration // time left before the scope may be called
+}
+
+// Error reads "memerr: rate limited: http://host:80 asked for a wait of 12s".
+func (e *HoldError) Error() string {
+	return "memerr: " + e.Kind.String() + ": " + e.Scope + " asked for a wait of " + e.Remaining.Round(time.Millisecond).String()
+}
+
+// Unwrap gives the Kind's sentinel, so errors.Is(err, ErrRateLimited) holds.
+func (e *HoldError) Unwrap() error { return e.Kind.Err() }
 
 // scopes holds the scopes of a Transport. Idle ones are swept away: when
 // the map has grown to twice its size after the last sweep (and at least

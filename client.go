@@ -108,6 +108,14 @@ func (c *Client) failure(req *http.Request, err error) *Error {
 			e.Vendor = Generic
 		}
 	}
+	var he *HoldError
+	if errors.As(err, &he) {
+		// Not sent: an earlier response asked for a longer wait.
+		e.Vendor, e.Code, e.Kind, e.RetryAfter = he.Vendor, he.Code, he.Kind, he.Remaining
+		if e.Vendor == Auto {
+			e.Vendor = Generic
+		}
+	}
 	if req.Context().Err() != nil {
 		// The caller's own context ended (cancelled or past its
 		// deadline): nothing is known of the server.

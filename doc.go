@@ -63,8 +63,10 @@
 // It waits for the server's hint plus a small jitter, or
 // an exponential backoff with full jitter, but never past the context's
 // deadline or MaxRetryWait: a longer hint returns the last response at once,
-// its *Error carrying RetryAfter. POST and PATCH are retried only when the
-// server certainly did not act. A retry budget stops retry storms. Options
+// its *Error carrying RetryAfter, and the scope is held: later requests to
+// it wait the hint out or fail at once (HoldError) without touching the
+// network. POST and PATCH are retried only when the server certainly did
+// not act. A retry budget stops retry storms. Options
 // and their defaults are documented on each With... function.
 //
 // Nothing memerr logs or puts in an error contains an API key, an

@@ -151,9 +151,12 @@ func (t *Transport) decide(c *call, netErr error) retryDecision {
 	}
 	var be *BreakerError
 	var bodyErr *BodyError
+	var he *HoldError
 	switch {
 	case errors.As(netErr, &be):
 		return retryDecision{why: "circuit open"}
+	case errors.As(netErr, &he):
+		return retryDecision{why: "the server asked for a longer wait"}
 	case errors.As(netErr, &bodyErr):
 		return retryDecision{why: "the request body could not be read"}
 	case c.attempts > t.cfg.maxRetries:

@@ -142,6 +142,7 @@ type callState struct {
 	wait     time.Duration // decided by checkRetry, returned by backoff
 	next     io.ReadCloser // the next attempt's body, rewound by checkRetry
 	spent    int64         // budget tokens spent on this request's retries
+	held     *hold         // the hold this request's own response set, which its retry waits out itself
 }
 
 var calls = sync.Pool{New: func() any {
@@ -236,6 +237,11 @@ func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 	t := c.t
 	c.attempts++
 	c.verdict = nil
+	if err := c.waitOutHold(r); err != nil {
+		closeBody(r)
+		c.attempted(r, timeNow(), nil, err)
+		return nil, err
+	}
 	start := timeNow()
 	b := c.scope.breaker
 	var done func(error)
@@ -272,6 +278,10 @@ func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 			c.scope.vendor.Store(&ib.vendor)
 		}
 	}
+	if v := c.verdict; v != nil && v.RetryAfter > 0 && (v.Kind == KindRateLimited || v.Kind == KindQuotaExceeded) {
+		c.held = &hold{until: timeNow().Add(v.RetryAfter), kind: v.Kind, vendor: v.Vendor, code: v.Code}
+		c.scope.holdUntil(c.held)
+	}
 	if stop != nil {
 		// The attempt has its answer: the timeout stops, and the attempt's
 		// context lives until the body is closed.
@@ -294,6 +304,42 @@ func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	c.attempted(r, start, resp, nil)
 	return resp, nil
+}
+
+// waitOutHold keeps an attempt away from a scope whose server asked for a
+// wait (a rate-limit or quota failure with a hint, in an earlier response
+// of any request): the attempt waits the hold out, plus a little jitter,
+// when that fits the request's deadline and MaxRetryWait, and otherwise is
+// not sent and fails at once with a *HoldError. So after a Retry-After: 20
+// the other requests to the host do not each collect their own refusal.
+func (c *call) waitOutHold(r *http.Request) error {
+	h := c.scope.hold.Load()
+	if h == nil || h == c.held {
+		return nil // none, or this request's own, which its retry wait covers
+	}
+	now := timeNow()
+	left := h.until.Sub(now)
+	if left <= 0 {
+		return nil
+	}
+	wait := left + c.t.hintJitter(left)
+	dl, hasDeadline := r.Context().Deadline()
+	if wait > c.t.cfg.maxRetryWait || hasDeadline && dl.Sub(now) <= wait {
+		return &HoldError{Scope: c.scope.key, Vendor: h.vendor, Code: h.code, Kind: h.kind, Remaining: left}
+	}
+	if c.t.waitFor != nil {
+		wait = c.t.waitFor(wait)
+	}
+	if wait > 0 {
+		tm := time.NewTimer(wait)
+		defer tm.Stop()
+		select {
+		case <-r.Context().Done():
+			return r.Context().Err()
+		case <-tm.C:
+		}
+	}
+	return nil
 }
 
 // attemptError names the cause of an attempt that got no response: the

@@ -136,11 +136,17 @@ type scenario struct {
 	id         string
 	upstream   []memerrtest.Response
 	wantStatus int
+	busyHost   bool // played on a second upstream host, so that its rate limit holds only that host
 }
 
 func run(w io.Writer) error {
 	upstream := memerrtest.NewServer(memerrtest.WithVendor(memerr.Tensorheart))
 	defer upstream.Close()
+	// The rate-limit scenarios run on a host of their own: after the
+	// upstream's "retry in 7s", memerr holds that host for 7s, and the demo
+	// does not wait.
+	busy := memerrtest.NewServer(memerrtest.WithVendor(memerr.Tensorheart))
+	defer busy.Close()
 
 	svc := &recallService{
 		api: upstream.URL,
@@ -166,35 +172,45 @@ func run(w io.Writer) error {
 	scenarios := []scenario{
 		{"a memory that exists", "mem_1",
 			[]memerrtest.Response{rid(memerrtest.Success(memerr.Tensorheart, memoryRecord{"mem_1", "likes green tea"}), "req_0000000000000001")},
-			http.StatusOK},
+			http.StatusOK, false},
 		{"a memory that does not", "mem_2",
 			[]memerrtest.Response{rid(memerrtest.Error(memerr.TensorheartMemoryNotFound), "req_0000000000000002")},
-			http.StatusNotFound},
+			http.StatusNotFound, false},
 		{"a rate limit longer than the service will wait", "mem_3",
 			[]memerrtest.Response{rid(memerrtest.Error(memerr.TensorheartRateLimitExceeded).WithRetryAfter(7*time.Second), "req_0000000000000003")},
-			http.StatusServiceUnavailable},
+			http.StatusServiceUnavailable, true},
+		// memerr remembers the wait: the next call is refused at once,
+		// without a request, until the 7s are over.
+		{"the next call, within that wait", "mem_3",
+			nil,
+			http.StatusServiceUnavailable, true},
 		{"a revoked API key", "mem_4",
 			[]memerrtest.Response{rid(memerrtest.Error(memerr.TensorheartInvalidAPIKey), "req_0000000000000004")},
-			http.StatusBadGateway},
+			http.StatusBadGateway, false},
 		{"the daily quota used up", "mem_5",
 			[]memerrtest.Response{rid(memerrtest.Error(memerr.TensorheartDailyQuotaExceeded), "req_0000000000000005")},
-			http.StatusServiceUnavailable},
+			http.StatusServiceUnavailable, false},
 		{"a proxy's 502 page, three times", "mem_6",
 			memerrtest.Repeat(memerrtest.HTMLBadGateway(), 3),
-			http.StatusBadGateway},
+			http.StatusBadGateway, false},
 		// Two more failures make five in a row: the breaker opens and ends
 		// the retries.
 		{"the outage goes on", "mem_7",
 			memerrtest.Repeat(memerrtest.HTMLBadGateway(), 3),
-			http.StatusBadGateway},
+			http.StatusBadGateway, false},
 		{"the next call, breaker open", "mem_8",
 			nil,
-			http.StatusServiceUnavailable},
+			http.StatusServiceUnavailable, false},
 	}
 
 	for _, sc := range scenarios {
-		upstream.Reset()
-		upstream.Enqueue(sc.upstream...)
+		up := upstream
+		svc.api = upstream.URL
+		if sc.busyHost {
+			up, svc.api = busy, busy.URL
+		}
+		up.Reset()
+		up.Enqueue(sc.upstream...)
 		resp, err := http.Get(service.URL + "/recall?id=" + sc.id)
 		if err != nil {
 			return fmt.Errorf("%s: %v", sc.name, err)
@@ -205,7 +221,7 @@ func run(w io.Writer) error {
 			return fmt.Errorf("%s: reading the response: %v", sc.name, err)
 		}
 
-		fmt.Fprintf(w, "%s (upstream: %s)\n", sc.name, plural(upstream.RequestCount(), "request"))
+		fmt.Fprintf(w, "%s (upstream: %s)\n", sc.name, plural(up.RequestCount(), "request"))
 		fmt.Fprintf(w, "  GET /recall?id=%s -> %d %s\n", sc.id, resp.StatusCode, http.StatusText(resp.StatusCode))
 		if ra := resp.Header.Get("Retry-After"); ra != "" {
 			fmt.Fprintf(w, "  Retry-After: %s\n", ra)

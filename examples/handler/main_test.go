@@ -12,6 +12,7 @@ func TestRun(t *testing.T) {
 		"GET /recall?id=mem_1 -> 200 OK\n  {\"content\":\"likes green tea\",\"id\":\"mem_1\"}",
 		"GET /recall?id=mem_2 -> 404 Not Found\n  {\"error\":\"no such memory\",\"upstream_request_id\":\"req_0000000000000002\"}",
 		"GET /recall?id=mem_3 -> 503 Service Unavailable\n  Retry-After: 7\n",
+		"the next call, within that wait (upstream: 0 requests)\n  GET /recall?id=mem_3 -> 503 Service Unavailable\n  Retry-After: 7\n",
 		"GET /recall?id=mem_4 -> 502 Bad Gateway\n  {\"error\":\"the memory service rejected our upstream credentials\"",
 		"GET /recall?id=mem_5 -> 503 Service Unavailable\n  {\"error\":\"the memory service account is out of quota or credit",
 		"a proxy's 502 page, three times (upstream: 3 requests)",
