@@ -39,6 +39,7 @@ const (
 	outcomeFailure     = "failure"       // a response the vendor's envelope or the status marks failed
 	outcomeNetwork     = "network_error" // no response: connection, TLS, timeout
 	outcomeCircuitOpen = "circuit_open"  // refused by an open circuit breaker, never sent
+	outcomeHeld        = "held"          // not sent: the server asked for a longer wait (memerr.HoldError)
 	outcomeCanceled    = "canceled"      // the caller's context ended first
 )
 
@@ -104,9 +105,12 @@ func outcomeOf(vendor memerr.Vendor, err error, ctx context.Context) attrKey {
 		return k
 	}
 	var e *memerr.Error
+	var he *memerr.HoldError
 	switch {
 	case errors.As(err, &e):
 		k.vendor, k.outcome, k.kind, k.code = e.Vendor.String(), outcomeFailure, kindName(e.Kind), codeName(e.Vendor, e.Code)
+	case errors.As(err, &he):
+		k.vendor, k.outcome, k.kind, k.code = he.Vendor.String(), outcomeHeld, kindName(he.Kind), codeName(he.Vendor, he.Code)
 	case errors.Is(err, memerr.ErrCircuitOpen):
 		k.outcome = outcomeCircuitOpen
 	case ctx.Err() != nil:

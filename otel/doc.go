@@ -19,7 +19,7 @@
 // # Attributes and cardinality
 //
 // Metrics carry memerr.vendor, memerr.outcome (success, failure,
-// network_error, circuit_open, canceled) and, for failures, memerr.kind
+// network_error, circuit_open, held, canceled) and, for failures, memerr.kind
 // ("rate_limited") and memerr.code: the vendor's code when memerr's
 // registry lists it, else "other", so that a server inventing codes cannot
 // grow the number of series. Retries carry memerr.retry.reason (the failed
