@@ -536,17 +536,21 @@ func (b *sentBody) failed() error {
 // gives the reader's error.
 type BodyError struct{ Err error }
 
+// Error reads "memerr: reading request body: <the read error>".
 func (e *BodyError) Error() string { return "memerr: reading request body: " + e.Err.Error() }
+
+// Unwrap gives the read error.
 func (e *BodyError) Unwrap() error { return e.Err }
 
 // AttemptTimeoutError is the error of an attempt cut by WithAttemptTimeout.
 // It counts as a breaker failure and is retried like a network error.
 // errors.Is(err, context.DeadlineExceeded) holds.
 type AttemptTimeoutError struct {
-	Timeout time.Duration
-	Err     error
+	Timeout time.Duration // the attempt timeout
+	Err     error         // the transport's own error for the cut attempt
 }
 
+// Error reads "memerr: attempt timed out after 2s".
 func (e *AttemptTimeoutError) Error() string {
 	return "memerr: attempt timed out after " + e.Timeout.String()
 }
