@@ -89,7 +89,7 @@ var failures = []vendorFailure{
 		name:   "MemOS",
 		resp:   memerrtest.Error(memerr.MemOSRateLimitExceeded),
 		vendor: memerr.MemOS, code: "40300", kind: memerr.KindRateLimited,
-		wire: `HTTP 200, {"code":40300,"message":...,"data":null}`,
+		wire: `HTTP 200, {"code":40300,"message":...}`,
 	},
 	{
 		name:   "Tensorheart",
@@ -107,7 +107,7 @@ var failures = []vendorFailure{
 		name:   "memories.ai",
 		resp:   memerrtest.Error(memerr.MemoriesAIInsufficientBalance),
 		vendor: memerr.MemoriesAI, code: "402", kind: memerr.KindInsufficientBalance,
-		wire: `HTTP 402, {"code":402,"msg":...,"data":null}`,
+		wire: `HTTP 402, {"code":402,"msg":...}`,
 	},
 	{
 		name:   "Coze",
