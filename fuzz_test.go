@@ -231,16 +231,25 @@ func FuzzParseEvent(f *testing.F) {
 	for _, b := range fuzzSeeds(hostileBodies()) {
 		f.Add(uint8(5), b)
 	}
+	events := []string{"", "error", "Error", "conversation.chat.failed", "conversation.message.delta", "done"}
 	f.Fuzz(func(t *testing.T, vi uint8, data []byte) {
 		v := fuzzVendors[int(vi)%len(fuzzVendors)]
-		err := ParseEvent(v, data)
-		if err == nil {
-			return
+		check := func(err error) {
+			if err == nil {
+				return
+			}
+			e, ok := err.(*Error)
+			if !ok {
+				t.Fatalf("ParseEvent returned %T, not *Error", err)
+			}
+			checkError(t, e)
 		}
-		e, ok := err.(*Error)
-		if !ok {
-			t.Fatalf("ParseEvent returned %T, not *Error", err)
+		check(ParseEvent(v, data))
+		event := events[int(vi/8)%len(events)]
+		err := ParseStreamEvent(v, http.Header{"X-Tt-Logid": {"L1"}}, event, data)
+		check(err)
+		if (event == "error" || event == "Error") && (v == Coze || v == Auto) && err == nil && string(bytes.TrimSpace(bytes.TrimPrefix(bytes.TrimSpace(data), []byte("data:")))) != "[DONE]" {
+			t.Fatalf("an error event with %q is not an error", data)
 		}
-		checkError(t, e)
 	})
 }
