@@ -417,11 +417,26 @@ func newScopes(cfg *config, onChange func(BreakerChange)) *scopes {
 
 // forRequest returns r's scope. The host scope of one of the last few
 // hosts seen is found without a lock or an allocation.
-func (ss *scopes) forRequest(r *http.Request) *scope {
-	if f := ss.cfg.breakerScope; f != nil {
-		if key := f(r); key != "" {
-			return ss.get(key)
+// scopeKey is r's scope when it is narrower than its host: what
+// WithBreakerScope says, else the part of the host its vendor's profile
+// names (Profile.Scope); "" for the host's own.
+func (c *config) scopeKey(r *http.Request) string {
+	if f := c.breakerScope; f != nil {
+		return f(r)
+	}
+	if v := c.vendorFor(r.URL); v != Auto {
+		if p := lookupProfile(v); p != nil && p.Scope != nil {
+			if part := p.Scope(r); part != "" {
+				return canonicalHost(r.URL) + part
+			}
 		}
+	}
+	return ""
+}
+
+func (ss *scopes) forRequest(r *http.Request) *scope {
+	if key := ss.cfg.scopeKey(r); key != "" {
+		return ss.get(key)
 	}
 	u := r.URL
 	recent := ss.recent.Load()
@@ -528,10 +543,7 @@ func (t *Transport) BreakerState(rawURL string) (CircuitState, bool) {
 	if err != nil {
 		return CircuitClosed, false
 	}
-	key := ""
-	if f := t.cfg.breakerScope; f != nil {
-		key = f(req)
-	}
+	key := t.cfg.scopeKey(req)
 	if key == "" {
 		key = canonicalHost(req.URL)
 	}

@@ -646,7 +646,7 @@ func TestBreakerScopeByPath(t *testing.T) {
 	assert.Equal(t, CircuitOpen, state)
 
 	t.Run("by host, the default, both share one breaker", func(t *testing.T) {
-		c := NewClient(WithVendor(MemOS), WithMaxRetries(0))
+		c := NewClient(WithMaxRetries(0)) // no vendor named: no profile scope
 		for i := 0; i < 5; i++ {
 			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/search/memory", strings.NewReader(`{}`))
 			c.Do(req)
@@ -654,6 +654,26 @@ func TestBreakerScopeByPath(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/get/memory", nil)
 		_, err := c.Do(req)
 		assert.ErrorIs(t, err, ErrCircuitOpen)
+	})
+	t.Run("MemOS named: its profile gives search a breaker of its own", func(t *testing.T) {
+		c := NewClient(WithVendor(MemOS), WithMaxRetries(0))
+		for i := 0; i < 5; i++ {
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/search/memory", strings.NewReader(`{}`))
+			c.Do(req)
+		}
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/search/memory", strings.NewReader(`{}`))
+		_, err := c.Do(req)
+		var be *BreakerError
+		require.ErrorAs(t, err, &be)
+		assert.Equal(t, canonicalHost(mustURL(t, srv.URL))+"/search", be.Host)
+		req, _ = http.NewRequest(http.MethodGet, srv.URL+"/get/memory", nil)
+		resp, err := c.Do(req)
+		require.NoError(t, err, "reads go on while search is down")
+		readAll(t, resp)
+		state, _ := c.Transport().BreakerState(srv.URL + "/search/memory")
+		assert.Equal(t, CircuitOpen, state)
+		state, _ = c.Transport().BreakerState(srv.URL + "/get/memory")
+		assert.Equal(t, CircuitClosed, state)
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -70,6 +71,20 @@ func newConfig(opts []Option) config {
 // WithVendor decodes every response as v's envelope. Default: Auto, detect
 // the vendor from each response.
 func WithVendor(v Vendor) Option { return func(c *config) { c.vendor = v } }
+
+// vendorFor is the vendor configured for u's host: WithHostVendor's, else
+// WithVendor's.
+func (c *config) vendorFor(u *url.URL) Vendor {
+	if len(c.hostVendors) > 0 {
+		if v, ok := c.hostVendors[u.Host]; ok {
+			return v
+		}
+		if v, ok := c.hostVendors[u.Hostname()]; ok {
+			return v
+		}
+	}
+	return c.vendor
+}
 
 // WithHostVendor decodes responses from host ("api.coze.cn", or with a port
 // "localhost:8080") as v's envelope; other hosts use WithVendor's vendor.

@@ -74,6 +74,13 @@ type Profile struct {
 	// failure ("error", "conversation.chat.failed"); see ParseStreamEvent.
 	ErrorEvents []string
 
+	// Scope, when set, names the part of the vendor's API a request goes
+	// to when that part fails on its own ("/search"): the request's breaker
+	// and retry budget are then those of its host and that part. "" keeps
+	// the host's. It applies where the Transport names the vendor for the
+	// host (WithVendor, WithHostVendor) and WithBreakerScope is not set.
+	Scope func(*http.Request) string
+
 	// KeyPrefixes start the vendor's API keys and tokens ("pat_",
 	// "krlk_"): a word starting with one is never printed (see Redact).
 	KeyPrefixes []string

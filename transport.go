@@ -634,17 +634,7 @@ func (t *Transport) CloseIdleConnections() {
 }
 
 // vendorFor is the vendor hint for a host.
-func (t *Transport) vendorFor(u *url.URL) Vendor {
-	if len(t.cfg.hostVendors) > 0 {
-		if v, ok := t.cfg.hostVendors[u.Host]; ok {
-			return v
-		}
-		if v, ok := t.cfg.hostVendors[u.Hostname()]; ok {
-			return v
-		}
-	}
-	return t.cfg.vendor
-}
+func (t *Transport) vendorFor(u *url.URL) Vendor { return t.cfg.vendorFor(u) }
 
 // vendorOf is the vendor of a response of u in scope s, for the success
 // path: the one configured for the host (WithVendor, WithHostVendor), else

@@ -1,6 +1,10 @@
 package memerr
 
-import "strconv"
+import (
+	"net/http"
+	"strconv"
+	"strings"
+)
 
 // MemOS (MemTensor), cloud and self-hosted.
 //
@@ -87,6 +91,7 @@ var memosProfile = Profile{
 		{When: "retry_after", StatusOnly: true, Message: []string{"detail"}, RetryAfter: "retry_after"},
 	},
 	SuccessCodes: []string{"0", "200"},
+	Scope:        memosScope,
 	Authority:    "code",
 	// Self-hosted keys are krlk_ or mk_ and 64 hex digits; hosted ones
 	// start with mpg-.
@@ -141,6 +146,16 @@ var memosProfile = Profile{
 		{Code: MemOSAddMessageFailed, Kind: KindInternal, Status: 0, Meaning: "the chat message could not be saved", Resolution: "retry later"},
 		{Code: MemOSSaveFeedbackFailed, Kind: KindInternal, Status: 0, Meaning: "feedback could not be saved into memory", Resolution: "retry later"},
 	},
+}
+
+// memosScope gives memory search its own breaker: MemOS reports its search
+// service down (50005) apart from the memory read/write service (50004), so
+// a search outage need not stop reads and writes.
+func memosScope(r *http.Request) string {
+	if strings.Contains(r.URL.Path, "/search") {
+		return "/search"
+	}
+	return ""
 }
 
 // memosKind classifies undocumented MemOS codes inside a 2xx by their family: 400xx
