@@ -26,6 +26,8 @@ const (
 	// maxValue bounds a value or message read from Redis; a longer one is
 	// ignored unread.
 	maxValue = 1024
+	// rewriteBatch is the holds written in one pipeline when Redis returns.
+	rewriteBatch = 200
 	// scanLimit bounds the keys one refresh reads.
 	scanLimit = 10000
 	// skewSlack is how far past now + memerr.MaxHint a hold may end and
@@ -242,16 +244,25 @@ func (f *Fleet) writeLoop() {
 
 // write stores one hold, keeping the later of two, and publishes it.
 func (f *Fleet) write(w write) error {
-	now := f.now()
-	ttl := w.hold.Until.Sub(now).Milliseconds()
-	if ttl <= 0 {
-		return nil
-	}
-	v := encode(w.hold)
 	ctx, cancel := context.WithTimeout(f.ctx, f.timeout)
 	defer cancel()
-	return holdScript.Run(ctx, f.client, []string{f.key(w.scope)},
-		w.hold.Until.UnixMilli(), v, ttl, v+"|"+w.scope, now.Add(memerr.MaxHint+skewSlack).UnixMilli(), f.channel).Err()
+	keys, args, ok := f.scriptArgs(w, f.now())
+	if !ok {
+		return nil
+	}
+	return holdScript.Run(ctx, f.client, keys, args...).Err()
+}
+
+// scriptArgs are holdScript's keys and arguments for w; ok is false when
+// the hold has ended.
+func (f *Fleet) scriptArgs(w write, now time.Time) (keys []string, args []any, ok bool) {
+	ttl := w.hold.Until.Sub(now).Milliseconds()
+	if ttl <= 0 {
+		return nil, nil, false
+	}
+	v := encode(w.hold)
+	return []string{f.key(w.scope)},
+		[]any{w.hold.Until.UnixMilli(), v, ttl, v + "|" + w.scope, now.Add(memerr.MaxHint + skewSlack).UnixMilli(), f.channel}, true
 }
 
 func (f *Fleet) key(scope string) string { return f.prefix + "hold:" + scope }
@@ -462,7 +473,8 @@ func (f *Fleet) result(err error) {
 }
 
 // rewrite writes the local holds still running, so that those learned or
-// missed while Redis was away reach it; it stops at the first failure.
+// missed while Redis was away reach it: in pipelines of rewriteBatch, each
+// under the timeout; it stops at the first failure.
 func (f *Fleet) rewrite() {
 	now := f.now()
 	f.mu.RLock()
@@ -473,12 +485,27 @@ func (f *Fleet) rewrite() {
 		}
 	}
 	f.mu.RUnlock()
-	for _, w := range ws {
-		if err := f.write(w); err != nil {
-			f.result(err)
-			return
-		}
+	if len(ws) == 0 {
+		return
 	}
+	ctx, cancel := context.WithTimeout(f.ctx, f.timeout)
+	err := holdScript.Load(ctx, f.client).Err()
+	cancel()
+	for len(ws) > 0 && err == nil {
+		n := min(len(ws), rewriteBatch)
+		ctx, cancel := context.WithTimeout(f.ctx, f.timeout)
+		_, err = f.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, w := range ws[:n] {
+				if keys, args, ok := f.scriptArgs(w, now); ok {
+					holdScript.EvalSha(ctx, p, keys, args...)
+				}
+			}
+			return nil
+		})
+		cancel()
+		ws = ws[n:]
+	}
+	f.result(err)
 }
 
 // encode writes a hold as "v1|until-ms|kind|vendor|code".

@@ -151,7 +151,7 @@ func TestCorruptValuesIgnored(t *testing.T) {
 func TestRedisDownAndBack(t *testing.T) {
 	m := miniredis.RunT(t)
 	var degraded, recovered atomic.Int32
-	a := newFleet(t, m.Addr(), WithHooks(Hooks{
+	a := newFleet(t, m.Addr(), withQueue(16), WithHooks(Hooks{
 		OnDegraded:  func(error) { degraded.Add(1) },
 		OnRecovered: func() { recovered.Add(1) },
 	}))
@@ -160,7 +160,8 @@ func TestRedisDownAndBack(t *testing.T) {
 	assert.Equal(t, int32(1), degraded.Load(), "reported once")
 
 	h := hold(time.Minute)
-	for i := 0; i < 2*queueSize; i++ {
+	const n = 100
+	for i := 0; i < n; i++ {
 		a.Hold("s"+strconv.Itoa(i), h) // never blocks: the queue drops what does not fit
 	}
 	assert.Positive(t, a.Stats().Dropped)
@@ -171,7 +172,10 @@ func TestRedisDownAndBack(t *testing.T) {
 	require.NoError(t, m.Restart())
 	require.Eventually(t, func() bool { return !a.Stats().Degraded }, within, poll)
 	assert.Equal(t, int32(1), recovered.Load())
-	eventuallyHeld(t, newFleet(t, m.Addr()), "s"+strconv.Itoa(2*queueSize-1), h)
+	b := newFleet(t, m.Addr())
+	for i := 0; i < n; i++ {
+		eventuallyHeld(t, b, "s"+strconv.Itoa(i), h)
+	}
 }
 
 // Two Transports, each with its own Fleet on one Redis: after replica A
@@ -208,6 +212,9 @@ func TestTwoReplicas(t *testing.T) {
 	assert.InDelta(t, 5*time.Second, e.RetryAfter, float64(time.Second))
 	assert.Equal(t, int32(1), hits.Load(), "replica B never sent")
 }
+
+// withQueue sets the size of the write queue.
+func withQueue(n int) Option { return func(f *Fleet) { f.queue = make(chan write, n) } }
 
 func TestEncodeDecode(t *testing.T) {
 	h := memerr.FleetHold{Until: time.UnixMilli(time.Now().Add(time.Hour).UnixMilli()), Kind: memerr.KindQuotaExceeded, Vendor: memerr.Tensorheart, Code: "DAILY_QUOTA_EXCEEDED"}
