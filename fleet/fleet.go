@@ -287,7 +287,9 @@ func (f *Fleet) subscribeLoop() {
 		pause = 100 * time.Millisecond
 		f.result(nil)
 		f.askRefresh() // what was published while unsubscribed
+		stop := context.AfterFunc(f.ctx, func() { ps.Close() }) // Close ends a receive in progress
 		f.receive(ps)
+		stop()
 		ps.Close()
 	}
 }
