@@ -286,8 +286,10 @@ func (f *Fleet) subscribeLoop() {
 		}
 		pause = 100 * time.Millisecond
 		f.result(nil)
-		f.askRefresh() // what was published while unsubscribed
-		stop := context.AfterFunc(f.ctx, func() { ps.Close() }) // Close ends a receive in progress
+		// Read what was published while unsubscribed; Close ends a
+		// receive in progress.
+		f.askRefresh()
+		stop := context.AfterFunc(f.ctx, func() { ps.Close() })
 		f.receive(ps)
 		stop()
 		ps.Close()

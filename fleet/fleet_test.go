@@ -25,7 +25,7 @@ const (
 	poll        = 5 * time.Millisecond
 )
 
-func newClient(t *testing.T, addr string) redis.UniversalClient {
+func newClient(t testing.TB, addr string) redis.UniversalClient {
 	rdb := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true, DialTimeout: testTimeout,
 		ReadTimeout: testTimeout, WriteTimeout: testTimeout, MaxRetries: -1})
 	t.Cleanup(func() { rdb.Close() })
