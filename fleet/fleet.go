@@ -30,6 +30,10 @@ const (
 	rewriteBatch = 200
 	// scanLimit bounds the keys one refresh reads.
 	scanLimit = 10000
+	// maxHolds bounds the holds learned from Redis kept at once: a flood
+	// of scopes published by a broken or hostile writer is ignored beyond
+	// it (the replica's own holds are always kept).
+	maxHolds = 10000
 	// skewSlack is how far past now + memerr.MaxHint a hold may end and
 	// still be believed (the writer's clock may run ahead of ours).
 	skewSlack = time.Minute
@@ -180,7 +184,7 @@ func (f *Fleet) Stats() Stats {
 // holds, and queues it for Redis; it never blocks (a full queue drops
 // it, counted in Stats.Dropped).
 func (f *Fleet) Hold(scope string, h memerr.FleetHold) {
-	if !f.keep(scope, h) {
+	if !f.keep(scope, h, false) {
 		return
 	}
 	select {
@@ -198,11 +202,13 @@ func (f *Fleet) Held(scope string) (memerr.FleetHold, bool) {
 	return h, ok
 }
 
-// keep stores h for scope unless the local copy ends as late or later.
-func (f *Fleet) keep(scope string, h memerr.FleetHold) bool {
+// keep stores h for scope unless the local copy ends as late or later,
+// or h comes from Redis (remote) for a new scope when maxHolds are kept.
+func (f *Fleet) keep(scope string, h memerr.FleetHold, remote bool) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if cur, ok := f.holds[scope]; ok && !h.Until.After(cur.Until) {
+	cur, ok := f.holds[scope]
+	if ok && !h.Until.After(cur.Until) || !ok && remote && len(f.holds) >= maxHolds {
 		return false
 	}
 	f.holds[scope] = h
@@ -355,7 +361,7 @@ func (f *Fleet) apply(scope, v string) {
 		f.ignore("corrupt or out-of-range hold")
 		return
 	}
-	if h.Until.After(f.now()) && f.keep(scope, h) {
+	if h.Until.After(f.now()) && f.keep(scope, h, true) {
 		f.applied.Add(1)
 	}
 }

@@ -250,3 +250,18 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// Holds learned from Redis are kept for at most maxHolds scopes, so a
+// flood of published scopes cannot grow memory without bound; the
+// replica's own holds and later holds of known scopes are still kept.
+func TestRemoteHoldsBounded(t *testing.T) {
+	f := &Fleet{holds: map[string]memerr.FleetHold{}, now: time.Now}
+	h := hold(time.Minute)
+	for i := 0; i < maxHolds; i++ {
+		assert.True(t, f.keep("s"+strconv.Itoa(i), h, true))
+	}
+	assert.False(t, f.keep("one-more", h, true), "a new scope from Redis beyond the bound")
+	assert.True(t, f.keep("s1", hold(2*time.Minute), true), "a later hold of a known scope")
+	assert.True(t, f.keep("own", h, false), "the replica's own hold")
+	assert.Len(t, f.holds, maxHolds+1)
+}
