@@ -363,8 +363,9 @@ func (s *scope) holdUntil(h *hold) {
 
 // HoldError is returned (wrapped by the http.Client as a *url.Error) when a
 // request is not sent because the server asked, in an earlier response of
-// the same scope, to wait longer than the request can: past its context's
-// deadline or MaxRetryWait. It unwraps to the Kind's sentinel
+// the same scope (to this Transport or, with WithFleet, to another replica),
+// to wait longer than the request can: past its context's deadline or
+// MaxRetryWait. It unwraps to the Kind's sentinel
 // (ErrRateLimited or ErrQuotaExceeded); Client.Do turns it into an *Error
 // of that Kind with RetryAfter set. Use errors.As to reach it.
 type HoldError struct {

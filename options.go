@@ -29,6 +29,7 @@ type config struct {
 	maxReplayBody  int64
 	logger         *slog.Logger
 	hooks          Hooks
+	fleet          Fleet
 	base           http.RoundTripper
 	header         http.Header
 }

@@ -70,7 +70,10 @@ func TestReadmeGoBlocksAreCompiledCode(t *testing.T) {
 		assert.True(t, blocks[code], "README has no Go block equal to examples/readme/readme.go %q:\n%s", name, code)
 		delete(blocks, code)
 	}
-	assert.Empty(t, blocks, "every Go block in README.md must be kept in examples/readme/readme.go")
+	code := marked(t, "fleet/example_test.go", "fleet")
+	assert.True(t, blocks[code], "README has no Go block equal to fleet/example_test.go's:\n%s", code)
+	delete(blocks, code)
+	assert.Empty(t, blocks, "every Go block in README.md must be kept in examples/readme/readme.go or fleet/example_test.go")
 }
 
 func TestReadmeShellCommands(t *testing.T) {

@@ -281,6 +281,9 @@ func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 	if v := c.verdict; v != nil && v.RetryAfter > 0 && (v.Kind == KindRateLimited || v.Kind == KindQuotaExceeded) {
 		c.held = &hold{until: timeNow().Add(v.RetryAfter), kind: v.Kind, vendor: v.Vendor, code: v.Code}
 		c.scope.holdUntil(c.held)
+		if f := t.cfg.fleet; f != nil {
+			f.Hold(c.scope.key, FleetHold{Until: c.held.until, Kind: c.held.kind, Vendor: c.held.vendor, Code: c.held.code})
+		}
 	}
 	if stop != nil {
 		// The attempt has its answer: the timeout stops, and the attempt's
@@ -312,8 +315,12 @@ func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 // when that fits the request's deadline and MaxRetryWait, and otherwise is
 // not sent and fails at once with a *HoldError. So after a Retry-After: 20
 // the other requests to the host do not each collect their own refusal.
+// With WithFleet, the hold is the later of the scope's and the fleet's.
 func (c *call) waitOutHold(r *http.Request) error {
 	h := c.scope.hold.Load()
+	if c.t.cfg.fleet != nil {
+		h = c.fleetHold(h)
+	}
 	if h == nil || h == c.held {
 		return nil // none, or this request's own, which its retry wait covers
 	}

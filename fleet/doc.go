@@ -1,0 +1,20 @@
+// Package memerrfleet shares memerr's holds between the replicas of a
+// service through Redis: when one replica is told to wait (a rate limit or
+// a quota failure with a wait hint), the others stop calling that scope
+// too, instead of each collecting its own refusal.
+//
+//	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379", ContextTimeoutEnabled: true})
+//	fleet := memerrfleet.New(rdb, memerrfleet.WithPrefix("myservice:memerr:"))
+//	defer fleet.Close()
+//	client := memerr.NewClient(memerr.WithFleet(fleet))
+//
+// No request waits for Redis: each replica keeps the holds in memory, the
+// transport reads that copy before each attempt, and writes, pub/sub and
+// a periodic refresh run on the fleet's own goroutines. When Redis is down,
+// slow or returns garbage, requests proceed on local state (the degraded
+// mode, visible through WithLogger, WithHooks and Stats), and the fleet
+// catches up when Redis answers again.
+//
+// Only holds are shared so far: not open circuits, half-open probes or
+// quotas.
+package memerrfleet

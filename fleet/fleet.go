@@ -1,0 +1,575 @@
+package memerrfleet
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/memerr/memerr"
+	"github.com/redis/go-redis/v9"
+)
+
+// Defaults of the options.
+const (
+	DefaultPrefix  = "memerr:"
+	DefaultRefresh = time.Second
+	DefaultTimeout = 500 * time.Millisecond
+	// queueSize bounds the holds waiting to be written to Redis; a hold
+	// beyond it stays local and is counted in Stats.Dropped.
+	queueSize = 1024
+	// maxValue bounds a value or message read from Redis; a longer one is
+	// ignored unread.
+	maxValue = 1024
+	// rewriteBatch is the holds written in one pipeline when Redis returns.
+	rewriteBatch = 200
+	// scanLimit bounds the keys one refresh reads.
+	scanLimit = 10000
+	// maxHolds bounds the holds learned from Redis kept at once: a flood
+	// of scopes published by a broken or hostile writer is ignored beyond
+	// it (the replica's own holds are always kept).
+	maxHolds = 10000
+	// skewSlack is how far past now + memerr.MaxHint a hold may end and
+	// still be believed (the writer's clock may run ahead of ours).
+	skewSlack = time.Minute
+)
+
+// Fleet is a memerr.Fleet on Redis. Create it with New, hand it to every
+// Transport of the process with memerr.WithFleet, and Close it on shutdown.
+// It is safe for concurrent use.
+type Fleet struct {
+	client  redis.UniversalClient
+	prefix  string // keys: prefix + "hold:" + scope
+	channel string // prefix + "holds"
+	refresh time.Duration
+	timeout time.Duration
+	logger  *slog.Logger
+	hooks   Hooks
+	now     func() time.Time
+
+	mu    sync.RWMutex
+	holds map[string]memerr.FleetHold
+
+	queue    chan write
+	poke     chan struct{} // asks the refresh loop for a refresh now
+	again    chan struct{} // asks the write loop to write every local hold again
+	degraded atomic.Bool
+	dropped  atomic.Uint64
+	ignored  atomic.Uint64
+	applied  atomic.Uint64
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	closed sync.Once
+}
+
+type write struct {
+	scope string
+	hold  memerr.FleetHold
+}
+
+// Hooks make the fleet's degraded mode visible. They run on the fleet's
+// own goroutines, never on a request's; they must not block for long.
+type Hooks struct {
+	// OnDegraded runs when Redis stops answering (down, slow past the
+	// timeout, or answering errors): holds are then shared no more, each
+	// replica keeps its own, and requests proceed on local state.
+	OnDegraded func(err error)
+	// OnRecovered runs when Redis answers again; the holds this replica
+	// still keeps are written again so that the others learn them.
+	OnRecovered func()
+}
+
+// Stats counts what the fleet did since New.
+type Stats struct {
+	Degraded bool   // Redis is not answering now
+	Applied  uint64 // holds of other replicas (or of Redis) that were newer than the local copy
+	Ignored  uint64 // values or messages read from Redis that were corrupt, out of range or too long
+	Dropped  uint64 // holds not written to Redis because the queue was full
+}
+
+// Option configures a Fleet.
+type Option func(*Fleet)
+
+// WithPrefix sets the prefix of the fleet's keys and channel in Redis, so
+// that several services (or environments) share one Redis. Default:
+// DefaultPrefix ("memerr:").
+func WithPrefix(p string) Option { return func(f *Fleet) { f.prefix = p } }
+
+// WithRefresh sets how often the fleet reads every hold from Redis, which
+// repairs a missed message. Default: DefaultRefresh (1 s); zero or less
+// keeps the default.
+func WithRefresh(d time.Duration) Option {
+	return func(f *Fleet) {
+		if d > 0 {
+			f.refresh = d
+		}
+	}
+}
+
+// WithTimeout bounds each Redis operation the fleet makes (on its own
+// goroutines). go-redis applies it to the socket only when the client's
+// ContextTimeoutEnabled is set; otherwise its ReadTimeout and WriteTimeout
+// bound the operation. Default: DefaultTimeout (500 ms); zero or less
+// keeps the default.
+func WithTimeout(d time.Duration) Option {
+	return func(f *Fleet) {
+		if d > 0 {
+			f.timeout = d
+		}
+	}
+}
+
+// WithLogger logs the degraded mode (Warn when Redis stops answering, Info
+// when it answers again) and ignored values (Debug). Default: silent.
+func WithLogger(l *slog.Logger) Option { return func(f *Fleet) { f.logger = l } }
+
+// WithHooks sets callbacks for the degraded mode. Default: none.
+func WithHooks(h Hooks) Option { return func(f *Fleet) { f.hooks = h } }
+
+// New returns a Fleet sharing holds through client, the caller's own
+// configured client (auth, TLS, cluster or sentinel are its concern; Close
+// does not close it). It starts three goroutines: one writes holds to
+// Redis, one receives the other replicas' holds, one refreshes every hold
+// from Redis. New does not wait for Redis: a fleet whose Redis is down
+// works on local state and catches up when Redis answers.
+func New(client redis.UniversalClient, opts ...Option) *Fleet {
+	f := &Fleet{
+		client:  client,
+		prefix:  DefaultPrefix,
+		refresh: DefaultRefresh,
+		timeout: DefaultTimeout,
+		now:     time.Now,
+		holds:   map[string]memerr.FleetHold{},
+		queue:   make(chan write, queueSize),
+		poke:    make(chan struct{}, 1),
+		again:   make(chan struct{}, 1),
+	}
+	for _, o := range opts {
+		if o != nil {
+			o(f)
+		}
+	}
+	f.channel = f.prefix + "holds"
+	f.ctx, f.cancel = context.WithCancel(context.Background())
+	f.wg.Add(3)
+	go f.writeLoop()
+	go f.subscribeLoop()
+	go f.refreshLoop()
+	return f
+}
+
+// Close stops the fleet's goroutines and waits for them. Holds not yet
+// written are dropped. The Redis client stays open.
+func (f *Fleet) Close() error {
+	f.closed.Do(func() {
+		f.cancel()
+		f.wg.Wait()
+	})
+	return nil
+}
+
+// Stats returns the fleet's counters.
+func (f *Fleet) Stats() Stats {
+	return Stats{Degraded: f.degraded.Load(), Applied: f.applied.Load(), Ignored: f.ignored.Load(), Dropped: f.dropped.Load()}
+}
+
+// Hold records h for scope locally at once, keeping the later of two
+// holds, and queues it for Redis; it never blocks (a full queue drops
+// it, counted in Stats.Dropped).
+func (f *Fleet) Hold(scope string, h memerr.FleetHold) {
+	if !f.keep(scope, h, false) {
+		return
+	}
+	select {
+	case f.queue <- write{scope, h}:
+	default:
+		f.dropped.Add(1)
+	}
+}
+
+// Held is the hold known locally for scope; no I/O.
+func (f *Fleet) Held(scope string) (memerr.FleetHold, bool) {
+	f.mu.RLock()
+	h, ok := f.holds[scope]
+	f.mu.RUnlock()
+	return h, ok
+}
+
+// keep stores h for scope unless the local copy ends as late or later,
+// or h comes from Redis (remote) for a new scope when maxHolds are kept.
+func (f *Fleet) keep(scope string, h memerr.FleetHold, remote bool) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	cur, ok := f.holds[scope]
+	if ok && !h.Until.After(cur.Until) || !ok && remote && len(f.holds) >= maxHolds {
+		return false
+	}
+	f.holds[scope] = h
+	return true
+}
+
+// holdScript keeps the later of two holds: the stored one stays when it
+// ends as late or later, unless it is unreadable or ends past the bound
+// (ARGV[5]), which a real hold cannot. Otherwise the new one is stored to
+// expire when it ends, and published.
+var holdScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local u = tonumber(string.match(cur, '^v1|(%d+)|'))
+  if u and u >= tonumber(ARGV[1]) and u <= tonumber(ARGV[5]) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+redis.call('PUBLISH', ARGV[6], ARGV[4])
+return 1
+`)
+
+// writeLoop writes queued holds to Redis, one at a time, and all the
+// local holds again when Redis returns.
+func (f *Fleet) writeLoop() {
+	defer f.wg.Done()
+	for {
+		select {
+		case <-f.ctx.Done():
+			return
+		case w := <-f.queue:
+			f.result(f.write(w))
+		case <-f.again:
+			f.rewrite()
+		}
+	}
+}
+
+// write stores one hold, keeping the later of two, and publishes it.
+func (f *Fleet) write(w write) error {
+	ctx, cancel := context.WithTimeout(f.ctx, f.timeout)
+	defer cancel()
+	keys, args, ok := f.scriptArgs(w, f.now())
+	if !ok {
+		return nil
+	}
+	return holdScript.Run(ctx, f.client, keys, args...).Err()
+}
+
+// scriptArgs are holdScript's keys and arguments for w; ok is false when
+// the hold has ended.
+func (f *Fleet) scriptArgs(w write, now time.Time) (keys []string, args []any, ok bool) {
+	ttl := w.hold.Until.Sub(now).Milliseconds()
+	if ttl <= 0 {
+		return nil, nil, false
+	}
+	v := encode(w.hold)
+	return []string{f.key(w.scope)},
+		[]any{w.hold.Until.UnixMilli(), v, ttl, v + "|" + w.scope, now.Add(memerr.MaxHint + skewSlack).UnixMilli(), f.channel}, true
+}
+
+func (f *Fleet) key(scope string) string { return f.prefix + "hold:" + scope }
+
+// subscribeLoop applies the holds the other replicas publish, and
+// subscribes again whenever the connection fails.
+func (f *Fleet) subscribeLoop() {
+	defer f.wg.Done()
+	pause := 100 * time.Millisecond
+	for f.ctx.Err() == nil {
+		ps := f.client.Subscribe(f.ctx, f.channel)
+		if err := f.confirm(ps); err != nil {
+			ps.Close()
+			f.result(err)
+			select {
+			case <-f.ctx.Done():
+			case <-time.After(pause):
+			}
+			pause = min(2*pause, 2*time.Second)
+			continue
+		}
+		pause = 100 * time.Millisecond
+		f.result(nil)
+		// Read what was published while unsubscribed; Close ends a
+		// receive in progress.
+		f.askRefresh()
+		stop := context.AfterFunc(f.ctx, func() { ps.Close() })
+		f.receive(ps)
+		stop()
+		ps.Close()
+	}
+}
+
+// confirm waits for the subscription's confirmation.
+func (f *Fleet) confirm(ps *redis.PubSub) error {
+	ctx, cancel := context.WithTimeout(f.ctx, f.timeout)
+	defer cancel()
+	_, err := ps.ReceiveTimeout(ctx, f.timeout)
+	return err
+}
+
+// receive applies messages until the connection fails or the fleet closes.
+// A quiet connection is pinged every refresh period.
+func (f *Fleet) receive(ps *redis.PubSub) {
+	for {
+		msg, err := ps.ReceiveTimeout(f.ctx, f.refresh)
+		if f.ctx.Err() != nil {
+			return
+		}
+		var ne net.Error
+		switch {
+		case errors.As(err, &ne) && ne.Timeout():
+			ctx, cancel := context.WithTimeout(f.ctx, f.timeout)
+			err = ps.Ping(ctx)
+			cancel()
+			if err != nil {
+				f.result(err)
+				return
+			}
+			continue
+		case err != nil:
+			f.result(err)
+			return
+		}
+		if m, ok := msg.(*redis.Message); ok {
+			f.applyMessage(m.Payload)
+		}
+	}
+}
+
+// applyMessage applies a published "value|scope".
+func (f *Fleet) applyMessage(p string) {
+	if len(p) > maxValue {
+		f.ignore("message too long")
+		return
+	}
+	// The value has five fields; the scope is the rest (it may hold '|').
+	parts := strings.SplitN(p, "|", 6)
+	if len(parts) != 6 || parts[5] == "" {
+		f.ignore("malformed message")
+		return
+	}
+	f.apply(parts[5], strings.Join(parts[:5], "|"))
+}
+
+// apply keeps the hold value v for scope if it reads well and is newer.
+func (f *Fleet) apply(scope, v string) {
+	h, ok := decode(v, f.now())
+	if !ok {
+		f.ignore("corrupt or out-of-range hold")
+		return
+	}
+	if h.Until.After(f.now()) && f.keep(scope, h, true) {
+		f.applied.Add(1)
+	}
+}
+
+func (f *Fleet) ignore(why string) {
+	f.ignored.Add(1)
+	if f.logger != nil {
+		f.logger.LogAttrs(context.Background(), slog.LevelDebug, "memerr fleet: ignored a value from redis", slog.String("reason", why))
+	}
+}
+
+func (f *Fleet) askRefresh() {
+	select {
+	case f.poke <- struct{}{}:
+	default:
+	}
+}
+
+// refreshLoop reads every hold from Redis each refresh period (or when
+// asked), and forgets the local holds that have ended.
+func (f *Fleet) refreshLoop() {
+	defer f.wg.Done()
+	tick := time.NewTicker(f.refresh)
+	defer tick.Stop()
+	for {
+		select {
+		case <-f.ctx.Done():
+			return
+		case <-tick.C:
+		case <-f.poke:
+		}
+		f.prune()
+		f.result(f.readAll())
+	}
+}
+
+// readAll reads the holds under the prefix, in batches.
+func (f *Fleet) readAll() error {
+	ctx, cancel := context.WithTimeout(f.ctx, f.timeout)
+	defer cancel()
+	pattern := escapeGlob(f.prefix+"hold:") + "*"
+	var cursor uint64
+	read := 0
+	for {
+		keys, next, err := f.client.Scan(ctx, cursor, pattern, 200).Result()
+		if err != nil {
+			return err
+		}
+		if len(keys) > 0 {
+			vals, err := f.client.MGet(ctx, keys...).Result()
+			if err != nil {
+				return err
+			}
+			for i, k := range keys {
+				if i >= len(vals) {
+					break
+				}
+				s, ok := vals[i].(string)
+				if !ok {
+					continue // expired between SCAN and MGET
+				}
+				if len(s) > maxValue {
+					f.ignore("value too long")
+					continue
+				}
+				f.apply(strings.TrimPrefix(k, f.prefix+"hold:"), s)
+			}
+		}
+		read += len(keys)
+		if cursor = next; cursor == 0 || read >= scanLimit {
+			return nil
+		}
+	}
+}
+
+// prune forgets the holds that have ended.
+func (f *Fleet) prune() {
+	now := f.now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for s, h := range f.holds {
+		if !h.Until.After(now) {
+			delete(f.holds, s)
+		}
+	}
+}
+
+// result notes the outcome of a Redis operation: the first failure enters
+// the degraded mode, the first success after it leaves it and writes the
+// local holds again.
+func (f *Fleet) result(err error) {
+	if err != nil && errors.Is(err, context.Canceled) && f.ctx.Err() != nil {
+		return // closing
+	}
+	if err != nil {
+		if !f.degraded.Swap(true) {
+			if f.logger != nil {
+				f.logger.LogAttrs(context.Background(), slog.LevelWarn, "memerr fleet: redis is not answering; holds are local only",
+					slog.String("error", err.Error()))
+			}
+			if h := f.hooks.OnDegraded; h != nil {
+				h(err)
+			}
+		}
+		return
+	}
+	if f.degraded.Swap(false) {
+		if f.logger != nil {
+			f.logger.LogAttrs(context.Background(), slog.LevelInfo, "memerr fleet: redis answers again; holds are shared")
+		}
+		if h := f.hooks.OnRecovered; h != nil {
+			h()
+		}
+		select {
+		case f.again <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// rewrite writes the local holds still running, so that those learned or
+// missed while Redis was away reach it: in pipelines of rewriteBatch, each
+// under the timeout; it stops at the first failure.
+func (f *Fleet) rewrite() {
+	now := f.now()
+	f.mu.RLock()
+	ws := make([]write, 0, len(f.holds))
+	for s, h := range f.holds {
+		if h.Until.After(now) {
+			ws = append(ws, write{s, h})
+		}
+	}
+	f.mu.RUnlock()
+	if len(ws) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(f.ctx, f.timeout)
+	err := holdScript.Load(ctx, f.client).Err()
+	cancel()
+	for len(ws) > 0 && err == nil {
+		n := min(len(ws), rewriteBatch)
+		ctx, cancel := context.WithTimeout(f.ctx, f.timeout)
+		_, err = f.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, w := range ws[:n] {
+				if keys, args, ok := f.scriptArgs(w, now); ok {
+					holdScript.EvalSha(ctx, p, keys, args...)
+				}
+			}
+			return nil
+		})
+		cancel()
+		ws = ws[n:]
+	}
+	f.result(err)
+}
+
+// encode writes a hold as "v1|until-ms|kind|vendor|code".
+func encode(h memerr.FleetHold) string {
+	return "v1|" + strconv.FormatInt(h.Until.UnixMilli(), 10) + "|" + strconv.Itoa(int(h.Kind)) + "|" +
+		clean(string(h.Vendor), 32) + "|" + clean(h.Code, 64)
+}
+
+// decode reads a hold written by encode. Anything else, a kind other than
+// a rate limit or a quota failure, or an end past now + memerr.MaxHint
+// (and a minute of clock skew) is refused.
+func decode(v string, now time.Time) (memerr.FleetHold, bool) {
+	parts := strings.Split(v, "|")
+	if len(parts) != 5 || parts[0] != "v1" {
+		return memerr.FleetHold{}, false
+	}
+	ms, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil || ms <= 0 {
+		return memerr.FleetHold{}, false
+	}
+	until := time.UnixMilli(ms)
+	if until.After(now.Add(memerr.MaxHint + skewSlack)) {
+		return memerr.FleetHold{}, false
+	}
+	k, err := strconv.Atoi(parts[2])
+	if err != nil || (memerr.Kind(k) != memerr.KindRateLimited && memerr.Kind(k) != memerr.KindQuotaExceeded) {
+		return memerr.FleetHold{}, false
+	}
+	vendor, code := parts[3], parts[4]
+	if len(vendor) > 32 || len(code) > 64 || clean(vendor, 32) != vendor || clean(code, 64) != code {
+		return memerr.FleetHold{}, false
+	}
+	return memerr.FleetHold{Until: until, Kind: memerr.Kind(k), Vendor: memerr.Vendor(vendor), Code: code}, true
+}
+
+// clean keeps printable ASCII other than '|', up to n bytes.
+func clean(s string, n int) string {
+	var b strings.Builder
+	for i := 0; i < len(s) && b.Len() < n; i++ {
+		if c := s[i]; c > ' ' && c < 0x7f && c != '|' {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// escapeGlob escapes the characters SCAN's MATCH reads as a pattern.
+func escapeGlob(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		if strings.ContainsRune(`*?[]\`, c) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
