@@ -342,7 +342,7 @@ type scope struct {
 // rate-limit or quota failure with a wait hint.
 type hold struct {
 	until  time.Time // on timeNow's clock
-	kind   Kind      // KindRateLimited or KindQuotaExceeded
+	kind   Kind      // KindRateLimited or KindQuotaExceeded; KindUnavailable for another replica's open circuit
 	vendor Vendor
 	code   string
 }
@@ -365,24 +365,39 @@ func (s *scope) holdUntil(h *hold) {
 // request is not sent because the server asked, in an earlier response of
 // the same scope (to this Transport or, with WithFleet, to another replica),
 // to wait longer than the request can: past its context's deadline or
-// MaxRetryWait. It unwraps to the Kind's sentinel
-// (ErrRateLimited or ErrQuotaExceeded); Client.Do turns it into an *Error
-// of that Kind with RetryAfter set. Use errors.As to reach it.
+// MaxRetryWait; or, with WithFleet, because another replica's breaker for
+// the scope is open (Code "circuit_open", Kind KindUnavailable: such a
+// request fails at once, as one refused by a breaker here). It unwraps to
+// the Kind's sentinel (ErrRateLimited, ErrQuotaExceeded; ErrUnavailable and
+// ErrCircuitOpen for an open circuit); Client.Do turns it into an *Error of
+// that Kind with RetryAfter set. Use errors.As to reach it.
 type HoldError struct {
 	Scope     string        // the breaker scope: scheme://host:port by default
 	Vendor    Vendor        // who asked, Generic when unknown
 	Code      string        // the code of the failure that asked
-	Kind      Kind          // KindRateLimited or KindQuotaExceeded
+	Kind      Kind          // KindRateLimited or KindQuotaExceeded; KindUnavailable for another replica's open circuit
 	Remaining time.Duration // time left before the scope may be called
 }
 
-// Error reads "memerr: rate limited: http://host:80 asked for a wait of 12s".
+// Error reads "memerr: rate limited: http://host:80 asked for a wait of 12s",
+// or "memerr: circuit open for http://host:80 on another replica (half-open
+// in 800ms)".
 func (e *HoldError) Error() string {
+	if e.Code == circuitOpenCode {
+		return "memerr: circuit open for " + e.Scope + " on another replica (half-open in " + e.Remaining.Round(time.Millisecond).String() + ")"
+	}
 	return "memerr: " + e.Kind.String() + ": " + e.Scope + " asked for a wait of " + e.Remaining.Round(time.Millisecond).String()
 }
 
-// Unwrap gives the Kind's sentinel, so errors.Is(err, ErrRateLimited) holds.
-func (e *HoldError) Unwrap() error { return e.Kind.Err() }
+// Unwrap gives the Kind's sentinel, so errors.Is(err, ErrRateLimited)
+// holds; for a circuit another replica has open, ErrUnavailable and
+// ErrCircuitOpen.
+func (e *HoldError) Unwrap() []error {
+	if e.Code == circuitOpenCode {
+		return []error{e.Kind.Err(), ErrCircuitOpen}
+	}
+	return []error{e.Kind.Err()}
+}
 
 // scopes holds the scopes of a Transport. Idle ones are swept away: when
 // the map has grown to twice its size after the last sweep (and at least

@@ -112,6 +112,9 @@ func (c *Client) failure(req *http.Request, err error) *Error {
 	if errors.As(err, &he) {
 		// Not sent: an earlier response asked for a longer wait.
 		e.Vendor, e.Code, e.Kind, e.RetryAfter = he.Vendor, he.Code, he.Kind, he.Remaining
+		if he.Code == circuitOpenCode {
+			e.Vendor, e.Code = c.t.vendorFor(req.URL), "" // as for an open breaker here
+		}
 		if e.Vendor == Auto {
 			e.Vendor = Generic
 		}

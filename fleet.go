@@ -13,7 +13,8 @@ import "time"
 // A Fleet may return anything from Held: the Transport never waits longer
 // than MaxRetryWait or the request's deadline for a fleet's hold (it fails
 // at once with a *HoldError instead), and treats a hold of any other Kind
-// than KindQuotaExceeded as a rate limit.
+// than KindQuotaExceeded or KindUnavailable (a replica's open circuit) as a
+// rate limit.
 type Fleet interface {
 	// Hold records that scope is held as h says, keeping the later of
 	// two holds, and tells the other replicas. It must not block.
@@ -27,10 +28,14 @@ type Fleet interface {
 // before Until.
 type FleetHold struct {
 	Until  time.Time // wall-clock time
-	Kind   Kind      // KindRateLimited or KindQuotaExceeded
-	Vendor Vendor    // who asked
-	Code   string    // the vendor's code of the failure that asked
+	Kind   Kind      // KindRateLimited or KindQuotaExceeded; KindUnavailable for a replica's open circuit
+	Vendor Vendor    // who asked; empty for an open circuit
+	Code   string    // the vendor's code of the failure that asked; "circuit_open" for an open circuit
 }
+
+// circuitOpenCode is the Code of the hold a replica shares while its
+// breaker for a scope is open.
+const circuitOpenCode = "circuit_open"
 
 // WithFleet shares the transport's holds with the other replicas of a
 // service through f (see Fleet), and waits out theirs: before each
@@ -42,8 +47,8 @@ func WithFleet(f Fleet) Option { return func(c *config) { c.fleet = f } }
 
 // fleetHold is the later of h, the scope's own hold, and the fleet's hold
 // for the scope. A fleet's hold is checked before it is trusted: a Kind
-// other than a quota failure reads as a rate limit, and a wait is capped
-// at MaxHint.
+// other than a quota failure or an open circuit reads as a rate limit, and
+// a wait is capped at MaxHint.
 func (c *call) fleetHold(h *hold) *hold {
 	fh, ok := c.t.cfg.fleet.Held(c.scope.key)
 	if !ok || (h != nil && !fh.Until.After(h.until)) || (c.held != nil && !fh.Until.After(c.held.until)) {
@@ -56,7 +61,7 @@ func (c *call) fleetHold(h *hold) *hold {
 	if fh.Until.Sub(now) > MaxHint {
 		fh.Until = now.Add(MaxHint)
 	}
-	if fh.Kind != KindQuotaExceeded {
+	if fh.Kind != KindQuotaExceeded && fh.Kind != KindUnavailable {
 		fh.Kind = KindRateLimited
 	}
 	if fh.Vendor == Auto {

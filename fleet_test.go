@@ -133,3 +133,39 @@ func TestFleetHostileHolds(t *testing.T) {
 		})
 	}
 }
+
+// A replica whose breaker opens shares the open circuit: the other
+// replicas fail at once with ErrCircuitOpen, without sending, until the
+// open period ends.
+func TestFleetSharesOpenCircuits(t *testing.T) {
+	srv := newScripted(t, step{status: 503})
+	fleet := &mapFleet{}
+	cs, clock, _ := replicas(t, 2, fleet, WithMaxRetries(0),
+		WithBreaker(BreakerSettings{ConsecutiveFailures: 3, OpenTimeout: 10 * time.Second}))
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		require.ErrorIs(t, getJSON(cs[0], ctx, srv.URL+"/v1/memories"), ErrUnavailable)
+	}
+	require.Equal(t, 3, srv.Hits())
+	h, ok := fleet.Held(canonicalHost(mustURL(t, srv.URL)))
+	require.True(t, ok, "the open circuit is shared")
+	assert.Equal(t, KindUnavailable, h.Kind)
+
+	clock.Advance(2 * time.Second)
+	err := getJSON(cs[1], ctx, srv.URL+"/v1/memories")
+	require.ErrorIs(t, err, ErrCircuitOpen)
+	var he *HoldError
+	require.ErrorAs(t, err, &he)
+	assert.Contains(t, he.Error(), "on another replica")
+	var e *Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, KindUnavailable, e.Kind)
+	assert.Equal(t, 8*time.Second, e.RetryAfter)
+	assert.Equal(t, 3, srv.Hits(), "the other replica did not send")
+
+	// A short open period is not waited out either: an open circuit fails fast.
+	assert.ErrorIs(t, getJSON(cs[1], ctx, srv.URL+"/v1/memories"), ErrCircuitOpen)
+	clock.Advance(9 * time.Second)
+	assert.ErrorIs(t, getJSON(cs[1], ctx, srv.URL+"/v1/memories"), ErrUnavailable, "after the open period it sends again")
+	assert.Equal(t, 4, srv.Hits())
+}

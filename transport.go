@@ -331,7 +331,9 @@ func (c *call) waitOutHold(r *http.Request) error {
 	}
 	wait := left + c.t.hintJitter(left)
 	dl, hasDeadline := r.Context().Deadline()
-	if wait > c.t.cfg.maxRetryWait || hasDeadline && dl.Sub(now) <= wait {
+	// A circuit open on another replica fails at once, as an open breaker
+	// here does; a wait hint is waited out when it fits.
+	if h.code == circuitOpenCode || wait > c.t.cfg.maxRetryWait || hasDeadline && dl.Sub(now) <= wait {
 		return &HoldError{Scope: c.scope.key, Vendor: h.vendor, Code: h.code, Kind: h.kind, Remaining: left}
 	}
 	if c.t.waitFor != nil {
@@ -629,6 +631,14 @@ func (t *Transport) breakerChanged(ch BreakerChange) {
 	}
 	if h := t.cfg.hooks.OnBreakerChange; h != nil {
 		h(ch)
+	}
+	if f := t.cfg.fleet; f != nil && ch.To == CircuitOpen {
+		// The other replicas leave the scope alone while it is open here.
+		if sc, ok := t.scopes.lookup(ch.Host); ok && sc.breaker != nil {
+			if until := sc.breaker.openUntil.Load(); until > 0 {
+				f.Hold(ch.Host, FleetHold{Until: time.Unix(0, until), Kind: KindUnavailable, Code: circuitOpenCode})
+			}
+		}
 	}
 }
 

@@ -525,7 +525,8 @@ func encode(h memerr.FleetHold) string {
 }
 
 // decode reads a hold written by encode. Anything else, a kind other than
-// a rate limit or a quota failure, or an end past now + memerr.MaxHint
+// a rate limit, a quota failure or an open circuit (KindUnavailable with
+// the code "circuit_open"), or an end past now + memerr.MaxHint
 // (and a minute of clock skew) is refused.
 func decode(v string, now time.Time) (memerr.FleetHold, bool) {
 	parts := strings.Split(v, "|")
@@ -541,10 +542,15 @@ func decode(v string, now time.Time) (memerr.FleetHold, bool) {
 		return memerr.FleetHold{}, false
 	}
 	k, err := strconv.Atoi(parts[2])
-	if err != nil || (memerr.Kind(k) != memerr.KindRateLimited && memerr.Kind(k) != memerr.KindQuotaExceeded) {
+	vendor, code := parts[3], parts[4]
+	switch kind := memerr.Kind(k); {
+	case err != nil:
+		return memerr.FleetHold{}, false
+	case kind == memerr.KindRateLimited, kind == memerr.KindQuotaExceeded:
+	case kind == memerr.KindUnavailable && code == "circuit_open": // a replica's open breaker
+	default:
 		return memerr.FleetHold{}, false
 	}
-	vendor, code := parts[3], parts[4]
 	if len(vendor) > 32 || len(code) > 64 || clean(vendor, 32) != vendor || clean(code, 64) != code {
 		return memerr.FleetHold{}, false
 	}

@@ -113,16 +113,17 @@ func TestCorruptValuesIgnored(t *testing.T) {
 	far := strconv.FormatInt(now.Add(365*24*time.Hour).UnixMilli(), 10)
 	soon := strconv.FormatInt(now.Add(time.Minute).UnixMilli(), 10)
 	bad := map[string]string{
-		"garbage":    "\x00\xff not a hold",
-		"year":       "v1|" + far + "|6|coze|4008",
-		"kind":       "v1|" + soon + "|9|coze|4008",
-		"kindtext":   "v1|" + soon + "|x|coze|4008",
-		"negative":   "v1|-5|6|coze|4008",
-		"overflow":   "v1|99999999999999999999999|6|coze|4008",
-		"fields":     "v1|" + soon + "|6|coze",
-		"version":    "v2|" + soon + "|6|coze|4008",
-		"long":       "v1|" + soon + "|6|coze|" + strings.Repeat("9", 5000),
-		"controlled": "v1|" + soon + "|6|co\nze|4008",
+		"garbage":     "\x00\xff not a hold",
+		"year":        "v1|" + far + "|6|coze|4008",
+		"kind":        "v1|" + soon + "|10|coze|4008",
+		"unavailable": "v1|" + soon + "|9|coze|4008", // only an open circuit may be KindUnavailable
+		"kindtext":    "v1|" + soon + "|x|coze|4008",
+		"negative":    "v1|-5|6|coze|4008",
+		"overflow":    "v1|99999999999999999999999|6|coze|4008",
+		"fields":      "v1|" + soon + "|6|coze",
+		"version":     "v2|" + soon + "|6|coze|4008",
+		"long":        "v1|" + soon + "|6|coze|" + strings.Repeat("9", 5000),
+		"controlled":  "v1|" + soon + "|6|co\nze|4008",
 	}
 	for k, v := range bad {
 		require.NoError(t, m.Set("memerr:hold:"+k, v))
@@ -137,6 +138,14 @@ func TestCorruptValuesIgnored(t *testing.T) {
 	}
 	_, ok := f.Held("scope")
 	assert.False(t, ok)
+
+	// An open circuit shared by another replica is a hold like the others.
+	circuit := memerr.FleetHold{Until: now.Add(time.Minute).Truncate(time.Millisecond), Kind: memerr.KindUnavailable, Code: "circuit_open"}
+	got, ok := decode(encode(circuit), now)
+	require.True(t, ok)
+	assert.Equal(t, circuit.Kind, got.Kind)
+	assert.Equal(t, circuit.Code, got.Code)
+	assert.True(t, circuit.Until.Equal(got.Until))
 
 	// A corrupt value does not block a real hold from being written over it.
 	require.NoError(t, m.Set("memerr:hold:year2", "v1|"+far+"|6|coze|4008"))
@@ -237,13 +246,15 @@ func FuzzDecode(f *testing.F) {
 	f.Add("v1|1|6|coze|4008")
 	f.Add("v1|99999999999999|7||")
 	f.Add("garbage")
+	f.Add("v1|1|9||circuit_open")
 	f.Fuzz(func(t *testing.T, v string) {
 		h, ok := decode(v, now)
 		if !ok {
 			return
 		}
-		if h.Kind != memerr.KindRateLimited && h.Kind != memerr.KindQuotaExceeded {
-			t.Fatalf("kind %v accepted", h.Kind)
+		if h.Kind != memerr.KindRateLimited && h.Kind != memerr.KindQuotaExceeded &&
+			(h.Kind != memerr.KindUnavailable || h.Code != "circuit_open") {
+			t.Fatalf("kind %v (code %q) accepted", h.Kind, h.Code)
 		}
 		if h.Until.After(now.Add(memerr.MaxHint + skewSlack)) {
 			t.Fatalf("until %v accepted", h.Until)
