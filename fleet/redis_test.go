@@ -289,3 +289,35 @@ func TestRealRedisCorruptValues(t *testing.T) {
 	assert.Less(t, d, time.Second, "fails at once: 10 minutes is past MaxRetryWait")
 	assert.Zero(t, long.hits.Load())
 }
+
+// A replica whose breaker opens shares the open circuit through Redis: the
+// other replica fails at once with ErrCircuitOpen without sending.
+func TestRealRedisOpenCircuitShared(t *testing.T) {
+	r := startRedis(t)
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	var hits atomic.Int64
+	counted := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		down.Config.Handler.ServeHTTP(w, r)
+	}))
+	defer counted.Close()
+	breaker := memerr.WithBreaker(memerr.BreakerSettings{ConsecutiveFailures: 3, OpenTimeout: 30 * time.Second})
+	newOne := func() *replica {
+		f := newFleet(t, r.addr())
+		return &replica{fleet: f, client: memerr.NewClient(memerr.WithFleet(f), memerr.WithMaxRetries(0), breaker)}
+	}
+	a, b := newOne(), newOne()
+	for i := 0; i < 3; i++ {
+		_, err := a.get(counted.URL + "/v1/x")
+		require.ErrorIs(t, err, memerr.ErrUnavailable)
+	}
+	took := eventuallyShared(t, b.fleet, "http://"+counted.Listener.Addr().String(), 2*time.Second)
+	d, err := b.get(counted.URL + "/v1/x")
+	require.ErrorIs(t, err, memerr.ErrCircuitOpen)
+	assert.Less(t, d, time.Second, "failed at once")
+	assert.Equal(t, int64(3), hits.Load(), "replica B sent nothing")
+	t.Logf("fleet: an open circuit reached the other replica in %v over real redis-server", took.Round(time.Microsecond))
+}
