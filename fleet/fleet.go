@@ -180,6 +180,21 @@ func (f *Fleet) Stats() Stats {
 	return Stats{Degraded: f.degraded.Load(), Applied: f.applied.Load(), Ignored: f.ignored.Load(), Dropped: f.dropped.Load()}
 }
 
+// Active is the number of holds this replica knows that have not ended,
+// its own and the other replicas' (for memerrotel's WithFleetHolds).
+func (f *Fleet) Active() int {
+	now := f.now()
+	n := 0
+	f.mu.RLock()
+	for _, h := range f.holds {
+		if h.Until.After(now) {
+			n++
+		}
+	}
+	f.mu.RUnlock()
+	return n
+}
+
 // Hold records h for scope locally at once, keeping the later of two
 // holds, and queues it for Redis; it never blocks (a full queue drops
 // it, counted in Stats.Dropped).

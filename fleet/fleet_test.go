@@ -275,4 +275,7 @@ func TestRemoteHoldsBounded(t *testing.T) {
 	assert.True(t, f.keep("s1", hold(2*time.Minute), true), "a later hold of a known scope")
 	assert.True(t, f.keep("own", h, false), "the replica's own hold")
 	assert.Len(t, f.holds, maxHolds+1)
+	assert.Equal(t, maxHolds+1, f.Active())
+	f.holds["ended"] = memerr.FleetHold{Until: time.Now().Add(-time.Second), Kind: memerr.KindRateLimited}
+	assert.Equal(t, maxHolds+1, f.Active(), "an ended hold is not active")
 }

@@ -35,6 +35,7 @@ type Instrumentation struct {
 	tracer trace.Tracer // nil: spans are only the caller's
 	header string       // the correlation header; "" sends none
 	budget *memerr.RetryBudget
+	holds  func() int // the fleet's active holds; nil reports none
 
 	// sets maps each attribute combination seen to its measurement
 	// options, built once, so that recording allocates nothing. It is
@@ -55,6 +56,7 @@ type config struct {
 	tp     trace.TracerProvider
 	header string
 	budget *memerr.RetryBudget
+	holds  func() int
 }
 
 // WithMeterProvider sets the MeterProvider the instruments come from.
@@ -90,6 +92,14 @@ func WithRetryBudget(b *memerr.RetryBudget) Option {
 	return func(c *config) { c.budget = b }
 }
 
+// WithFleetHolds reports active() as the gauge memerr.client.fleet.holds:
+// the holds a fleet knows that have not ended, such as the Active method of
+// github.com/memerr/memerr/fleet's Fleet. Default: the gauge reports
+// nothing.
+func WithFleetHolds(active func() int) Option {
+	return func(c *config) { c.holds = active }
+}
+
 // New creates the instruments. It fails only when the MeterProvider
 // refuses an instrument or the gauges' callback.
 func New(opts ...Option) (*Instrumentation, error) {
@@ -103,7 +113,7 @@ func New(opts ...Option) (*Instrumentation, error) {
 		c.mp = otel.GetMeterProvider()
 	}
 	m := c.mp.Meter(ScopeName)
-	i := &Instrumentation{header: c.header, budget: c.budget, circuits: map[string]memerr.CircuitState{}}
+	i := &Instrumentation{header: c.header, budget: c.budget, holds: c.holds, circuits: map[string]memerr.CircuitState{}}
 	if c.tp != nil {
 		i.tracer = c.tp.Tracer(ScopeName)
 	}
@@ -111,7 +121,7 @@ func New(opts ...Option) (*Instrumentation, error) {
 	// Requests are counted by the duration histogram (its count), as
 	// OpenTelemetry's HTTP conventions do: a counter of its own would cost
 	// every request a second measurement.
-	var errs [8]error
+	var errs [9]error
 	i.attempts, errs[0] = m.Int64Counter("memerr.client.attempts",
 		metric.WithUnit("{attempt}"),
 		metric.WithDescription("Attempts sent, or refused by an open circuit breaker, by outcome."))
@@ -135,16 +145,19 @@ func New(opts ...Option) (*Instrumentation, error) {
 	tokens, err7 := m.Int64ObservableGauge("memerr.client.retry.budget.tokens",
 		metric.WithUnit("{token}"),
 		metric.WithDescription("Tokens left in the retry budget."))
-	errs[5], errs[6] = err6, err7
+	holds, err8 := m.Int64ObservableGauge("memerr.client.fleet.holds",
+		metric.WithUnit("{hold}"),
+		metric.WithDescription("Holds the fleet knows that have not ended: scopes no replica may call yet."))
+	errs[5], errs[6], errs[7] = err6, err7, err8
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, err
 	}
-	i.reg, errs[7] = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		i.observe(o, state, tokens)
+	i.reg, errs[8] = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		i.observe(o, state, tokens, holds)
 		return nil
-	}, state, tokens)
-	if errs[7] != nil {
-		return nil, errs[7]
+	}, state, tokens, holds)
+	if errs[8] != nil {
+		return nil, errs[8]
 	}
 	return i, nil
 }
@@ -155,7 +168,7 @@ func (i *Instrumentation) Close() error { return i.reg.Unregister() }
 // states in the order the breaker gauge reports them.
 var states = [...]memerr.CircuitState{memerr.CircuitClosed, memerr.CircuitHalfOpen, memerr.CircuitOpen}
 
-func (i *Instrumentation) observe(o metric.Observer, state, tokens metric.Int64Observable) {
+func (i *Instrumentation) observe(o metric.Observer, state, tokens, holds metric.Int64Observable) {
 	i.mu.Lock()
 	for scope, cur := range i.circuits {
 		for _, s := range states {
@@ -169,6 +182,9 @@ func (i *Instrumentation) observe(o metric.Observer, state, tokens metric.Int64O
 	i.mu.Unlock()
 	if i.budget != nil {
 		o.ObserveInt64(tokens, int64(i.budget.Tokens()))
+	}
+	if i.holds != nil {
+		o.ObserveInt64(holds, int64(i.holds()))
 	}
 }
 

@@ -381,3 +381,17 @@ func TestConcurrent(t *testing.T) {
 	// retry budget allowed depends on the interleaving).
 	assert.Equal(t, float64(r.srv.RequestCount()-workers*each), total(sums(t, r.reader, "memerr.client.retries")))
 }
+
+// WithFleetHolds reports a fleet's active holds as a gauge.
+func TestFleetHoldsGauge(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	active := 3
+	inst, err := memerrotel.New(memerrotel.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))),
+		memerrotel.WithFleetHolds(func() int { return active }))
+	require.NoError(t, err)
+	defer inst.Close()
+	assert.Equal(t, map[string]float64{"": 3}, sums(t, reader, "memerr.client.fleet.holds"))
+	active = 1
+	assert.Equal(t, map[string]float64{"": 1}, sums(t, reader, "memerr.client.fleet.holds"))
+	assert.Equal(t, "{hold}", units(t, reader)["memerr.client.fleet.holds"])
+}
