@@ -14,7 +14,7 @@ type value struct {
 	raw      []byte
 	kind     byte // '"' string, '0' number, 't' true, 'f' false, 'n' null, '{' object, '[' array; 0 absent
 	esc      bool // a string holding backslash escapes
-	notASCII bool // raw holds a byte of 0x80 or more, or a number a '.', 'e' or 'E'
+	notPlain bool // raw holds a byte of 0x80 or more, or a number a '.', 'e' or 'E'
 }
 
 // present reports a member that is there and not null.
@@ -82,7 +82,7 @@ func (v value) integer() (int64, bool) {
 
 // plain reports a string without escapes or an integer written plainly,
 // in ASCII: its raw text is its code() form.
-func (v value) plain() bool { return !v.esc && !v.notASCII }
+func (v value) plain() bool { return !v.esc && !v.notPlain }
 
 // matches reports whether the value is one of lits: strings compared
 // without quotes, numbers and literals as written.
@@ -227,9 +227,9 @@ func (s *scanner) member(n *pathNode, f *fields) bool {
 	switch {
 	case c == '"':
 		raw = raw[1 : len(raw)-1]
-		*v = value{raw: raw, kind: '"', esc: bytes.IndexByte(raw, '\\') >= 0, notASCII: !isASCII(raw, false)}
+		*v = value{raw: raw, kind: '"', esc: bytes.IndexByte(raw, '\\') >= 0, notPlain: !isASCII(raw, false)}
 	case c == '-' || c >= '0' && c <= '9':
-		*v = value{raw: raw, kind: '0', notASCII: !isASCII(raw, true)}
+		*v = value{raw: raw, kind: '0', notPlain: !isASCII(raw, true)}
 	default:
 		*v = value{raw: raw, kind: c}
 	}
@@ -492,14 +492,14 @@ func scalarAt(b []byte, i int) (value, int, bool) {
 		if !ok || esc {
 			return value{}, 0, false
 		}
-		return value{raw: text, kind: '"', notASCII: !isASCII(text, false)}, s.i, true
+		return value{raw: text, kind: '"', notPlain: !isASCII(text, false)}, s.i, true
 	case c == 't':
 		if s.literal("true") {
 			return value{raw: b[i:s.i], kind: 't'}, s.i, true
 		}
 	case c == '-' || c >= '0' && c <= '9':
 		if s.number() {
-			return value{raw: b[i:s.i], kind: '0', notASCII: !isASCII(b[i:s.i], true)}, s.i, true
+			return value{raw: b[i:s.i], kind: '0', notPlain: !isASCII(b[i:s.i], true)}, s.i, true
 		}
 	}
 	return value{}, 0, false

@@ -266,12 +266,14 @@ func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 		c.attempted(r, start, nil, err)
 		return nil, err
 	}
+	if resp.Request == nil {
+		resp.Request = r // as net/http's transport sets it; the read-ahead scrubs its credentials from the verdict
+	}
 	vendor, learned := t.vendorFor(r.URL), t.vendorOf(r.URL, c.scope)
 	if resp.StatusCode >= 400 || (sendsErrorsIn2xx(learned) && wantsPeek(resp)) {
 		ib := new(inspectedBody)
 		if v := ib.readAhead(resp, vendor, learned, t.cfg.maxErrorBody); v != nil {
 			v.Attempts = c.attempts
-			scrubError(v, requestSecrets(r))
 			c.verdict = v
 		}
 		if ib.vendor != "" {
