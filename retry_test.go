@@ -15,22 +15,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// waits replaces a transport's wait with a recorder that does not sleep.
-func waits(tr *Transport) func() []time.Duration {
-	var mu sync.Mutex
-	var ds []time.Duration
-	tr.waitFor = func(d time.Duration) time.Duration {
-		mu.Lock()
-		ds = append(ds, d)
-		mu.Unlock()
-		return 0
-	}
-	return func() []time.Duration {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]time.Duration(nil), ds...)
-	}
-}
+// waits replaces a transport's wait with a recorder that does not sleep
+// and moves no clock.
+func waits(tr *Transport) func() []time.Duration { return waitsOn(tr, nil) }
 
 // fakeClock is the package clock (timeNow) under a test's control; it
 // starts an hour ahead of the wall clock, so a context deadline set from it
@@ -60,8 +47,8 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// waitsOn makes a transport's waits move the fake clock instead of
-// sleeping, and records them.
+// waitsOn makes a transport's waits move the fake clock (if not nil)
+// instead of sleeping, and records them.
 func waitsOn(tr *Transport, clock *fakeClock) func() []time.Duration {
 	var mu sync.Mutex
 	var ds []time.Duration
@@ -69,7 +56,9 @@ func waitsOn(tr *Transport, clock *fakeClock) func() []time.Duration {
 		mu.Lock()
 		ds = append(ds, d)
 		mu.Unlock()
-		clock.Advance(d)
+		if clock != nil {
+			clock.Advance(d)
+		}
 		return 0
 	}
 	return func() []time.Duration {
