@@ -1,11 +1,8 @@
 package memerr
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"net/http"
-	"strconv"
 	"testing"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -13,20 +10,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// fixedRT answers every request at once with a fresh response around one
-// body, as a server in memory would.
-type fixedRT struct {
-	ct   string
-	body []byte
-}
-
-func (f fixedRT) RoundTrip(r *http.Request) (*http.Response, error) {
-	return &http.Response{StatusCode: 200, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header:        http.Header{"Content-Type": {f.ct}, "Content-Length": {strconv.Itoa(len(f.body))}},
-		Body:          io.NopCloser(bytes.NewReader(f.body)),
-		ContentLength: int64(len(f.body)), Request: r}, nil
-}
 
 // A Transport given no vendor remembers the vendor it detects for sure in
 // a scope's responses: 2xx bodies of a vendor that never reports errors
@@ -98,7 +81,7 @@ func TestRememberedVendorStillFindsErrors(t *testing.T) {
 type switchRT struct{ body string }
 
 func (s *switchRT) RoundTrip(r *http.Request) (*http.Response, error) {
-	return fixedRT{ct: "application/json", body: []byte(s.body)}.RoundTrip(r)
+	return paired.Memory("application/json", []byte(s.body)).RoundTrip(r)
 }
 
 // BenchmarkAutoSuccessCheck measures what checking a 2xx success body
@@ -114,9 +97,9 @@ func (s *switchRT) RoundTrip(r *http.Request) (*http.Response, error) {
 func BenchmarkAutoSuccessCheck(b *testing.B) {
 	for _, tc := range benchSuccessBodies {
 		b.Run(tc.name, func(b *testing.B) {
-			text := NewTransport(fixedRT{ct: "text/plain", body: tc.body}, WithoutBreaker())
-			jsonT := NewTransport(fixedRT{ct: "application/json", body: tc.body}, WithoutBreaker())
-			bare := fixedRT{ct: "application/json", body: tc.body}
+			text := NewTransport(paired.Memory("text/plain", tc.body), WithoutBreaker())
+			jsonT := NewTransport(paired.Memory("application/json", tc.body), WithoutBreaker())
+			bare := paired.Memory("application/json", tc.body)
 			rc := retryablehttp.NewClient()
 			rc.Logger = nil
 			rc.HTTPClient.Transport = bare

@@ -1,12 +1,9 @@
 package memerrotel_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"strconv"
 	"testing"
 
 	"github.com/memerr/memerr"
@@ -22,33 +19,16 @@ import (
 // transport reads ahead and accepts.
 var successBody = []byte(`{"code":0,"msg":"","data":{"id":"7382941203847561","memories":[{"id":"m_01","text":"likes green tea","score":0.93},{"id":"m_02","text":"lives in Lisbon","score":0.81}],"has_more":false}}`)
 
-var successLength = []string{strconv.Itoa(len(successBody))}
-
-// memBase answers every request in memory with successBody, shaped as an
-// http.Transport's answer, so that what a contender adds to a request is
-// all that is measured.
-type memBase struct{}
-
-func (memBase) RoundTrip(r *http.Request) (*http.Response, error) {
-	return &http.Response{
-		Status: "200 OK", StatusCode: http.StatusOK,
-		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: http.Header{
-			"Content-Type":   {"application/json; charset=utf-8"},
-			"Content-Length": successLength,
-		},
-		ContentLength: int64(len(successBody)),
-		Body:          io.NopCloser(bytes.NewReader(successBody)),
-		Request:       r,
-	}, nil
-}
+// memBase answers every request in memory with successBody, so that what a
+// contender adds to a request is all that is measured.
+var memBase = paired.Memory("application/json; charset=utf-8", successBody)
 
 // plain is the transport without instrumentation; instrumented is the same
 // with the Hooks and Wrap of an Instrumentation on an SDK MeterProvider
 // whose reader is never collected (the measurements are aggregated, as in
 // production between two scrapes).
 func plain() http.RoundTripper {
-	return memerr.NewTransport(memBase{}, memerr.WithVendor(memerr.Coze))
+	return memerr.NewTransport(memBase, memerr.WithVendor(memerr.Coze))
 }
 
 func instrumented(tb testing.TB) http.RoundTripper {
@@ -57,7 +37,7 @@ func instrumented(tb testing.TB) http.RoundTripper {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return inst.Wrap(memerr.NewTransport(memBase{}, memerr.WithVendor(memerr.Coze),
+	return inst.Wrap(memerr.NewTransport(memBase, memerr.WithVendor(memerr.Coze),
 		memerr.WithHooks(inst.Hooks(memerr.Hooks{}))))
 }
 

@@ -4,11 +4,13 @@
 package paired
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
 	"runtime"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -165,3 +167,37 @@ func Get(rt http.RoundTripper, req *http.Request) (int64, error) {
 	}
 	return n, err
 }
+
+// Memory is a RoundTripper that answers every request at once, in memory,
+// with a 200 carrying body as contentType, shaped as an http.Transport
+// shapes an answer: a fresh header map, a fresh body with a Close, the
+// request attached. Put under every contender, it takes the network out of
+// a measurement, so that what is left of a contender's time is what the
+// contender itself adds to a request.
+func Memory(contentType string, body []byte) http.RoundTripper {
+	return memory{contentType: contentType, body: body, length: []string{strconv.Itoa(len(body))}}
+}
+
+type memory struct {
+	contentType string
+	body        []byte
+	length      []string
+}
+
+func (m memory) RoundTrip(r *http.Request) (*http.Response, error) {
+	b := new(memBody)
+	b.Reset(m.body)
+	return &http.Response{
+		Status: "200 OK", StatusCode: http.StatusOK,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header:        http.Header{"Content-Type": {m.contentType}, "Content-Length": m.length},
+		ContentLength: int64(len(m.body)),
+		Body:          b,
+		Request:       r,
+	}, nil
+}
+
+// memBody is a response body held in memory.
+type memBody struct{ bytes.Reader }
+
+func (*memBody) Close() error { return nil }
