@@ -1,0 +1,399 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/memerr/memerr"
+	memerrfleet "github.com/memerr/memerr/fleet"
+	"github.com/redis/go-redis/v9"
+)
+
+const (
+	modeOne   = "one replica"
+	modeIndep = "independent"
+	modeFleet = "fleet"
+	chartBin  = 500 * time.Millisecond
+)
+
+// outage: the vendor answers 503 from lead for the outage's length.
+func (c *coordinator) outage(ctx context.Context) ([]figure, *panel, error) {
+	o := c.o
+	sc := func(start time.Time) script {
+		return script{OutageFrom: start.Add(o.lead), OutageTo: start.Add(o.lead + o.outage)}
+	}
+	dur := o.lead + o.outage + o.tail
+	var runs []*run
+	for _, p := range []plan{
+		{mode: modeOne, n: 1},
+		{mode: modeIndep, n: o.n},
+		{mode: modeFleet, n: o.n, fleet: true},
+	} {
+		p.rate, p.duration, p.script = o.rate, dur, sc
+		r, err := c.execute(ctx, p)
+		if err != nil {
+			return nil, nil, err
+		}
+		runs = append(runs, r)
+	}
+	sent := make([]float64, len(runs))
+	probes := make([]float64, len(runs))
+	notes := make([]string, len(runs))
+	for i, r := range runs {
+		from, to := r.Start.Add(o.lead), r.Start.Add(o.lead+o.outage)
+		sent[i] = float64(inWindow(r.Arrivals, "a", from, to))
+		bs := bursts(r.Arrivals, "a", from, to, o.gap)
+		probes[i] = math.NaN()
+		if len(bs) > 1 {
+			probes[i] = float64(slices.Max(bs[1:]))
+		}
+		notes[i] = fmt.Sprintf("bursts %v", bs)
+		fmt.Printf("fleetsim: outage, %s (N = %d): %0.f requests during the outage; bursts (the first is the trip, each later one an open period's probes): %v\n",
+			r.Mode, r.N, sent[i], bs)
+	}
+	one := sent[0]
+	figs := []figure{
+		{Scenario: "outage", Name: "outage", Unit: "requests during the outage, × one replica alone",
+			Independent: sent[1] / one, Fleet: sent[2] / one, Goal: 2, GoalText: "≤ 2",
+			Margin: marginOutage,
+			Note:   fmt.Sprintf("one replica %.0f, independent %.0f, fleet %.0f requests", sent[0], sent[1], sent[2])},
+		{Scenario: "outage", Name: "probes", Unit: "largest burst of half-open probes in one open period",
+			Independent: probes[1], Fleet: probes[2], Goal: 1, GoalText: "exactly 1", Margin: marginProbes,
+			Note: notes[2] + ", one replica alone: " + notes[0]},
+	}
+	for i := range figs {
+		figs[i].judge()
+	}
+	p := c.panel("outage: vendor answers 503 (shaded)", runs, o.lead, o.lead+o.outage)
+	return figs, p, nil
+}
+
+// retryAfter: the first request after lead gets 429 with Retry-After:
+// hold, and the scope answers 429 to everyone until the hold ends.
+func (c *coordinator) retryAfter(ctx context.Context) ([]figure, *panel, error) {
+	o := c.o
+	sc := func(start time.Time) script { return script{LimitAt: start.Add(o.lead), Hold: o.hold} }
+	dur := o.lead + o.hold + o.lead
+	var runs []*run
+	var hfs []holdFigures
+	for _, p := range []plan{
+		{mode: modeIndep, n: o.n},
+		{mode: modeFleet, n: o.n, fleet: true, watch: []string{"a"}},
+	} {
+		p.rate, p.duration, p.script = o.rate, dur, sc
+		r, err := c.execute(ctx, p)
+		if err != nil {
+			return nil, nil, err
+		}
+		first, ok := firstWith(r.Arrivals, "a", http.StatusTooManyRequests, r.Start.Add(o.lead))
+		if !ok {
+			return nil, nil, fmt.Errorf("%s: the vendor sent no 429", r.Mode)
+		}
+		seen := r.Seen["a"]
+		hf := holdRequests(r.Arrivals, first, first.At.Add(o.hold), seen, r.N)
+		fmt.Printf("fleetsim: retryafter, %s: first 429 to replica %d; other replicas' requests during the hold: %d in flight, %d sent after they knew; learned by %d replicas, never by %d\n",
+			r.Mode, first.Replica, hf.InFlight, hf.Beyond, len(hf.Learned), hf.NotLearnt)
+		runs = append(runs, r)
+		hfs = append(hfs, hf)
+	}
+	fl := hfs[1]
+	prop := math.NaN()
+	note := "no replica learned it"
+	if ms := millis(fl.Learned); len(ms) > 0 {
+		prop = slices.Max(ms)
+		note = fmt.Sprintf("p50 %.2f ms over %d replicas", percentile(ms, 50), len(ms))
+	}
+	if fl.NotLearnt > 0 {
+		prop = math.Inf(1)
+		note += fmt.Sprintf("; %d never learned it", fl.NotLearnt)
+	}
+	figs := []figure{
+		{Scenario: "retryafter", Name: "beyond-in-flight", Unit: "other replicas' requests during the hold, sent after they knew of it",
+			Independent: float64(hfs[0].Beyond), Fleet: float64(fl.Beyond), Goal: 0, GoalText: "0",
+			Margin: marginBeyond,
+			Note:   fmt.Sprintf("in flight: independent %d, fleet %d", hfs[0].InFlight, fl.InFlight)},
+		{Scenario: "retryafter", Name: "propagation", Unit: "ms from the first 429 to the slowest replica's local copy",
+			Independent: math.NaN(), Fleet: prop, Goal: 50, Strict: true, GoalText: "< 50 ms", Margin: marginPropagationMS, Note: note},
+	}
+	for i := range figs {
+		figs[i].judge()
+	}
+	at := fl.First.At.Sub(runs[1].Start)
+	p := c.panel(fmt.Sprintf("retry-after: one 429 with Retry-After: %.0f (shaded, fleet run)", o.hold.Seconds()), runs, at, at+o.hold)
+	return figs, p, nil
+}
+
+// quota: the vendor enforces a quota shared by the whole fleet, which
+// offers twice as much.
+func (c *coordinator) quota(ctx context.Context) ([]figure, *panel, error) {
+	o := c.o
+	sc := func(time.Time) script { return script{QuotaPerMin: o.quota} }
+	var runs []*run
+	share := make([]float64, 2)
+	notes := make([]string, 2)
+	for i, p := range []plan{
+		{mode: modeIndep, n: o.n},
+		{mode: modeFleet, n: o.n, fleet: true},
+	} {
+		p.rate, p.duration, p.script = o.offered/60/float64(o.n), o.quotaFor, sc
+		r, err := c.execute(ctx, p)
+		if err != nil {
+			return nil, nil, err
+		}
+		var sent, limited, ok int
+		for _, a := range r.Arrivals {
+			if a.Scope != "a" {
+				continue
+			}
+			sent++
+			switch a.Status {
+			case http.StatusTooManyRequests:
+				limited++
+			case http.StatusOK:
+				ok++
+			}
+		}
+		outs := outcomes(r.Reqs, "a")
+		share[i] = 100 * float64(limited) / float64(max(sent, 1))
+		notes[i] = fmt.Sprintf("%d sent, %d answered 429, %.0f successes/min; callers saw %v", sent, limited,
+			float64(ok)/o.quotaFor.Minutes(), outs)
+		fmt.Printf("fleetsim: quota, %s: %s\n", r.Mode, notes[i])
+		runs = append(runs, r)
+	}
+	figs := []figure{{Scenario: "quota", Name: "quota-429", Unit: "% of requests sent answered 429",
+		Independent: share[0], Fleet: share[1], Goal: 1, Strict: true, GoalText: "< 1 %", Margin: marginQuota429,
+		Note: "fleet: " + notes[1]}}
+	figs[0].judge()
+	p := c.panel(fmt.Sprintf("quota: %.0f/min shared, %.0f/min offered", o.quota, o.offered), runs, 0, 0)
+	return figs, p, nil
+}
+
+// outcomes counts the requests to scope by outcome.
+func outcomes(reqs []record, scope string) map[string]int {
+	m := map[string]int{}
+	for _, r := range reqs {
+		if r.S == scope {
+			m[r.O]++
+		}
+	}
+	return m
+}
+
+// redis: redis-server is killed after lead + redisDown and started again
+// after redisDown; meanwhile replica 0 learns a hold (a 429 with
+// Retry-After: 30 from scope b), which the others learn once Redis is
+// back. The latency while Redis is down is compared with the latency of
+// the same length of time just before the kill.
+func (c *coordinator) redis(ctx context.Context) ([]figure, *panel, error) {
+	o := c.o
+	lead := o.lead + o.redisDown
+	after := max(o.lead, 2*time.Second)
+	dur := lead + o.redisDown + after
+	var killed, restart, up time.Time
+	during := func(ctx context.Context, start time.Time) {
+		sleepUntil(ctx, start.Add(lead))
+		killed = time.Now()
+		c.rs.kill()
+		sleepUntil(ctx, killed.Add(o.redisDown))
+		restart = time.Now()
+		if err := c.rs.start(); err != nil {
+			fmt.Println("fleetsim: redis-server did not start again:", err)
+		}
+		up = time.Now()
+	}
+	ind, err := c.execute(ctx, plan{mode: modeIndep, n: o.n, rate: o.rate, duration: dur})
+	if err != nil {
+		return nil, nil, err
+	}
+	fl, err := c.execute(ctx, plan{mode: modeFleet, n: o.n, fleet: true, rate: o.rate, duration: dur, watch: []string{"b"},
+		sendB: func(start time.Time) time.Time { return start.Add(lead + o.redisDown/2) }, during: during})
+	if err != nil {
+		return nil, nil, err
+	}
+	down := up.Sub(killed)
+	kill := killed.Sub(fl.Start) // the same offsets in the independent run
+	failed := func(r *run) float64 {
+		n := 0
+		for _, q := range r.Reqs {
+			if q.S == "a" && q.O != outOK {
+				n++
+			}
+		}
+		return float64(n)
+	}
+	p99 := func(r *run, from, to time.Duration) float64 {
+		var ls []float64
+		for _, q := range r.Reqs {
+			at := time.Unix(0, q.T).Sub(r.Start)
+			if q.S == "a" && at >= from && at < to {
+				ls = append(ls, float64(q.L)/1e6)
+			}
+		}
+		return percentile(ls, 99)
+	}
+	added := func(r *run) (float64, float64, float64) {
+		before, while := p99(r, kill-down, kill), p99(r, kill, kill+down)
+		return while - before, before, while
+	}
+	addInd, _, _ := added(ind)
+	addFl, beforeFl, whileFl := added(fl)
+	var callP99, callMax int64
+	for _, f := range fl.Fleet {
+		callP99, callMax = max(callP99, f.L), max(callMax, f.Max)
+	}
+	recovery := math.NaN()
+	var learned []float64
+	for id := 1; id < fl.N; id++ {
+		t, ok := fl.Seen["b"][id]
+		if !ok {
+			recovery = math.Inf(1)
+			continue
+		}
+		learned = append(learned, t.Sub(restart).Seconds())
+	}
+	if !math.IsInf(recovery, 1) && len(learned) > 0 {
+		recovery = slices.Max(learned)
+	}
+	sort.Float64s(learned)
+	// When each replica's fleet left its degraded mode (its first Redis
+	// success after the restart).
+	back := map[int]time.Duration{}
+	for _, e := range fl.Events {
+		at := time.Unix(0, e.T)
+		if _, ok := back[e.R]; e.K == "recovered" && !at.Before(restart) && !ok {
+			back[e.R] = at.Sub(restart)
+		}
+	}
+	var lastBack time.Duration
+	for _, d := range back {
+		lastBack = max(lastBack, d)
+	}
+	fmt.Printf("fleetsim: redis, fleet: killed for %v (started again in %v); p99 latency %.2f ms before, %.2f ms while down; each fleet call p99 %v, slowest %v; hold learned after the restart by %d replicas: %.3v s\n",
+		down.Round(time.Millisecond), up.Sub(restart).Round(time.Millisecond), beforeFl, whileFl,
+		time.Duration(callP99), time.Duration(callMax), len(learned), learned)
+	figs := []figure{
+		{Scenario: "redis", Name: "redis-failures", Unit: "requests failed (the vendor is healthy)",
+			Independent: failed(ind), Fleet: failed(fl), Goal: 0, GoalText: "0", Margin: marginRedisFailures,
+			Note: fmt.Sprintf("of %d requests", len(fl.Reqs))},
+		{Scenario: "redis", Name: "added-latency", Unit: "ms, p99 while Redis is down less p99 just before",
+			Independent: addInd, Fleet: addFl, Goal: 1, Strict: true, GoalText: "< 1 ms", Margin: marginAddedMS,
+			Note: fmt.Sprintf("p99 %.2f → %.2f ms; a fleet call p99 %v, slowest %v", beforeFl, whileFl,
+				time.Duration(callP99), time.Duration(callMax))},
+		{Scenario: "redis", Name: "recovery", Unit: "s from the restart until every replica holds what one learned while Redis was down",
+			Independent: math.NaN(), Fleet: recovery, Goal: 1, GoalText: "≤ 1 s", Margin: marginRecoveryS,
+			Note: fmt.Sprintf("redis-server answered %v after its start; %d fleets out of degraded mode by %v",
+				up.Sub(restart).Round(time.Millisecond), len(back), lastBack.Round(time.Millisecond))},
+	}
+	for i := range figs {
+		figs[i].judge()
+	}
+	p := c.panel("redis-server killed and started again (shaded, fleet run)", []*run{ind, fl}, kill, kill+down)
+	return figs, p, nil
+}
+
+func sleepUntil(ctx context.Context, t time.Time) {
+	tm := time.NewTimer(time.Until(t))
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+	case <-tm.C:
+	}
+}
+
+// cost: successful GETs through a Transport with fleet mode on (a
+// memerrfleet.Fleet on the real redis-server, no quota) and without
+// (twice: "off" is the baseline, "off-again" the control), in one process,
+// in rounds of alternating blocks; the figure is the median over rounds
+// of on's block time over off's.
+func (c *coordinator) cost(ctx context.Context) ([]figure, *panel, error) {
+	o := c.o
+	c.v.reset(script{NoLog: true})
+	rdb := redis.NewClient(&redis.Options{Addr: c.rs.addr(), ContextTimeoutEnabled: true})
+	defer rdb.Close()
+	f := memerrfleet.New(rdb, memerrfleet.WithPrefix("fleetsim:cost:"))
+	defer f.Close()
+
+	const workers, block = 4, 1000
+	type contender struct {
+		name string
+		t    *memerr.Transport
+	}
+	mk := func(name string, opts ...memerr.Option) contender {
+		base := http.DefaultTransport.(*http.Transport).Clone()
+		base.MaxIdleConnsPerHost = memerr.DefaultMaxIdleConnsPerHost
+		return contender{name, memerr.NewTransport(base, append([]memerr.Option{memerr.WithVendor(memerr.Coze)}, opts...)...)}
+	}
+	cs := []contender{mk("off"), mk("off-again"), mk("on", memerr.WithFleet(f))}
+	var failed error
+	var fmu sync.Mutex
+	runBlock := func(t *memerr.Transport) time.Duration {
+		var wg sync.WaitGroup
+		start := time.Now()
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < block/workers; i++ {
+					if o := request(t, c.v.urlA, -1, c.o.timeout); o != outOK {
+						fmu.Lock()
+						failed = fmt.Errorf("a request of the cost measurement ended %q", o)
+						fmu.Unlock()
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		return time.Since(start)
+	}
+	for _, ct := range cs { // warm the connections
+		runBlock(ct.t)
+	}
+	var onRatios, ctlRatios []float64
+	var offNS, onNS float64
+	end := time.Now().Add(o.costFor)
+	for round := 0; round < 3 || time.Now().Before(end); round++ {
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		d := map[string]time.Duration{}
+		for i := range cs {
+			ct := cs[(i+round)%len(cs)]
+			d[ct.name] = runBlock(ct.t)
+		}
+		onRatios = append(onRatios, float64(d["on"])/float64(d["off"]))
+		ctlRatios = append(ctlRatios, float64(d["off-again"])/float64(d["off"]))
+		offNS += float64(d["off"]) / block
+		onNS += float64(d["on"]) / block
+	}
+	if failed != nil {
+		return nil, nil, failed
+	}
+	rounds := float64(len(onRatios))
+	ratio, control := percentile(onRatios, 50), percentile(ctlRatios, 50)
+	fmt.Printf("fleetsim: cost: on/off %.3f, control off-again/off %.3f (median of %d rounds of %d requests; off %.1f µs/req, on %.1f µs/req)\n",
+		ratio, control, len(onRatios), block, offNS/rounds/1e3, onNS/rounds/1e3)
+	figs := []figure{{Scenario: "cost", Name: "success-cost", Unit: "wall time per request, fleet on / off",
+		Independent: math.NaN(), Fleet: ratio, Goal: 1.02, GoalText: "≤ 1.02", Margin: marginCost,
+		Note: fmt.Sprintf("control off-again/off %.3f, %d rounds", control, len(onRatios))}}
+	figs[0].judge()
+	return figs, nil, nil
+}
+
+// panel is the chart's panel of runs: vendor requests per second.
+func (c *coordinator) panel(title string, runs []*run, shadeFrom, shadeTo time.Duration) *panel {
+	p := &panel{Title: title, Bin: chartBin, ShadeFrom: shadeFrom.Seconds(), ShadeTo: shadeTo.Seconds()}
+	for _, r := range runs {
+		name := r.Mode
+		if r.Mode != modeOne {
+			name = fmt.Sprintf("%s (N = %d)", r.Mode, r.N)
+		}
+		p.Series = append(p.Series, series{Name: name, PerSecond: perSecond(r.Arrivals, "a", r.Start, r.End, chartBin)})
+	}
+	return p
+}
