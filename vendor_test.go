@@ -354,6 +354,16 @@ func TestCozeOAuthErrors(t *testing.T) {
 	assert.Equal(t, memerr.Coze, e.Vendor)
 	assert.Equal(t, "error_message", e.Message)
 	assert.Equal(t, "mock-logid", e.RequestID)
+
+	// Coze's code is its Authority: code 0 is a successful call whatever
+	// else the body holds. The SDKs look at error_code (coze-go, first) and
+	// error_message (coze-py, after a code above 0) even beside code 0,
+	// but no Coze server shape carries both: Coze Studio's structs with
+	// error_code and error_message (the workflow stream events) have no
+	// code member, and the OAuth errors none either.
+	for _, body := range []string{`{"code":0,"msg":"","error_message":"x"}`, `{"error_code":"slow_down","code":0}`} {
+		assert.NoError(t, memerr.Parse(memerr.Coze, 200, nil, []byte(body)), body)
+	}
 }
 
 func TestCozeUndocumentedAndSplitCodes(t *testing.T) {
