@@ -628,7 +628,9 @@ type Decoder struct {
 // body may have been read ahead and is replayed). On failure the body has
 // been read (at most DefaultMaxErrorBody bytes) and closed. A response
 // that came through a memerr Transport is not read twice: the Transport's
-// verdict, with its Attempts, is returned.
+// verdict, with its Attempts, is returned; a success by that verdict is
+// still checked, in the bytes the Transport read ahead, for the vendor's
+// Resource shapes (a chat that failed), which the Transport leaves alone.
 func Decode(resp *http.Response) error { return Decoder{}.Decode(resp) }
 
 // Decode decodes resp; see the package function Decode.
