@@ -272,7 +272,7 @@ func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 	vendor, learned := t.vendorFor(r.URL), t.vendorOf(r.URL, c.scope)
 	if resp.StatusCode >= 400 || (sendsErrorsIn2xx(learned) && wantsPeek(resp)) {
 		ib := new(inspectedBody)
-		if v := ib.readAhead(resp, vendor, learned, t.cfg.maxErrorBody); v != nil {
+		if v := ib.readAhead(resp, vendor, learned, t.cfg.maxErrorBody, true); v != nil {
 			v.Attempts = c.attempts
 			c.verdict = v
 		}
