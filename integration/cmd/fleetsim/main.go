@@ -39,6 +39,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -250,7 +251,8 @@ type plan struct {
 	mode     string
 	n        int
 	fleet    bool
-	rate     float64 // per replica
+	rate     float64       // per replica
+	timeout  time.Duration // each request's deadline; 0: -timeout
 	duration time.Duration
 	script   func(start time.Time) script
 	watch    []string
@@ -281,7 +283,7 @@ func (c *coordinator) execute(ctx context.Context, p plan) (*run, error) {
 	for id := 0; id < p.n; id++ {
 		s := spec{ID: id, Fleet: p.fleet, VendorA: c.v.urlA, VendorB: c.v.urlB, Redis: c.rs.addr(),
 			Prefix: "fleetsim:" + strconv.Itoa(c.runs) + ":", Start: start, Duration: p.duration,
-			Rate: p.rate, Timeout: c.o.timeout, Watch: p.watch}
+			Rate: p.rate, Timeout: cmp.Or(p.timeout, c.o.timeout), Watch: p.watch}
 		if p.sendB != nil && id == 0 {
 			s.SendB = p.sendB(start)
 		}
