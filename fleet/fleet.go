@@ -62,6 +62,7 @@ type Fleet struct {
 	dropped  atomic.Uint64
 	ignored  atomic.Uint64
 	applied  atomic.Uint64
+	quota    *quotas
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -150,6 +151,7 @@ func New(client redis.UniversalClient, opts ...Option) *Fleet {
 		queue:   make(chan write, queueSize),
 		poke:    make(chan struct{}, 1),
 		again:   make(chan struct{}, 1),
+		quota:   newQuotas(),
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -158,10 +160,11 @@ func New(client redis.UniversalClient, opts ...Option) *Fleet {
 	}
 	f.channel = f.prefix + "holds"
 	f.ctx, f.cancel = context.WithCancel(context.Background())
-	f.wg.Add(3)
+	f.wg.Add(4)
 	go f.writeLoop()
 	go f.subscribeLoop()
 	go f.refreshLoop()
+	go f.quotaLoop()
 	return f
 }
 
@@ -409,7 +412,11 @@ func (f *Fleet) refreshLoop() {
 		case <-f.poke:
 		}
 		f.prune()
-		f.result(f.readAll())
+		err := f.readAll()
+		if err == nil {
+			f.quota.local.Store(false) // quota requests go to Redis again
+		}
+		f.result(err)
 	}
 }
 
