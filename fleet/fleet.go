@@ -39,8 +39,9 @@ const (
 	skewSlack = time.Minute
 )
 
-// Fleet is a memerr.Fleet on Redis. Create it with New, hand it to every
-// Transport of the process with memerr.WithFleet, and Close it on shutdown.
+// Fleet is a memerr.Fleet on Redis, and a memerr.Limiter for the quotas of
+// memerr.WithQuota. Create it with New, hand it to every Transport of the
+// process with memerr.WithFleet, and Close it on shutdown.
 // It is safe for concurrent use.
 type Fleet struct {
 	client  redis.UniversalClient
@@ -136,9 +137,9 @@ func WithHooks(h Hooks) Option { return func(f *Fleet) { f.hooks = h } }
 
 // New returns a Fleet sharing holds through client, the caller's own
 // configured client (auth, TLS, cluster or sentinel are its concern; Close
-// does not close it). It starts three goroutines: one writes holds to
+// does not close it). It starts four goroutines: one writes holds to
 // Redis, one receives the other replicas' holds, one refreshes every hold
-// from Redis. New does not wait for Redis: a fleet whose Redis is down
+// from Redis, one adjusts the shared quotas' rates (see Take). New does not wait for Redis: a fleet whose Redis is down
 // works on local state and catches up when Redis answers.
 func New(client redis.UniversalClient, opts ...Option) *Fleet {
 	f := &Fleet{
