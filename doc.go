@@ -67,6 +67,9 @@
 // it wait the hint out or fail at once (HoldError) without touching the
 // network. With WithFleet, the replicas of a service share these holds
 // (the nested module github.com/memerr/memerr/fleet does it on Redis).
+// WithQuota keeps a scope under a rate of its own (a Quota, in memory or,
+// with a fleet, shared through Redis): a request over it waits its turn or
+// fails at once as a hold does.
 // POST and PATCH are retried only when the server certainly did not act. A retry budget stops retry storms. Options
 // and their defaults are documented on each With... function.
 //

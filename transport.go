@@ -237,7 +237,11 @@ func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 	t := c.t
 	c.attempts++
 	c.verdict = nil
-	if err := c.waitOutHold(r); err != nil {
+	err := c.waitOutHold(r)
+	if err == nil {
+		err = c.takeQuota(r)
+	}
+	if err != nil {
 		closeBody(r)
 		c.attempted(r, timeNow(), nil, err)
 		return nil, err
@@ -300,9 +304,11 @@ func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 			release() // read to its end already
 		}
 	}
+	outcome := breakerOutcome(resp.StatusCode, c.verdict)
 	if done != nil {
-		b.report(done, breakerOutcome(resp.StatusCode, c.verdict))
+		b.report(done, outcome)
 	}
+	c.observeQuota(outcome)
 	if c.verdict == nil && c.scope.budget != nil {
 		c.scope.budget.refund(1 + c.spent)
 		c.spent = 0
@@ -338,19 +344,7 @@ func (c *call) waitOutHold(r *http.Request) error {
 	if h.code == circuitOpenCode || wait > c.t.cfg.maxRetryWait || hasDeadline && dl.Sub(now) <= wait {
 		return &HoldError{Scope: c.scope.key, Vendor: h.vendor, Code: h.code, Kind: h.kind, Remaining: left}
 	}
-	if c.t.waitFor != nil {
-		wait = c.t.waitFor(wait)
-	}
-	if wait > 0 {
-		tm := time.NewTimer(wait)
-		defer tm.Stop()
-		select {
-		case <-r.Context().Done():
-			return r.Context().Err()
-		case <-tm.C:
-		}
-	}
-	return nil
+	return c.t.sleep(r, wait)
 }
 
 // attemptError names the cause of an attempt that got no response: the

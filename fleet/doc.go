@@ -1,4 +1,4 @@
-// Package memerrfleet shares memerr's holds between the replicas of a
+// Package memerrfleet shares memerr's holds and quotas between the replicas of a
 // service through Redis: when one replica is told to wait (a rate limit or
 // a quota failure with a wait hint), the others stop calling that scope
 // too, instead of each collecting its own refusal.
@@ -8,13 +8,17 @@
 //	defer fleet.Close()
 //	client := memerr.NewClient(memerr.WithFleet(fleet))
 //
-// No request waits for Redis: each replica keeps the holds in memory, the
+// No request waits for Redis for its holds: each replica keeps them in memory, the
 // transport reads that copy before each attempt, and writes, pub/sub and
 // a periodic refresh run on the fleet's own goroutines. When Redis is down,
 // slow or returns garbage, requests proceed on local state (the degraded
 // mode, visible through WithLogger, WithHooks and Stats), and the fleet
 // catches up when Redis answers again.
 //
-// Only holds are shared so far: not open circuits, half-open probes or
-// quotas.
+// A Fleet is also a memerr.Limiter: a quota set with memerr.WithQuota is
+// kept for the whole fleet by a GCRA in Redis (one bounded round trip per
+// request to that scope; the replica's local share when Redis fails), its
+// rate halved by the vendor's throttles and raised back by successes.
+//
+// Not shared yet: half-open probes (each replica probes on its own).
 package memerrfleet
