@@ -3,6 +3,7 @@ package main
 import (
 	"image/color"
 	"os"
+	"strings"
 	"time"
 
 	"gonum.org/v1/plot"
@@ -26,12 +27,18 @@ type series struct {
 	PerSecond []float64
 }
 
-// Line colours per series, in order: one replica alone, independent,
-// fleet (a panel without the first uses the last two).
-var palette = []color.RGBA{
-	{R: 0x55, G: 0x55, B: 0x55, A: 0xff},
-	{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
-	{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
+// colour is a series' line colour, by its mode: one replica alone grey,
+// independent red, fleet blue, any other fleet run green.
+func colour(name string) color.RGBA {
+	switch {
+	case strings.HasPrefix(name, modeOne):
+		return color.RGBA{R: 0x55, G: 0x55, B: 0x55, A: 0xff}
+	case strings.HasPrefix(name, modeIndep):
+		return color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}
+	case strings.HasPrefix(name, modeFleet+" ("):
+		return color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}
+	}
+	return color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}
 }
 
 // renderChart draws the panels one above the other into a PNG file.
@@ -65,8 +72,7 @@ func renderChart(path string, panels []panel) error {
 			shade.LineStyle.Width = 0
 			p.Add(shade)
 		}
-		offset := len(palette) - len(pn.Series)
-		for j, s := range pn.Series {
+		for _, s := range pn.Series {
 			xys := make(plotter.XYs, len(s.PerSecond))
 			for k, v := range s.PerSecond {
 				xys[k] = plotter.XY{X: (float64(k) + 0.5) * pn.Bin.Seconds(), Y: v}
@@ -75,7 +81,7 @@ func renderChart(path string, panels []panel) error {
 			if err != nil {
 				return err
 			}
-			l.Color = palette[max(0, offset+j)%len(palette)]
+			l.Color = colour(s.Name)
 			l.Width = vg.Points(1.5)
 			p.Add(l)
 			p.Legend.Add(s.Name, l)

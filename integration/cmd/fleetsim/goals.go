@@ -31,9 +31,8 @@ type figure struct {
 // the feature: they are measured and reported, but a miss does not fail
 // the short run until the feature lands (then its entry is removed).
 var awaiting = map[string]string{
-	"probes":    "one half-open probe per fleet (a lease in Redis)",
-	"outage":    "one half-open probe per fleet (a lease in Redis)",
-	"quota-429": "the shared quota",
+	"probes": "one half-open probe per fleet (a lease in Redis)",
+	"outage": "one half-open probe per fleet (a lease in Redis)",
 }
 
 // The wide margins of the short run (N = 4, seconds-long scenarios on a

@@ -253,6 +253,7 @@ type plan struct {
 	fleet    bool
 	rate     float64       // per replica
 	timeout  time.Duration // each request's deadline; 0: -timeout
+	quota    int           // fleet mode: the quota each replica configures, per minute; 0: none
 	duration time.Duration
 	script   func(start time.Time) script
 	watch    []string
@@ -283,7 +284,7 @@ func (c *coordinator) execute(ctx context.Context, p plan) (*run, error) {
 	for id := 0; id < p.n; id++ {
 		s := spec{ID: id, Fleet: p.fleet, VendorA: c.v.urlA, VendorB: c.v.urlB, Redis: c.rs.addr(),
 			Prefix: "fleetsim:" + strconv.Itoa(c.runs) + ":", Start: start, Duration: p.duration,
-			Rate: p.rate, Timeout: cmp.Or(p.timeout, c.o.timeout), Watch: p.watch}
+			Rate: p.rate, Timeout: cmp.Or(p.timeout, c.o.timeout), Watch: p.watch, Quota: p.quota}
 		if p.sendB != nil && id == 0 {
 			s.SendB = p.sendB(start)
 		}

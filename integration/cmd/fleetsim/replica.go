@@ -34,6 +34,7 @@ type spec struct {
 	Timeout  time.Duration // each request's deadline
 	Watch    []string      // scopes ("a", "b") whose holds in the local copy are watched: a "seen" record each
 	SendB    time.Time     // when to send one request to scope b; zero: never
+	Quota    int           // fleet mode: a quota of that many requests per minute on scope a (memerr.WithQuota), kept by the fleet; 0: none
 }
 
 // record is one line a replica prints on stdout.
@@ -87,6 +88,9 @@ func runReplica(raw string) error {
 		defer f.Close()
 		timed = &timedFleet{f: f}
 		opts = append(opts, memerr.WithFleet(timed))
+		if s.Quota > 0 {
+			opts = append(opts, memerr.WithQuota(s.VendorA, memerr.Quota{Requests: s.Quota, Per: time.Minute}))
+		}
 	}
 	t := memerr.NewTransport(&stamp{id: s.ID, rt: base}, opts...)
 	defer t.CloseIdleConnections()
@@ -245,11 +249,31 @@ func (s *stamp) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // timedFleet times each call the transport makes into the fleet: the time
-// fleet mode adds to a request's own path, whatever Redis does.
+// fleet mode adds to a request's own path. The Transport finds the
+// fleet's other roles (memerr.Limiter for the shared quota) by type
+// assertion, so timedFleet passes each of them on.
 type timedFleet struct {
-	f  memerr.Fleet
+	f  *memerrfleet.Fleet
 	mu sync.Mutex
 	ns []int64
+}
+
+var (
+	_ memerr.Fleet   = (*timedFleet)(nil)
+	_ memerr.Limiter = (*timedFleet)(nil)
+)
+
+func (t *timedFleet) Take(scope string, q memerr.Quota, maxWait time.Duration) (time.Duration, bool) {
+	start := time.Now()
+	d, ok := t.f.Take(scope, q, maxWait)
+	t.note(time.Since(start))
+	return d, ok
+}
+
+func (t *timedFleet) Observe(scope string, q memerr.Quota, throttled bool) {
+	start := time.Now()
+	t.f.Observe(scope, q, throttled)
+	t.note(time.Since(start))
 }
 
 const maxTimed = 1 << 20
