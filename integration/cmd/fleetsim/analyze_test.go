@@ -143,7 +143,7 @@ func TestJudge(t *testing.T) {
 	assert.False(t, f.Met, "not measured is not met")
 	assert.False(t, f.WithinMargin)
 
-	for name := range awaiting {
+	for name := range notEnforced {
 		f = figure{Name: name, Fleet: 100, Goal: 1, Margin: 2}
 		f.judge()
 		assert.False(t, f.Enforced, name)

@@ -115,7 +115,7 @@ func runReplica(raw string) error {
 
 	do := func(target, sc string) {
 		start := time.Now()
-		o := request(t, target, s.ID, s.Timeout)
+		o := request(t, target, s.Timeout)
 		out.print(record{K: "req", R: s.ID, T: start.UnixNano(), L: int64(time.Since(start)), O: o, S: sc})
 	}
 	if !s.SendB.IsZero() {
@@ -164,14 +164,13 @@ func runReplica(raw string) error {
 }
 
 // request sends one GET to target through t and names its outcome.
-func request(t *memerr.Transport, target string, id int, timeout time.Duration) string {
+func request(t *memerr.Transport, target string, timeout time.Duration) string {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target+"/v1/memories", nil)
 	if err != nil {
 		return outError
 	}
-	req.Header.Set("X-Sim-Replica", strconv.Itoa(id))
 	resp, err := t.RoundTrip(req)
 	if err != nil {
 		return outcome(err)

@@ -364,7 +364,7 @@ func (c *coordinator) cost(ctx context.Context) ([]figure, *panel, error) {
 					return err
 				}
 			}
-			if out := request(t, c.v.urlA, -1, redisTimeout); out != outOK {
+			if out := request(t, c.v.urlA, redisTimeout); out != outOK {
 				return fmt.Errorf("a request of the cost measurement ended %q", out)
 			}
 			return nil
