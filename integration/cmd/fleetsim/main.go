@@ -16,6 +16,9 @@
 //     the hold takes to reach their local copies.
 //   - quota: the vendor enforces -quota (600) requests per minute for the
 //     whole fleet under -offered (1,200) per minute; the share of 429s.
+//     Fleet replicas configure the quota (memerr.WithQuota); outside the
+//     short run, a third run configures the offered rate instead and
+//     leaves the vendor's 429s (AIMD) to find the limit.
 //   - redis: redis-server is killed (SIGKILL) mid-run and started again;
 //     the requests that failed, the latency added while it is down, and
 //     how long until a hold learned meanwhile reaches every replica.
