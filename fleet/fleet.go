@@ -121,7 +121,7 @@ type Stats struct {
 	Applied  uint64 // holds of other replicas (or of Redis) that were newer than the local copy
 	Ignored  uint64 // values or messages read from Redis that were corrupt, out of range or too long
 	Dropped  uint64 // holds not written to Redis because the queue was full
-	Trials   uint64 // trials of an ended open circuit this replica was elected to send (Probe answered true)
+	Trials   uint64 // trials of an ended open circuit this replica was elected to send
 }
 
 // Option configures a Fleet.
@@ -304,7 +304,8 @@ func live(h memerr.FleetHold, now time.Time) bool {
 var holdScript = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 if cur then
-  local u = tonumber(string.match(cur, '^v%d|(%d+)|'))
+  local u = string.match(cur, '^v%d|(%d+)|')
+  u = u and tonumber(u)
   if u and u >= tonumber(ARGV[1]) and u <= tonumber(ARGV[5]) then
     return 0
   end
@@ -600,7 +601,7 @@ func (f *Fleet) result(err error) {
 	}
 }
 
-// rewrite writes the local holds still running, so that those learned or
+// rewrite writes the local holds still live, so that those learned or
 // missed while Redis was away reach it: in pipelines of rewriteBatch, each
 // under the timeout; it stops at the first failure.
 func (f *Fleet) rewrite() {
@@ -608,7 +609,7 @@ func (f *Fleet) rewrite() {
 	f.mu.RLock()
 	ws := make([]write, 0, len(f.holds))
 	for s, h := range f.holds {
-		if h.Until.After(now) {
+		if live(h, now) {
 			ws = append(ws, write{scope: s, hold: h})
 		}
 	}

@@ -27,7 +27,8 @@ import (
 var leaseScript = redis.NewScript(`
 local h = redis.call('GET', KEYS[2])
 if h and #h <= 1024 then
-  local u = tonumber(string.match(h, '^v%d|(%d+)|'))
+  local u = string.match(h, '^v%d|(%d+)|')
+  u = u and tonumber(u)
   if u and u > tonumber(ARGV[4]) and u <= tonumber(ARGV[5]) then
     return {'held', h}
   end
@@ -36,7 +37,8 @@ local cur = redis.call('GET', KEYS[1])
 if cur then
   local ttl = redis.call('PTTL', KEYS[1])
   if ttl > 0 and ttl <= tonumber(ARGV[2]) then
-    local closed = tonumber(string.match(cur, '^closed|(%d+)$'))
+    local closed = string.match(cur, '^closed|(%d+)$')
+    closed = closed and tonumber(closed)
     if not closed then
       return {'taken', ttl}
     end
@@ -57,7 +59,8 @@ var closeScript = redis.NewScript(`
 redis.call('SET', KEYS[1], 'closed|' .. ARGV[2], 'PX', ARGV[1])
 local cur = redis.call('GET', KEYS[2])
 if cur then
-  local u = tonumber(string.match(cur, '^v%d|(%d+)|'))
+  local u = string.match(cur, '^v%d|(%d+)|')
+  u = u and tonumber(u)
   if not u or u <= tonumber(ARGV[2]) then
     redis.call('DEL', KEYS[2])
   end
@@ -120,9 +123,11 @@ func (f *Fleet) Probe(ctx context.Context, scope string) bool {
 			f.apply(scope, held) // a corrupt value is counted and ignored
 			return false
 		case state == "closed":
-			// A trial closed it and this replica missed the message: the
-			// request goes, and its verdict is shared again.
+			// A trial closed it and this replica missed the message (or
+			// read the ended hold again just before): the request goes,
+			// and its verdict is shared again.
 			f.circuitClosed(scope, time.UnixMilli(ended))
+			return true
 		case state != "won":
 			f.ignore("malformed lease answer") // fail-open
 		}
