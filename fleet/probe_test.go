@@ -17,8 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// trialVendor is a loopback vendor answering status (503 until told
-// otherwise); while gate is open (not closed), requests wait for it.
+// trialVendor is a loopback vendor answering status; while its gate is
+// shut (not closed), requests it answers with 200 wait for it.
 type trialVendor struct {
 	*httptest.Server
 	hits   atomic.Int64
@@ -35,7 +35,7 @@ func newTrialVendor(t *testing.T, status int, gated bool) *trialVendor {
 	}
 	v.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		v.hits.Add(1)
-		if v.gate != nil {
+		if v.gate != nil && v.status.Load() == http.StatusOK {
 			<-v.gate
 		}
 		w.WriteHeader(int(v.status.Load()))
