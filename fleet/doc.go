@@ -15,6 +15,8 @@
 // mode, visible through WithLogger, WithHooks and Stats), and the fleet
 // catches up when Redis answers again.
 //
-// Only holds are shared so far: not open circuits, half-open probes or
-// quotas.
+// A replica's open circuit is shared the same way, and when it ends one
+// replica of the fleet, elected by a lease in Redis, sends the trial
+// request (Fleet implements memerr.FleetProber). Quotas are not shared
+// yet.
 package memerrfleet
