@@ -28,6 +28,7 @@ type inspectedBody struct {
 	err     *Error        // the verdict: nil for success
 	done    bool          // a verdict was reached
 	vendor  Vendor        // decoded without a named vendor: the vendor detected for sure, or ""
+	call    bool          // the verdict judged the call alone: Resource shapes unread
 }
 
 // ahead holds the bytes read ahead of a body.
@@ -191,15 +192,16 @@ func (b *inspectedBody) inspect(resp *http.Response, v, learned Vendor, limit in
 	if resp.StatusCode < 400 && (!jsonBody(resp) || resp.ContentLength > PeekLimit) {
 		return nil
 	}
-	return b.readAhead(resp, v, learned, limit)
+	return b.readAhead(resp, v, learned, limit, false)
 }
 
 // readAhead reads resp's body (at most limit bytes of a failure, PeekLimit
 // of a success status), decodes the verdict and puts b in place of the
 // body. The caller has decided that the body is worth reading. learned is
 // the vendor a Transport detected earlier for the host, when v is Auto
-// (see decodeBody).
-func (b *inspectedBody) readAhead(resp *http.Response, v, learned Vendor, limit int64) *Error {
+// (see decodeBody); call judges the call alone (the Transport's verdict,
+// see Envelope.Resource).
+func (b *inspectedBody) readAhead(resp *http.Response, v, learned Vendor, limit int64, call bool) *Error {
 	if resp.StatusCode < 400 {
 		limit = PeekLimit
 	}
@@ -225,12 +227,44 @@ func (b *inspectedBody) readAhead(resp *http.Response, v, learned Vendor, limit 
 		body = body[:limit]
 	}
 	body = decoded(resp, body, limit)
-	b.err, b.vendor = decodeBody(v, learned, resp.StatusCode, resp.Header, body)
+	b.err, b.vendor = decodeBody(v, learned, resp.StatusCode, resp.Header, body, call)
+	b.call = call
 	if b.err != nil && resp.Request != nil {
 		scrubError(b.err, requestSecrets(resp.Request)) // a server may echo the request's key
 	}
 	resp.Body = b
 	return b.err
+}
+
+// resourceState judges a 2xx body that the Transport read ahead and found
+// a successful call by the Resource shapes it left unread (a chat that
+// failed), when the vendor (v, learned, or the one the Transport detected)
+// may have any. The body stays readable from its first byte.
+func (b *inspectedBody) resourceState(resp *http.Response, v, learned Vendor) *Error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.call = false
+	set := profiles.Load()
+	for _, name := range []Vendor{v, learned, b.vendor} {
+		if p := set.byVendor[name]; p != nil && p.Vendor != Generic {
+			if !p.resources {
+				return nil
+			}
+			break
+		}
+	}
+	a := b.a
+	if a == nil || a.off > 0 || b.rest != nil {
+		return nil // read already, or not whole
+	}
+	if learned == "" {
+		learned = b.vendor
+	}
+	e, _ := decodeBody(v, learned, resp.StatusCode, resp.Header, decoded(resp, a.buf[:a.n], PeekLimit), false)
+	if e != nil && resp.Request != nil {
+		scrubError(e, requestSecrets(resp.Request))
+	}
+	return e
 }
 
 // decoded is body as the server meant it: a body the caller asked to get

@@ -30,7 +30,7 @@ func readAheadResponse(t *testing.T, body []byte, sized bool) *http.Response {
 		resp.ContentLength = int64(len(body))
 	}
 	var b inspectedBody
-	require.Nil(t, b.readAhead(resp, Coze, "", DefaultMaxErrorBody))
+	require.Nil(t, b.readAhead(resp, Coze, "", DefaultMaxErrorBody, false))
 	require.Same(t, &b, resp.Body)
 	return resp
 }
@@ -205,7 +205,7 @@ func TestReadAheadErrorBodyNotPooled(t *testing.T) {
 		ContentLength: -1,
 	}
 	var b inspectedBody
-	e := b.readAhead(resp, Coze, "", DefaultMaxErrorBody)
+	e := b.readAhead(resp, Coze, "", DefaultMaxErrorBody, false)
 	require.NotNil(t, e)
 	assert.Equal(t, "5000", e.Code)
 	assert.Len(t, e.Message, 200<<10)

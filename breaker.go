@@ -343,6 +343,8 @@ type scope struct {
 	// hold is the server's last "not before" for the scope (see
 	// call.waitOutHold); nil when it never asked.
 	hold atomic.Pointer[hold]
+
+	quota *Quota // WithQuota's for this scope; nil when it has none
 }
 
 // hold is a server's request to leave a scope alone until a moment: a
@@ -382,6 +384,10 @@ func (s *scope) holdUntil(h *hold) {
 // the Kind's sentinel (ErrRateLimited, ErrQuotaExceeded; ErrUnavailable and
 // ErrCircuitOpen for an open circuit); Client.Do turns it into an *Error of
 // that Kind with RetryAfter set. Use errors.As to reach it.
+//
+// A request over its scope's quota (WithQuota) that cannot wait its turn
+// fails with a HoldError too: Code "quota", Kind KindRateLimited, Vendor
+// the scope's (Generic when unknown), Remaining the wait it would need.
 type HoldError struct {
 	Scope     string        // the breaker scope: scheme://host:port by default
 	Vendor    Vendor        // who asked, Generic when unknown
@@ -391,16 +397,20 @@ type HoldError struct {
 }
 
 // Error reads "memerr: rate limited: http://host:80 asked for a wait of 12s",
-// or "memerr: circuit open for http://host:80 on another replica (half-open
-// in 800ms)", or, once the open period has ended and another replica sends
-// the fleet's trial request, "memerr: circuit open for http://host:80 on
-// another replica (half-open, the fleet's trial request in flight)".
+// "memerr: circuit open for http://host:80 on another replica (half-open
+// in 800ms)", "memerr: circuit open for http://host:80 on another replica
+// (half-open, the fleet's trial request in flight)" once the open period
+// has ended and another replica sends the fleet's trial request, or
+// "memerr: rate limited: quota of http://host:80 used up for 1.5s".
 func (e *HoldError) Error() string {
 	if e.Code == circuitOpenCode && e.Remaining <= 0 {
 		return "memerr: circuit open for " + e.Scope + " on another replica (half-open, the fleet's trial request in flight)"
 	}
 	if e.Code == circuitOpenCode {
 		return "memerr: circuit open for " + e.Scope + " on another replica (half-open in " + e.Remaining.Round(time.Millisecond).String() + ")"
+	}
+	if e.Code == quotaCode {
+		return "memerr: rate limited: quota of " + e.Scope + " used up for " + e.Remaining.Round(time.Millisecond).String()
 	}
 	return "memerr: " + e.Kind.String() + ": " + e.Scope + " asked for a wait of " + e.Remaining.Round(time.Millisecond).String()
 }
@@ -501,7 +511,7 @@ func (ss *scopes) get(key string) *scope {
 		if len(ss.m) >= ss.sweepAt {
 			ss.sweep()
 		}
-		sc = &scope{key: key, budget: ss.cfg.budget}
+		sc = &scope{key: key, budget: ss.cfg.budget, quota: ss.cfg.quotas[key]}
 		if !ss.cfg.budgetSet {
 			sc.budget = NewRetryBudget(0, 0)
 		}

@@ -112,8 +112,11 @@ func (c *Client) failure(req *http.Request, err error) *Error {
 	if errors.As(err, &he) {
 		// Not sent: an earlier response asked for a longer wait.
 		e.Vendor, e.Code, e.Kind, e.RetryAfter = he.Vendor, he.Code, he.Kind, he.Remaining
-		if he.Code == circuitOpenCode {
+		switch he.Code {
+		case circuitOpenCode:
 			e.Vendor, e.Code = c.t.vendorFor(req.URL), "" // as for an open breaker here
+		case quotaCode:
+			e.Code = "" // not the vendor's: the quota is the client's own
 		}
 		if e.Vendor == Auto {
 			e.Vendor = Generic

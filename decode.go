@@ -42,7 +42,7 @@ func Parse(v Vendor, status int, h http.Header, body []byte) error {
 }
 
 func parse(v Vendor, status int, h http.Header, body []byte) *Error {
-	e, _ := decodeBody(v, "", status, h, body)
+	e, _ := decodeBody(v, "", status, h, body, false)
 	return e
 }
 
@@ -55,7 +55,10 @@ func parse(v Vendor, status int, h http.Header, body []byte) *Error {
 // shapes and a success by them, is a success without detection. Anything
 // else is decoded as under Auto, so a host that serves two vendors (a test
 // server) is still read right.
-func decodeBody(v, learned Vendor, status int, h http.Header, body []byte) (*Error, Vendor) {
+//
+// call judges the call alone, as the Transport does: the Resource shapes
+// are not read (see Envelope.Resource).
+func decodeBody(v, learned Vendor, status int, h http.Header, body []byte, call bool) (*Error, Vendor) {
 	set := profiles.Load()
 	p := set.byVendor[v]
 	if p != nil && p.Vendor == Generic {
@@ -66,7 +69,7 @@ func decodeBody(v, learned Vendor, status int, h http.Header, body []byte) (*Err
 		if short == nil && learned != "" {
 			short = set.byVendor[learned]
 		}
-		if short != nil && authoritySuccess(short, body) {
+		if short != nil && (call || !short.resources) && authoritySuccess(short, body) {
 			return nil, ""
 		}
 	}
@@ -85,7 +88,7 @@ func decodeBody(v, learned Vendor, status int, h http.Header, body []byte) (*Err
 		return e, ""
 	}
 	if p == nil && learned != "" && status < 400 {
-		if lp := set.byVendor[learned]; lp != nil && lp.speaks(&f) && lp.failing(&f) == nil {
+		if lp := set.byVendor[learned]; lp != nil && lp.speaks(&f) && lp.failing(&f, call) == nil {
 			return nil, ""
 		}
 	}
@@ -98,7 +101,7 @@ func decodeBody(v, learned Vendor, status int, h http.Header, body []byte) (*Err
 	} else if !p.speaks(&f) {
 		p = set.detect(&f, h)
 	}
-	env := p.failing(&f)
+	env := p.failing(&f, call)
 	if env == nil {
 		if status < 400 {
 			return nil, sure
@@ -125,14 +128,19 @@ func (p *profile) speaks(f *fields) bool {
 }
 
 // failing returns the envelope of p that reports a failure in the fields
-// of a 2xx body, or nil when the body is a success for p.
-func (p *profile) failing(f *fields) *envelope {
-	if a := f.get(p.authority); a.present() && p.successValue(a) {
-		return nil
-	}
+// of a 2xx body, or nil when the body is a success for p. call leaves out
+// the Resource shapes; an Authority member holding a success value leaves
+// only them.
+func (p *profile) failing(f *fields, call bool) *envelope {
+	a := f.get(p.authority)
+	succeeded := a.present() && p.successValue(a)
 	for i := range p.envs {
-		if failed, _ := p.reports(&p.envs[i], f); failed {
-			return &p.envs[i]
+		e := &p.envs[i]
+		if e.Resource && call || !e.Resource && succeeded {
+			continue
+		}
+		if failed, _ := p.reports(e, f); failed {
+			return e
 		}
 	}
 	return nil
@@ -566,7 +574,7 @@ func ParseStreamEvent(v Vendor, h http.Header, event string, data []byte) error 
 	if p == nil || p.Vendor == Generic || !p.speaks(&f) {
 		p = set.detect(&f, h)
 	}
-	env := p.failing(&f)
+	env := p.failing(&f, false)
 	if env == nil {
 		if !errorEvent {
 			return nil
@@ -620,7 +628,9 @@ type Decoder struct {
 // body may have been read ahead and is replayed). On failure the body has
 // been read (at most DefaultMaxErrorBody bytes) and closed. A response
 // that came through a memerr Transport is not read twice: the Transport's
-// verdict, with its Attempts, is returned.
+// verdict, with its Attempts, is returned; a success by that verdict is
+// still checked, in the bytes the Transport read ahead, for the vendor's
+// Resource shapes (a chat that failed), which the Transport leaves alone.
 func Decode(resp *http.Response) error { return Decoder{}.Decode(resp) }
 
 // Decode decodes resp; see the package function Decode.
@@ -629,6 +639,9 @@ func (d Decoder) Decode(resp *http.Response) error {
 		return errors.New("memerr: Decode of a nil response")
 	}
 	if ib, ok := resp.Body.(*inspectedBody); ok && ib.done {
+		if ib.err == nil && ib.call {
+			ib.err = ib.resourceState(resp, d.Vendor, d.learned)
+		}
 		if ib.err != nil {
 			resp.Body.Close()
 			return ib.err

@@ -69,6 +69,9 @@
 // their open circuits, and send one trial request per fleet when an open
 // circuit ends (the nested module github.com/memerr/memerr/fleet does it on
 // Redis).
+// WithQuota keeps a scope under a rate of its own (a Quota, in memory or,
+// with a fleet, shared through Redis): a request over it waits its turn or
+// fails at once as a hold does.
 // POST and PATCH are retried only when the server certainly did not act. A retry budget stops retry storms. Options
 // and their defaults are documented on each With... function.
 //

@@ -30,6 +30,9 @@ type config struct {
 	logger         *slog.Logger
 	hooks          Hooks
 	fleet          Fleet
+	quotaURLs      map[string]Quota  // WithQuota's, by URL
+	quotas         map[string]*Quota // by scope key, once resolved
+	limiter        Limiter
 	base           http.RoundTripper
 	header         http.Header
 }
@@ -63,6 +66,7 @@ func newConfig(opts []Option) config {
 		}
 	}
 	c.breaker = c.breaker.withDefaults()
+	c.resolveQuotas()
 	if c.backoffMax < c.backoffMin {
 		c.backoffMax = c.backoffMin
 	}

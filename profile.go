@@ -41,11 +41,12 @@ type Profile struct {
 	SuccessCodes []string
 
 	// Authority, when set, is a top-level member whose value alone decides
-	// success or failure whenever it is present: a success code (or true,
-	// for a boolean) is a success whatever other members say. It lets a
-	// 2xx body be confirmed as a success from its first or last member,
-	// without reading the payload between. Leave it empty when a success
-	// code can come with a failure elsewhere in the body.
+	// whether the call succeeded whenever it is present: a success code (or
+	// true, for a boolean) is a success whatever other members say, but
+	// for the Resource shapes (see Envelope.Resource). It lets the
+	// Transport confirm a 2xx body as a success from its first or last
+	// member, without reading the payload between. Leave it empty when a
+	// success code can come with a failed call elsewhere in the body.
 	Authority string
 
 	// ErrorsIn2xx says the vendor may report a failure inside a 2xx
@@ -125,6 +126,14 @@ type Envelope struct {
 	// response: it only names the code and message of a 4xx or 5xx (as
 	// FastAPI's {"detail":"..."} does).
 	StatusOnly bool
+
+	// Resource marks a shape that reports the state of what the call
+	// returned (a chat that failed), not a failure of the call itself.
+	// Parse, Decode, Client and ParseStreamEvent report it as an *Error,
+	// even when the Authority member says success; the Transport does not
+	// retry it, count it against the breaker or read a body for it, since
+	// sending the same request again would return the same state.
+	Resource bool
 }
 
 // Detection holds what marks a vendor's responses when no vendor is named.
@@ -214,6 +223,7 @@ type profile struct {
 
 	// Ids of the member paths it reads, in the tree of its profileSet.
 	envs      []envelope
+	resources bool // some envelope is a Resource shape
 	authority int
 	detect    []int
 	mask      uint64 // every path it reads, as bits of fields.present
@@ -445,6 +455,7 @@ func (s *profileSet) buildTree() error {
 				message: each(e.Message), requestID: each(e.RequestID), all: each(e.paths())}
 			p.envs[i].mask = maskOf(p.envs[i].all)
 			p.mask |= p.envs[i].mask
+			p.resources = p.resources || e.Resource
 		}
 	}
 	s.keyPrefixes, s.requestIDHeaders = nil, nil

@@ -79,30 +79,24 @@ func redact(s string) string {
 // ':'. It may say true for nothing.
 func mayHoldSecret(s string) bool {
 	starts := &profiles.Load().secretStarts
-	word := false
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch byteClass[c] {
-		case 0:
-			word = false
-			continue
+		switch byteClass[s[i]] {
+		case 'a': // a word starts
+			for _, w := range starts[s[i]|0x20] {
+				if hasPrefixFold(s[i:], w) {
+					return true
+				}
+			}
+			for i+1 < len(s) && byteClass[s[i+1]] == 'a' {
+				i++ // the rest of the word
+			}
 		case '@': // URL user information
 			return true
 		case '=': // "myapikey=..." or "token: ..."
 			if secretNameBefore(s, i) {
 				return true
 			}
-			word = false
-			continue
 		}
-		if !word {
-			for _, w := range starts[c|0x20] {
-				if hasPrefixFold(s[i:], w) {
-					return true
-				}
-			}
-		}
-		word = true
 	}
 	return false
 }

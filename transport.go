@@ -240,8 +240,15 @@ func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 	t := c.t
 	c.attempts++
 	c.verdict = nil
-	if err := c.waitOutHold(r); err != nil {
+	err := c.waitOutHold(r)
+	if err == nil {
+		err = c.takeQuota(r)
+	}
+	if err != nil {
 		closeBody(r)
+		if c.trial != nil {
+			c.endTrial(errBreakerExcluded) // elected, but over the quota: not sent
+		}
 		c.attempted(r, timeNow(), nil, err)
 		return nil, err
 	}
@@ -282,7 +289,7 @@ func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 	vendor, learned := t.vendorFor(r.URL), t.vendorOf(r.URL, c.scope)
 	if resp.StatusCode >= 400 || (sendsErrorsIn2xx(learned) && wantsPeek(resp)) {
 		ib := new(inspectedBody)
-		if v := ib.readAhead(resp, vendor, learned, t.cfg.maxErrorBody); v != nil {
+		if v := ib.readAhead(resp, vendor, learned, t.cfg.maxErrorBody, true); v != nil {
 			v.Attempts = c.attempts
 			c.verdict = v
 		}
@@ -317,6 +324,7 @@ func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 	if c.trial != nil {
 		c.endTrial(outcome)
 	}
+	c.observeQuota(outcome)
 	if c.verdict == nil && c.scope.budget != nil {
 		c.scope.budget.refund(1 + c.spent)
 		c.spent = 0
@@ -357,19 +365,7 @@ func (c *call) waitOutHold(r *http.Request) error {
 	if h.code == circuitOpenCode || wait > c.t.cfg.maxRetryWait || hasDeadline && dl.Sub(now) <= wait {
 		return &HoldError{Scope: c.scope.key, Vendor: h.vendor, Code: h.code, Kind: h.kind, Remaining: left}
 	}
-	if c.t.waitFor != nil {
-		wait = c.t.waitFor(wait)
-	}
-	if wait > 0 {
-		tm := time.NewTimer(wait)
-		defer tm.Stop()
-		select {
-		case <-r.Context().Done():
-			return r.Context().Err()
-		case <-tm.C:
-		}
-	}
-	return nil
+	return c.t.sleep(r, wait)
 }
 
 // attemptError names the cause of an attempt that got no response: the

@@ -100,12 +100,17 @@ var cozeProfile = Profile{
 	Envelopes: []Envelope{
 		{Code: "code", Message: []string{"msg"}, Details: "detail", RequestID: []string{"detail.logid", "error.logid", "log_id"}},
 		{Code: "error_code", Message: []string{"error_message"}, RequestID: []string{"detail.logid", "log_id"}},
-		{When: "data.status", Is: []string{"failed"}, Code: "data.last_error.code", Message: []string{"data.last_error.msg"}, RequestID: []string{"detail.logid", "log_id"}},
-		{When: "status", Is: []string{"failed"}, Code: "last_error.code", Message: []string{"last_error.msg"}},
+		// A chat that failed: what the call returned, not a failed call
+		// (retrieving it again returns the same chat).
+		{When: "data.status", Is: []string{"failed"}, Code: "data.last_error.code", Message: []string{"data.last_error.msg"}, RequestID: []string{"detail.logid", "log_id"}, Resource: true},
+		{When: "status", Is: []string{"failed"}, Code: "last_error.code", Message: []string{"last_error.msg"}, Resource: true},
 		{Message: []string{"error_message"}, RequestID: []string{"detail.logid", "log_id"}},
 	},
 	// coze-py reads an empty workflow error_code as 0.
-	SuccessCodes:     []string{"0", ""},
+	SuccessCodes: []string{"0", ""},
+	// A code of 0 is a successful call whatever else the body holds; the
+	// OAuth and workflow shapes, which can fail at 200, carry no "code".
+	Authority:        "code",
 	RequestIDHeaders: []string{"X-Tt-Logid"},
 	KeyPrefixes:      []string{"pat_", "sat_", "czs_"}, // personal and service access tokens
 	ErrorEvents:      []string{"error", "Error", "conversation.chat.failed"},

@@ -9,9 +9,11 @@ package memerr_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -207,6 +209,60 @@ func TestCozeFailedChat(t *testing.T) {
 	assert.Equal(t, "5000", e.Code)
 }
 
+// A failed chat is what the call returned, not a failed call: the
+// Transport neither retries the retrieve (the same chat would come back)
+// nor counts it against the breaker, while Client.Do, Decode and DoJSON
+// still report it, under Auto and named.
+func TestCozeFailedChatIsNotRetried(t *testing.T) {
+	// The retrieve of TestCozeFailedChat (coze-go's Chat under "data",
+	// coze-py's chat_failed_resp.txt values).
+	failed := `{"code":0,"msg":"","data":{"id":"7390342853760696354","conversation_id":"7390331532575195148",` +
+		`"bot_id":"7374724495711502387","failed_at":1720698286,"last_error":{"code":5000,"msg":"event interval error"},"status":"failed"}}`
+	var sent atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sent.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Tt-Logid", "20240711194445C1A4D6E1F1A6E5A0E9F2")
+		_, _ = w.Write([]byte(failed))
+	}))
+	defer srv.Close()
+	url := srv.URL + "/v3/chat/retrieve?chat_id=7390342853760696354"
+	for _, v := range []memerr.Vendor{memerr.Auto, memerr.Coze} {
+		t.Run("vendor="+string(v), func(t *testing.T) {
+			breaker := memerr.BreakerSettings{ConsecutiveFailures: 2}
+			c := memerr.NewClient(memerr.WithVendor(v), memerr.WithBreaker(breaker), memerr.WithBackoff(time.Millisecond, time.Millisecond))
+			for i := 0; i < 3; i++ { // past the breaker's threshold
+				sent.Store(0)
+				req, _ := http.NewRequest(http.MethodGet, url, nil)
+				_, err := c.Do(req)
+				var e *memerr.Error
+				require.ErrorAs(t, err, &e)
+				assert.Equal(t, memerr.CozeInternalError, memerr.Code{Vendor: e.Vendor, Value: e.Code})
+				assert.Equal(t, 1, e.Attempts)
+				assert.Equal(t, int32(1), sent.Load(), "sent once")
+
+				var chat struct{ Status string }
+				err = c.DoJSON(context.Background(), http.MethodGet, url, nil, &chat)
+				require.ErrorAs(t, err, &e)
+				assert.Equal(t, "event interval error", e.Message)
+			}
+			state, _ := c.Transport().BreakerState(url)
+			assert.Equal(t, memerr.CircuitClosed, state, "a failed chat is no failure of the vendor")
+
+			// Through the Transport alone, as an SDK uses it: the response
+			// is handed on, and Decode still finds the failed chat in it.
+			tr := memerr.NewTransport(nil, memerr.WithVendor(v))
+			req, _ := http.NewRequest(http.MethodGet, url, nil)
+			resp, err := tr.RoundTrip(req)
+			require.NoError(t, err)
+			var e *memerr.Error
+			require.ErrorAs(t, memerr.Decode(resp), &e)
+			assert.Equal(t, "5000", e.Code)
+			assert.Equal(t, "20240711194445C1A4D6E1F1A6E5A0E9F2", e.RequestID)
+		})
+	}
+}
+
 func TestStreamErrorEvents(t *testing.T) {
 	logid := header("X-Tt-Logid", "20250101120000010203040506070809C")
 	tests := []struct {
@@ -298,6 +354,16 @@ func TestCozeOAuthErrors(t *testing.T) {
 	assert.Equal(t, memerr.Coze, e.Vendor)
 	assert.Equal(t, "error_message", e.Message)
 	assert.Equal(t, "mock-logid", e.RequestID)
+
+	// Coze's code is its Authority: code 0 is a successful call whatever
+	// else the body holds. The SDKs look at error_code (coze-go, first) and
+	// error_message (coze-py, after a code above 0) even beside code 0,
+	// but no Coze server shape carries both: Coze Studio's structs with
+	// error_code and error_message (the workflow stream events) have no
+	// code member, and the OAuth errors none either.
+	for _, body := range []string{`{"code":0,"msg":"","error_message":"x"}`, `{"error_code":"slow_down","code":0}`} {
+		assert.NoError(t, memerr.Parse(memerr.Coze, 200, nil, []byte(body)), body)
+	}
 }
 
 func TestCozeUndocumentedAndSplitCodes(t *testing.T) {

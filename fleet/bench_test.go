@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/memerr/memerr"
@@ -15,7 +16,9 @@ import (
 // Transport without a fleet (off, and off-again as the control) and with
 // one on miniredis (on), in paired.Run's alternating blocks: on/off is the
 // cost of fleet mode on the success path, where it reads its local copy
-// and nothing else. Run with
+// and nothing else, also with a quota on another scope (on-quota-elsewhere);
+// on-quota/off is the cost of a quota on the scope itself, one Redis round
+// trip per request. Run with
 //
 //	go test -run '^$' -bench SuccessPath -benchtime 200000x .
 func BenchmarkSuccessPath(b *testing.B) {
@@ -51,6 +54,13 @@ func BenchmarkSuccessPath(b *testing.B) {
 		contender("off"),
 		contender("off-again"),
 		contender("on", memerr.WithFleet(f)),
+		// A quota on another scope: this one's path is still a nil check.
+		contender("on-quota-elsewhere", memerr.WithFleet(f),
+			memerr.WithQuota("https://another.example", memerr.Quota{Requests: 600, Per: time.Minute})),
+		// A quota on this scope, never reached: one Redis round trip
+		// (miniredis) per request.
+		contender("on-quota", memerr.WithFleet(f),
+			memerr.WithQuota(srv.URL, memerr.Quota{Requests: 1 << 30, Per: time.Second})),
 	}, 2048)
 }
 

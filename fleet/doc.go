@@ -1,4 +1,4 @@
-// Package memerrfleet shares memerr's holds between the replicas of a
+// Package memerrfleet shares memerr's holds and quotas between the replicas of a
 // service through Redis: when one replica is told to wait (a rate limit or
 // a quota failure with a wait hint), the others stop calling that scope
 // too, instead of each collecting its own refusal.
@@ -8,7 +8,7 @@
 //	defer fleet.Close()
 //	client := memerr.NewClient(memerr.WithFleet(fleet))
 //
-// No request waits for Redis: each replica keeps the holds in memory, the
+// No request waits for Redis for its holds: each replica keeps them in memory, the
 // transport reads that copy before each attempt, and writes, pub/sub and
 // a periodic refresh run on the fleet's own goroutines. When Redis is down,
 // slow or returns garbage, requests proceed on local state (the degraded
@@ -17,6 +17,10 @@
 //
 // A replica's open circuit is shared the same way, and when it ends one
 // replica of the fleet, elected by a lease in Redis, sends the trial
-// request (Fleet implements memerr.FleetProber). Quotas are not shared
-// yet.
+// request (Fleet implements memerr.FleetProber).
+//
+// A Fleet is also a memerr.Limiter: a quota set with memerr.WithQuota is
+// kept for the whole fleet by a GCRA in Redis (one bounded round trip per
+// request to that scope; the replica's local share when Redis fails), its
+// rate halved by the vendor's throttles and raised back by successes.
 package memerrfleet

@@ -49,8 +49,9 @@ const (
 	circuitOpen = "circuit_open"
 )
 
-// Fleet is a memerr.Fleet on Redis. Create it with New, hand it to every
-// Transport of the process with memerr.WithFleet, and Close it on shutdown.
+// Fleet is a memerr.Fleet on Redis, and a memerr.Limiter for the quotas of
+// memerr.WithQuota. Create it with New, hand it to every Transport of the
+// process with memerr.WithFleet, and Close it on shutdown.
 // It is safe for concurrent use.
 type Fleet struct {
 	client  redis.UniversalClient
@@ -75,6 +76,7 @@ type Fleet struct {
 	ignored  atomic.Uint64
 	applied  atomic.Uint64
 	trials   atomic.Uint64
+	quota    *quotas
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -178,9 +180,9 @@ func WithHooks(h Hooks) Option { return func(f *Fleet) { f.hooks = h } }
 
 // New returns a Fleet sharing holds through client, the caller's own
 // configured client (auth, TLS, cluster or sentinel are its concern; Close
-// does not close it). It starts three goroutines: one writes holds to
+// does not close it). It starts four goroutines: one writes holds to
 // Redis, one receives the other replicas' holds, one refreshes every hold
-// from Redis. New does not wait for Redis: a fleet whose Redis is down
+// from Redis, one adjusts the shared quotas' rates (see Take). New does not wait for Redis: a fleet whose Redis is down
 // works on local state and catches up when Redis answers.
 func New(client redis.UniversalClient, opts ...Option) *Fleet {
 	f := &Fleet{
@@ -195,6 +197,7 @@ func New(client redis.UniversalClient, opts ...Option) *Fleet {
 		queue:   make(chan write, queueSize),
 		poke:    make(chan struct{}, 1),
 		again:   make(chan struct{}, 1),
+		quota:   newQuotas(),
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -203,10 +206,11 @@ func New(client redis.UniversalClient, opts ...Option) *Fleet {
 	}
 	f.channel = f.prefix + "holds"
 	f.ctx, f.cancel = context.WithCancel(context.Background())
-	f.wg.Add(3)
+	f.wg.Add(4)
 	go f.writeLoop()
 	go f.subscribeLoop()
 	go f.refreshLoop()
+	go f.quotaLoop()
 	return f
 }
 
@@ -507,7 +511,11 @@ func (f *Fleet) refreshLoop() {
 		case <-f.poke:
 		}
 		f.prune()
-		f.result(f.readAll())
+		err := f.readAll()
+		if err == nil {
+			f.quota.local.Store(false) // quota requests go to Redis again
+		}
+		f.result(err)
 	}
 }
 
