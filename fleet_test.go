@@ -366,3 +366,33 @@ func TestFleetTrialPeriodBounded(t *testing.T) {
 		})
 	}
 }
+
+// A request elected to send the trial but over its scope's quota is not
+// sent: the lease is given up, and a later request sends the trial.
+func TestFleetTrialOverQuota(t *testing.T) {
+	srv := newScripted(t, jsonStep(200, okCoze))
+	fleet := &probeFleet{lease: 5 * time.Second}
+	cs, clock, _ := replicas(t, 1, fleet, WithMaxRetries(0), WithMaxRetryWait(time.Second),
+		WithQuota(srv.URL, Quota{Requests: 1, Per: time.Minute}))
+	ctx := context.Background()
+	require.NoError(t, getJSON(cs[0], ctx, srv.URL+"/v1/x"), "uses the quota up")
+	scope := canonicalHost(mustURL(t, srv.URL))
+	fleet.Hold(scope, FleetHold{Until: clock.Now().Add(-time.Second), Kind: KindUnavailable, Code: circuitOpenCode, Period: time.Second})
+
+	err := getJSON(cs[0], ctx, srv.URL+"/v1/x")
+	var he *HoldError
+	require.ErrorAs(t, err, &he)
+	assert.Equal(t, quotaCode, he.Code)
+	granted, verdicts := fleet.counts()
+	assert.Equal(t, 1, granted)
+	assert.Equal(t, []bool{false}, verdicts, "the lease is given up")
+	assert.Equal(t, 1, srv.Hits())
+
+	clock.Advance(time.Minute)
+	require.NoError(t, getJSON(cs[0], ctx, srv.URL+"/v1/x"), "the next request is the trial")
+	granted, verdicts = fleet.counts()
+	assert.Equal(t, 2, granted)
+	assert.Equal(t, []bool{false, true}, verdicts)
+	_, ok := fleet.Held(scope)
+	assert.False(t, ok)
+}

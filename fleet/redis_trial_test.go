@@ -56,7 +56,7 @@ func TestRealRedisOneTrial(t *testing.T) {
 	}
 	assert.Equal(t, int64(2+n), v.hits.Load(), "one trial, then one request per replica")
 	assert.Equal(t, uint64(1), trials(rs))
-	t.Logf("fleet: one trial among %d replicas over real redis-server; its success let the last replica send %v later",
+	t.Logf("fleet: one trial among %d replicas over real redis-server; every replica had sent again %v after its success",
 		n, slices.Max(reached).Round(time.Microsecond))
 }
 
