@@ -263,6 +263,13 @@ func (b *breaker) notify() {
 	b.mu.Unlock()
 }
 
+// period is the length of the breaker's current (or last) open period.
+func (b *breaker) period() time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.s.openPeriod(b.trips)
+}
+
 // isOpen reports whether the breaker is in its open period at now.
 func (b *breaker) isOpen(now time.Time) bool {
 	until := b.openUntil.Load()
@@ -347,6 +354,8 @@ type hold struct {
 	kind   Kind      // KindRateLimited or KindQuotaExceeded; KindUnavailable for another replica's open circuit
 	vendor Vendor
 	code   string
+	period time.Duration // an open circuit's open period (FleetHold.Period)
+	trial  bool          // a fleet's open circuit that has ended: its trial is elected (call.probe)
 }
 
 // holdUntil records that the scope is held until h.until, keeping the
@@ -369,7 +378,9 @@ func (s *scope) holdUntil(h *hold) {
 // to wait longer than the request can: past its context's deadline or
 // MaxRetryWait; or, with WithFleet, because another replica's breaker for
 // the scope is open (Code "circuit_open", Kind KindUnavailable: such a
-// request fails at once, as one refused by a breaker here). It unwraps to
+// request fails at once, as one refused by a breaker here), or because its
+// open period has ended and another replica sends the fleet's trial
+// request (see FleetProber; Remaining is then 0). It unwraps to
 // the Kind's sentinel (ErrRateLimited, ErrQuotaExceeded; ErrUnavailable and
 // ErrCircuitOpen for an open circuit); Client.Do turns it into an *Error of
 // that Kind with RetryAfter set. Use errors.As to reach it.
@@ -382,14 +393,19 @@ type HoldError struct {
 	Vendor    Vendor        // who asked, Generic when unknown
 	Code      string        // the code of the failure that asked
 	Kind      Kind          // KindRateLimited or KindQuotaExceeded; KindUnavailable for another replica's open circuit
-	Remaining time.Duration // time left before the scope may be called
+	Remaining time.Duration // time left before the scope may be called; 0 while the fleet's trial request is in flight
 }
 
 // Error reads "memerr: rate limited: http://host:80 asked for a wait of 12s",
 // "memerr: circuit open for http://host:80 on another replica (half-open
-// in 800ms)", or "memerr: rate limited: quota of http://host:80 used up
-// for 1.5s".
+// in 800ms)", "memerr: circuit open for http://host:80 on another replica
+// (half-open, the fleet's trial request in flight)" once the open period
+// has ended and another replica sends the fleet's trial request, or
+// "memerr: rate limited: quota of http://host:80 used up for 1.5s".
 func (e *HoldError) Error() string {
+	if e.Code == circuitOpenCode && e.Remaining <= 0 {
+		return "memerr: circuit open for " + e.Scope + " on another replica (half-open, the fleet's trial request in flight)"
+	}
 	if e.Code == circuitOpenCode {
 		return "memerr: circuit open for " + e.Scope + " on another replica (half-open in " + e.Remaining.Round(time.Millisecond).String() + ")"
 	}

@@ -65,8 +65,10 @@
 // deadline or MaxRetryWait: a longer hint returns the last response at once,
 // its *Error carrying RetryAfter, and the scope is held: later requests to
 // it wait the hint out or fail at once (HoldError) without touching the
-// network. With WithFleet, the replicas of a service share these holds
-// (the nested module github.com/memerr/memerr/fleet does it on Redis).
+// network. With WithFleet, the replicas of a service share these holds and
+// their open circuits, and send one trial request per fleet when an open
+// circuit ends (the nested module github.com/memerr/memerr/fleet does it on
+// Redis).
 // WithQuota keeps a scope under a rate of its own (a Quota, in memory or,
 // with a fleet, shared through Redis): a request over it waits its turn or
 // fails at once as a hold does.

@@ -1,6 +1,10 @@
 package memerr
 
-import "time"
+import (
+	"context"
+	"net/http"
+	"time"
+)
 
 // Fleet shares holds between the replicas of a service: when one replica
 // learns that a scope must be left alone until a moment (a rate-limit or
@@ -31,6 +35,40 @@ type FleetHold struct {
 	Kind   Kind      // KindRateLimited or KindQuotaExceeded; KindUnavailable for a replica's open circuit
 	Vendor Vendor    // who asked; empty for an open circuit
 	Code   string    // the vendor's code of the failure that asked; "circuit_open" for an open circuit
+	// Period is, for an open circuit, the length of the open period that
+	// ends at Until; a failed trial of the fleet (see FleetProber) opens
+	// the next one for twice as long. 0 when unknown.
+	Period time.Duration
+}
+
+// FleetProber is implemented by a Fleet that also elects, when a shared
+// open circuit ends, the one replica that sends the trial request: the
+// fleet then sends one probe instead of one per replica. The Transport
+// finds it on the Fleet given to WithFleet (a type assertion, once); with a
+// Fleet that does not implement it, each replica probes on its own.
+//
+// For such a Fleet, Held keeps returning a circuit hold (Kind
+// KindUnavailable, Code "circuit_open") after its Until until a verdict
+// clears it. While it does, a request to the scope first asks Probe: the
+// request Probe grants is sent as the fleet's trial, and its outcome is
+// reported with Verdict; every other request fails at once with a
+// *HoldError, as one refused by a half-open breaker. A trial that succeeds
+// closes the circuit for every replica; one that fails is followed by a new
+// circuit hold (Hold) for twice the Period, within the breaker's
+// OpenTimeout and MaxOpenTimeout.
+type FleetProber interface {
+	// Probe asks for the lease of scope's trial. true: this request is
+	// the trial, and Verdict must follow; false: another replica, or
+	// another request of this one, holds the lease. It runs on the
+	// request's goroutine: it may ask a store, but must return within a
+	// short bound, and answer true when it cannot tell (the store is
+	// away), so that each replica then probes for itself.
+	Probe(ctx context.Context, scope string) bool
+	// Verdict ends the trial Probe granted. closed: the server answered
+	// (the circuit closes for every replica, which forget the ended
+	// hold); otherwise the lease is given up, after a failure once the
+	// Transport has recorded the new hold. It must not block.
+	Verdict(scope string, closed bool)
 }
 
 // circuitOpenCode is the Code of the hold a replica shares while its
@@ -42,7 +80,10 @@ const circuitOpenCode = "circuit_open"
 // attempt, the later of the scope's own hold and the fleet's is waited out
 // or fails at once, as a hold of its own would. Scopes are the breaker
 // scopes' keys (scheme://host:port by default, see WithBreakerScope).
-// Default: none; a Transport without a fleet holds its scopes alone.
+// When f is also a FleetProber, one replica of the fleet sends the trial
+// request when a shared open circuit ends, and the others wait for its
+// verdict. Default: none; a Transport without a fleet holds its scopes
+// alone.
 func WithFleet(f Fleet) Option { return func(c *config) { c.fleet = f } }
 
 // fleetHold is the later of h, the scope's own hold, and the fleet's hold
@@ -56,6 +97,11 @@ func (c *call) fleetHold(h *hold) *hold {
 	}
 	now := timeNow()
 	if !fh.Until.After(now) {
+		if c.t.prober != nil && fh.Kind == KindUnavailable && fh.Code == circuitOpenCode {
+			// An open circuit that has ended without a verdict: the fleet
+			// elects its trial (call.probe).
+			return &hold{until: fh.Until, kind: KindUnavailable, vendor: Generic, code: circuitOpenCode, period: fh.Period, trial: true}
+		}
 		return h
 	}
 	if fh.Until.Sub(now) > MaxHint {
@@ -68,4 +114,36 @@ func (c *call) fleetHold(h *hold) *hold {
 		fh.Vendor = Generic
 	}
 	return &hold{until: fh.Until, kind: fh.Kind, vendor: fh.Vendor, code: fh.Code}
+}
+
+// probe asks the fleet whether this attempt is the trial of the scope's
+// shared open circuit, which has ended (h): the one attempt the fleet
+// elects is sent and its outcome reported (endTrial); any other fails at
+// once, as one refused by a half-open breaker.
+func (c *call) probe(r *http.Request, h *hold) error {
+	if !c.t.prober.Probe(r.Context(), c.scope.key) {
+		return &HoldError{Scope: c.scope.key, Vendor: h.vendor, Code: circuitOpenCode, Kind: KindUnavailable}
+	}
+	c.trial = h
+	return nil
+}
+
+// endTrial reports the outcome of the fleet's trial (see probe): a success
+// closes the circuit for every replica; a failure opens it again for
+// twice the last period, as a breaker's next opening does; anything else
+// (a rate limit, the caller's cancellation) gives the trial up to the next
+// request.
+func (c *call) endTrial(outcome error) {
+	h, f := c.trial, c.t.cfg.fleet
+	c.trial = nil
+	switch outcome {
+	case nil:
+		c.t.prober.Verdict(c.scope.key, true)
+		return
+	case errBreakerFailure:
+		s := &c.t.cfg.breaker
+		p := min(max(2*min(h.period, s.MaxOpenTimeout), s.OpenTimeout), s.MaxOpenTimeout)
+		f.Hold(c.scope.key, FleetHold{Until: timeNow().Add(p), Kind: KindUnavailable, Code: circuitOpenCode, Period: p})
+	}
+	c.t.prober.Verdict(c.scope.key, false)
 }

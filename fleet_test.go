@@ -2,6 +2,8 @@ package memerr
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -168,4 +170,229 @@ func TestFleetSharesOpenCircuits(t *testing.T) {
 	clock.Advance(9 * time.Second)
 	assert.ErrorIs(t, getJSON(cs[1], ctx, srv.URL+"/v1/memories"), ErrUnavailable, "after the open period it sends again")
 	assert.Equal(t, 4, srv.Hits())
+}
+
+// probeFleet is a mapFleet that also elects the fleet's trial requests
+// (FleetProber), with a lease in memory on the package clock; as
+// memerrfleet does, it keeps an ended open circuit until a verdict clears
+// it.
+type probeFleet struct {
+	mapFleet
+	lease    time.Duration
+	leased   map[string]time.Time // end of the lease, per scope
+	granted  int
+	verdicts []bool
+}
+
+func (f *probeFleet) Probe(_ context.Context, scope string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := timeNow()
+	if end, ok := f.leased[scope]; ok && now.Before(end) {
+		return false
+	}
+	if f.leased == nil {
+		f.leased = map[string]time.Time{}
+	}
+	f.leased[scope] = now.Add(f.lease)
+	f.granted++
+	return true
+}
+
+func (f *probeFleet) Verdict(scope string, closed bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.leased, scope)
+	f.verdicts = append(f.verdicts, closed)
+	if h, ok := f.holds[scope]; closed && ok && h.Code == circuitOpenCode && !h.Until.After(timeNow()) {
+		delete(f.holds, scope)
+	}
+}
+
+func (f *probeFleet) counts() (granted int, verdicts []bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.granted, append([]bool(nil), f.verdicts...)
+}
+
+// gated is a server that answers 503 until its script says otherwise: the
+// first fails requests get a 503, the next waits for release and gets
+// last.
+func gated(t *testing.T, fails int, last int) (srv *scripted, release chan struct{}) {
+	release = make(chan struct{})
+	srv = newScripted(t)
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if int(srv.hits.Add(1)) > fails {
+			<-release
+			w.WriteHeader(last)
+			io.WriteString(w, okCoze)
+			return
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	return srv, release
+}
+
+// When a shared open circuit ends, exactly one replica of the fleet sends
+// the trial request; the others fail at once while it is in flight, and
+// send again once its success has closed the circuit for all.
+func TestFleetOneTrialPerFleet(t *testing.T) {
+	srv, release := gated(t, 3, http.StatusOK)
+	fleet := &probeFleet{lease: 5 * time.Second}
+	const n = 5
+	cs, clock, _ := replicas(t, n, fleet, WithMaxRetries(0), WithVendor(Coze),
+		WithBreaker(BreakerSettings{ConsecutiveFailures: 3, OpenTimeout: 10 * time.Second}))
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		require.ErrorIs(t, getJSON(cs[0], ctx, srv.URL+"/v1/x"), ErrUnavailable)
+	}
+	h, ok := fleet.Held(canonicalHost(mustURL(t, srv.URL)))
+	require.True(t, ok)
+	assert.Equal(t, 10*time.Second, h.Period, "the open period travels with the hold")
+	clock.Advance(10 * time.Second)
+
+	errs := make(chan error, n)
+	for _, c := range cs {
+		go func() { errs <- getJSON(c, ctx, srv.URL+"/v1/x") }()
+	}
+	for i := 0; i < n-1; i++ {
+		err := <-errs
+		require.ErrorIs(t, err, ErrCircuitOpen, "every replica but the trial's fails at once")
+		var he *HoldError
+		require.ErrorAs(t, err, &he)
+		assert.Zero(t, he.Remaining)
+		assert.Contains(t, he.Error(), "trial request in flight")
+	}
+	require.Eventually(t, func() bool { return srv.Hits() == 4 }, 5*time.Second, time.Millisecond, "the trial reaches the server")
+	close(release)
+	require.NoError(t, <-errs, "the trial succeeds")
+	assert.Equal(t, 4, srv.Hits(), "one trial request for the fleet")
+	granted, verdicts := fleet.counts()
+	assert.Equal(t, 1, granted)
+	assert.Equal(t, []bool{true}, verdicts)
+
+	for _, c := range cs {
+		require.NoError(t, getJSON(c, ctx, srv.URL+"/v1/x"), "the circuit is closed for every replica")
+	}
+	assert.Equal(t, 4+n, srv.Hits())
+	granted, _ = fleet.counts()
+	assert.Equal(t, 1, granted, "no lease is asked for on the success path")
+}
+
+// A failed trial opens the circuit again for the whole fleet, for twice
+// the period each time (up to MaxOpenTimeout): the other replicas keep
+// failing fast without sending; one trial per period; a success closes it.
+func TestFleetFailedTrialReopens(t *testing.T) {
+	srv := newScripted(t, step{status: 503}, step{status: 503}, step{status: 503}, step{status: 503}, step{status: 503},
+		jsonStep(200, okCoze))
+	fleet := &probeFleet{lease: 5 * time.Second}
+	const n = 4
+	cs, clock, _ := replicas(t, n, fleet, WithMaxRetries(0), WithVendor(Coze),
+		WithBreaker(BreakerSettings{ConsecutiveFailures: 3, OpenTimeout: 10 * time.Second, MaxOpenTimeout: 30 * time.Second}))
+	ctx := context.Background()
+	scope := canonicalHost(mustURL(t, srv.URL))
+	for i := 0; i < 3; i++ {
+		require.ErrorIs(t, getJSON(cs[0], ctx, srv.URL+"/v1/x"), ErrUnavailable)
+	}
+	hits := 3
+	for round, period := range []time.Duration{20 * time.Second, 30 * time.Second} {
+		clock.Advance(time.Minute)
+		prober := cs[1+round] // a replica whose own breaker never opened
+		require.ErrorIs(t, getJSON(prober, ctx, srv.URL+"/v1/x"), ErrUnavailable, "the trial fails")
+		hits++
+		require.Equal(t, hits, srv.Hits())
+		h, ok := fleet.Held(scope)
+		require.True(t, ok)
+		assert.Equal(t, period, h.Period)
+		assert.Equal(t, clock.Now().Add(period), h.Until)
+		for _, c := range cs {
+			err := getJSON(c, ctx, srv.URL+"/v1/x")
+			require.ErrorIs(t, err, ErrCircuitOpen)
+			var e *Error
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, period, e.RetryAfter)
+		}
+		assert.Equal(t, hits, srv.Hits(), "no replica sends while it is open again")
+	}
+	clock.Advance(time.Minute)
+	require.NoError(t, getJSON(cs[3], ctx, srv.URL+"/v1/x"), "the third trial succeeds")
+	for _, c := range cs {
+		require.NoError(t, getJSON(c, ctx, srv.URL+"/v1/x"))
+	}
+	granted, verdicts := fleet.counts()
+	assert.Equal(t, 3, granted)
+	assert.Equal(t, []bool{false, false, true}, verdicts)
+}
+
+// A trial answered with neither success nor failure (a rate limit) gives
+// the lease up without a new hold: the next request is the next trial.
+func TestFleetTrialGivenUp(t *testing.T) {
+	srv := newScripted(t, step{status: 503}, step{status: 429}, jsonStep(200, okCoze))
+	fleet := &probeFleet{lease: 5 * time.Second}
+	cs, clock, _ := replicas(t, 2, fleet, WithMaxRetries(0), WithVendor(Coze),
+		WithBreaker(BreakerSettings{ConsecutiveFailures: 1, OpenTimeout: 10 * time.Second}))
+	ctx := context.Background()
+	require.ErrorIs(t, getJSON(cs[0], ctx, srv.URL+"/v1/x"), ErrUnavailable)
+	clock.Advance(10 * time.Second)
+	require.ErrorIs(t, getJSON(cs[1], ctx, srv.URL+"/v1/x"), ErrRateLimited)
+	require.NoError(t, getJSON(cs[0], ctx, srv.URL+"/v1/x"), "the next request is the trial")
+	granted, verdicts := fleet.counts()
+	assert.Equal(t, 2, granted)
+	assert.Equal(t, []bool{false, true}, verdicts)
+	assert.Equal(t, 3, srv.Hits())
+}
+
+// Whatever period an ended open circuit claims, a failed trial opens the
+// next one within the breaker's OpenTimeout and MaxOpenTimeout.
+func TestFleetTrialPeriodBounded(t *testing.T) {
+	srv := newScripted(t, step{status: 503})
+	for name, tc := range map[string]struct{ claimed, want time.Duration }{
+		"huge":     {claimed: 1 << 62, want: time.Minute},
+		"negative": {claimed: -time.Hour, want: 2 * time.Second},
+		"unknown":  {claimed: 0, want: 2 * time.Second},
+		"doubled":  {claimed: 5 * time.Second, want: 10 * time.Second},
+	} {
+		t.Run(name, func(t *testing.T) {
+			fleet := &probeFleet{lease: 5 * time.Second}
+			cs, clock, _ := replicas(t, 1, fleet, WithMaxRetries(0),
+				WithBreaker(BreakerSettings{OpenTimeout: 2 * time.Second, MaxOpenTimeout: time.Minute}))
+			scope := canonicalHost(mustURL(t, srv.URL))
+			fleet.Hold(scope, FleetHold{Until: clock.Now().Add(-time.Second), Kind: KindUnavailable, Code: circuitOpenCode, Period: tc.claimed})
+			require.ErrorIs(t, getJSON(cs[0], context.Background(), srv.URL+"/v1/x"), ErrUnavailable)
+			h, ok := fleet.Held(scope)
+			require.True(t, ok)
+			assert.Equal(t, tc.want, h.Period)
+			assert.Equal(t, clock.Now().Add(tc.want), h.Until)
+		})
+	}
+}
+
+// A request elected to send the trial but over its scope's quota is not
+// sent: the lease is given up, and a later request sends the trial.
+func TestFleetTrialOverQuota(t *testing.T) {
+	srv := newScripted(t, jsonStep(200, okCoze))
+	fleet := &probeFleet{lease: 5 * time.Second}
+	cs, clock, _ := replicas(t, 1, fleet, WithMaxRetries(0), WithMaxRetryWait(time.Second),
+		WithQuota(srv.URL, Quota{Requests: 1, Per: time.Minute}))
+	ctx := context.Background()
+	require.NoError(t, getJSON(cs[0], ctx, srv.URL+"/v1/x"), "uses the quota up")
+	scope := canonicalHost(mustURL(t, srv.URL))
+	fleet.Hold(scope, FleetHold{Until: clock.Now().Add(-time.Second), Kind: KindUnavailable, Code: circuitOpenCode, Period: time.Second})
+
+	err := getJSON(cs[0], ctx, srv.URL+"/v1/x")
+	var he *HoldError
+	require.ErrorAs(t, err, &he)
+	assert.Equal(t, quotaCode, he.Code)
+	granted, verdicts := fleet.counts()
+	assert.Equal(t, 1, granted)
+	assert.Equal(t, []bool{false}, verdicts, "the lease is given up")
+	assert.Equal(t, 1, srv.Hits())
+
+	clock.Advance(time.Minute)
+	require.NoError(t, getJSON(cs[0], ctx, srv.URL+"/v1/x"), "the next request is the trial")
+	granted, verdicts = fleet.counts()
+	assert.Equal(t, 2, granted)
+	assert.Equal(t, []bool{false, true}, verdicts)
+	_, ok := fleet.Held(scope)
+	assert.False(t, ok)
 }

@@ -48,6 +48,7 @@ type Transport struct {
 	base   http.RoundTripper
 	cfg    config
 	scopes *scopes
+	prober FleetProber // cfg.fleet, when it elects the fleet's trial requests
 
 	// Seams for tests: the random source of jitter, and the time
 	// go-retryablehttp sleeps for a decided wait (nil: the wait itself).
@@ -79,6 +80,7 @@ func (t *Transport) setup(base http.RoundTripper, cfg config) {
 			base = dt
 		}
 		t.base, t.cfg = base, cfg
+		t.prober, _ = cfg.fleet.(FleetProber)
 		t.scopes = newScopes(&t.cfg, t.breakerChanged)
 		t.ready.Store(true)
 	})
@@ -143,6 +145,7 @@ type callState struct {
 	next     io.ReadCloser // the next attempt's body, rewound by checkRetry
 	spent    int64         // budget tokens spent on this request's retries
 	held     *hold         // the hold this request's own response set, which its retry waits out itself
+	trial    *hold         // the fleet's ended open circuit whose trial this attempt is (call.probe); nil if none
 }
 
 var calls = sync.Pool{New: func() any {
@@ -243,6 +246,9 @@ func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	if err != nil {
 		closeBody(r)
+		if c.trial != nil {
+			c.endTrial(errBreakerExcluded) // elected, but over the quota: not sent
+		}
 		c.attempted(r, timeNow(), nil, err)
 		return nil, err
 	}
@@ -253,6 +259,9 @@ func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 		var err error
 		if done, err = b.allow(start); err != nil {
 			closeBody(r)
+			if c.trial != nil {
+				c.endTrial(errBreakerExcluded)
+			}
 			c.attempted(r, start, nil, err)
 			return nil, err
 		}
@@ -264,8 +273,12 @@ func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 			stop(false)
 		}
 		err = c.attemptError(r, err)
+		outcome := c.breakerOutcomeOf(err)
 		if done != nil {
-			b.report(done, c.breakerOutcomeOf(err))
+			b.report(done, outcome)
+		}
+		if c.trial != nil {
+			c.endTrial(outcome)
 		}
 		c.attempted(r, start, nil, err)
 		return nil, err
@@ -308,6 +321,9 @@ func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 	if done != nil {
 		b.report(done, outcome)
 	}
+	if c.trial != nil {
+		c.endTrial(outcome)
+	}
 	c.observeQuota(outcome)
 	if c.verdict == nil && c.scope.budget != nil {
 		c.scope.budget.refund(1 + c.spent)
@@ -323,7 +339,9 @@ func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 // when that fits the request's deadline and MaxRetryWait, and otherwise is
 // not sent and fails at once with a *HoldError. So after a Retry-After: 20
 // the other requests to the host do not each collect their own refusal.
-// With WithFleet, the hold is the later of the scope's and the fleet's.
+// With WithFleet, the hold is the later of the scope's and the fleet's;
+// a fleet's open circuit that has ended sends only the trial the fleet
+// elects (call.probe).
 func (c *call) waitOutHold(r *http.Request) error {
 	h := c.scope.hold.Load()
 	if c.t.cfg.fleet != nil {
@@ -331,6 +349,9 @@ func (c *call) waitOutHold(r *http.Request) error {
 	}
 	if h == nil || h == c.held {
 		return nil // none, or this request's own, which its retry wait covers
+	}
+	if h.trial {
+		return c.probe(r, h)
 	}
 	now := timeNow()
 	left := h.until.Sub(now)
@@ -632,7 +653,8 @@ func (t *Transport) breakerChanged(ch BreakerChange) {
 		// The other replicas leave the scope alone while it is open here.
 		if sc, ok := t.scopes.lookup(ch.Host); ok && sc.breaker != nil {
 			if until := sc.breaker.openUntil.Load(); until > 0 {
-				f.Hold(ch.Host, FleetHold{Until: time.Unix(0, until), Kind: KindUnavailable, Code: circuitOpenCode})
+				f.Hold(ch.Host, FleetHold{Until: time.Unix(0, until), Kind: KindUnavailable, Code: circuitOpenCode,
+					Period: sc.breaker.period()})
 			}
 		}
 	}

@@ -15,10 +15,12 @@
 // mode, visible through WithLogger, WithHooks and Stats), and the fleet
 // catches up when Redis answers again.
 //
+// A replica's open circuit is shared the same way, and when it ends one
+// replica of the fleet, elected by a lease in Redis, sends the trial
+// request (Fleet implements memerr.FleetProber).
+//
 // A Fleet is also a memerr.Limiter: a quota set with memerr.WithQuota is
 // kept for the whole fleet by a GCRA in Redis (one bounded round trip per
 // request to that scope; the replica's local share when Redis fails), its
 // rate halved by the vendor's throttles and raised back by successes.
-//
-// Not shared yet: half-open probes (each replica probes on its own).
 package memerrfleet

@@ -20,6 +20,9 @@ const (
 	DefaultPrefix  = "memerr:"
 	DefaultRefresh = time.Second
 	DefaultTimeout = 500 * time.Millisecond
+	// DefaultLease is how long the replica elected to send the trial of
+	// an ended open circuit holds its lease (see WithLease).
+	DefaultLease = 5 * time.Second
 	// queueSize bounds the holds waiting to be written to Redis; a hold
 	// beyond it stays local and is counted in Stats.Dropped.
 	queueSize = 1024
@@ -37,6 +40,13 @@ const (
 	// skewSlack is how far past now + memerr.MaxHint a hold may end and
 	// still be believed (the writer's clock may run ahead of ours).
 	skewSlack = time.Minute
+	// circuitGrace is how long an open circuit that has ended stays known
+	// (locally and in Redis) while no trial has closed it: the first
+	// request after it is the fleet's trial. After it, the circuit is
+	// forgotten and each replica's breaker decides alone.
+	circuitGrace = 10 * time.Minute
+	// circuitOpen is the Code of a replica's open circuit.
+	circuitOpen = "circuit_open"
 )
 
 // Fleet is a memerr.Fleet on Redis, and a memerr.Limiter for the quotas of
@@ -49,12 +59,14 @@ type Fleet struct {
 	channel string // prefix + "holds"
 	refresh time.Duration
 	timeout time.Duration
+	lease   time.Duration
 	logger  *slog.Logger
 	hooks   Hooks
 	now     func() time.Time
 
-	mu    sync.RWMutex
-	holds map[string]memerr.FleetHold
+	mu     sync.RWMutex
+	holds  map[string]memerr.FleetHold
+	probes map[string]probe // trial leases known locally, by scope
 
 	queue    chan write
 	poke     chan struct{} // asks the refresh loop for a refresh now
@@ -63,6 +75,7 @@ type Fleet struct {
 	dropped  atomic.Uint64
 	ignored  atomic.Uint64
 	applied  atomic.Uint64
+	trials   atomic.Uint64
 	quota    *quotas
 
 	ctx    context.Context
@@ -71,9 +84,25 @@ type Fleet struct {
 	closed sync.Once
 }
 
+// write is a hold to store in Redis, or (end set) the end of a trial.
 type write struct {
 	scope string
 	hold  memerr.FleetHold
+	end   *trialEnd
+}
+
+// probe is a trial lease known locally: this replica's (token set), or
+// another's, until its end; no request of the scope asks Redis before then.
+type probe struct {
+	until time.Time
+	token string
+}
+
+// trialEnd is the verdict of this replica's trial, for Redis.
+type trialEnd struct {
+	closed bool
+	token  string
+	at     time.Time
 }
 
 // Hooks make the fleet's degraded mode visible. They run on the fleet's
@@ -94,6 +123,7 @@ type Stats struct {
 	Applied  uint64 // holds of other replicas (or of Redis) that were newer than the local copy
 	Ignored  uint64 // values or messages read from Redis that were corrupt, out of range or too long
 	Dropped  uint64 // holds not written to Redis because the queue was full
+	Trials   uint64 // trials of an ended open circuit this replica was elected to send
 }
 
 // Option configures a Fleet.
@@ -128,6 +158,19 @@ func WithTimeout(d time.Duration) Option {
 	}
 }
 
+// WithLease sets how long the replica elected to send the trial request of
+// an ended open circuit holds the lease: if it dies (or its trial takes
+// longer), another replica sends the trial once the lease has expired.
+// Give every replica the same lease, longer than the attempt timeout.
+// Default: DefaultLease (5 s); zero or less keeps the default.
+func WithLease(d time.Duration) Option {
+	return func(f *Fleet) {
+		if d > 0 {
+			f.lease = d
+		}
+	}
+}
+
 // WithLogger logs the degraded mode (Warn when Redis stops answering, Info
 // when it answers again) and ignored values (Debug). Default: silent.
 func WithLogger(l *slog.Logger) Option { return func(f *Fleet) { f.logger = l } }
@@ -147,8 +190,10 @@ func New(client redis.UniversalClient, opts ...Option) *Fleet {
 		prefix:  DefaultPrefix,
 		refresh: DefaultRefresh,
 		timeout: DefaultTimeout,
+		lease:   DefaultLease,
 		now:     time.Now,
 		holds:   map[string]memerr.FleetHold{},
+		probes:  map[string]probe{},
 		queue:   make(chan write, queueSize),
 		poke:    make(chan struct{}, 1),
 		again:   make(chan struct{}, 1),
@@ -181,7 +226,8 @@ func (f *Fleet) Close() error {
 
 // Stats returns the fleet's counters.
 func (f *Fleet) Stats() Stats {
-	return Stats{Degraded: f.degraded.Load(), Applied: f.applied.Load(), Ignored: f.ignored.Load(), Dropped: f.dropped.Load()}
+	return Stats{Degraded: f.degraded.Load(), Applied: f.applied.Load(), Ignored: f.ignored.Load(), Dropped: f.dropped.Load(),
+		Trials: f.trials.Load()}
 }
 
 // Active is the number of holds this replica knows that have not ended,
@@ -207,13 +253,15 @@ func (f *Fleet) Hold(scope string, h memerr.FleetHold) {
 		return
 	}
 	select {
-	case f.queue <- write{scope, h}:
+	case f.queue <- write{scope: scope, hold: h}:
 	default:
 		f.dropped.Add(1)
 	}
 }
 
-// Held is the hold known locally for scope; no I/O.
+// Held is the hold known locally for scope; no I/O. An open circuit that
+// has ended stays known until a trial closes it (see Probe), for at most
+// ten minutes.
 func (f *Fleet) Held(scope string) (memerr.FleetHold, bool) {
 	f.mu.RLock()
 	h, ok := f.holds[scope]
@@ -223,6 +271,8 @@ func (f *Fleet) Held(scope string) (memerr.FleetHold, bool) {
 
 // keep stores h for scope unless the local copy ends as late or later,
 // or h comes from Redis (remote) for a new scope when maxHolds are kept.
+// Another replica's lease of the scope's trial, if known, is forgotten: a
+// later hold ends that trial.
 func (f *Fleet) keep(scope string, h memerr.FleetHold, remote bool) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -231,7 +281,24 @@ func (f *Fleet) keep(scope string, h memerr.FleetHold, remote bool) bool {
 		return false
 	}
 	f.holds[scope] = h
+	if p, ok := f.probes[scope]; ok && p.token == "" {
+		delete(f.probes, scope)
+	}
 	return true
+}
+
+// isCircuit reports whether h is a replica's open circuit.
+func isCircuit(h memerr.FleetHold) bool {
+	return h.Kind == memerr.KindUnavailable && h.Code == circuitOpen
+}
+
+// live reports whether h is still worth keeping at now: it has not ended,
+// or it is an open circuit that ended less than circuitGrace ago.
+func live(h memerr.FleetHold, now time.Time) bool {
+	if isCircuit(h) {
+		return h.Until.Add(circuitGrace).After(now)
+	}
+	return h.Until.After(now)
 }
 
 // holdScript keeps the later of two holds: the stored one stays when it
@@ -241,7 +308,8 @@ func (f *Fleet) keep(scope string, h memerr.FleetHold, remote bool) bool {
 var holdScript = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 if cur then
-  local u = tonumber(string.match(cur, '^v1|(%d+)|'))
+  local u = string.match(cur, '^v%d|(%d+)|')
+  u = u and tonumber(u)
   if u and u >= tonumber(ARGV[1]) and u <= tonumber(ARGV[5]) then
     return 0
   end
@@ -260,7 +328,11 @@ func (f *Fleet) writeLoop() {
 		case <-f.ctx.Done():
 			return
 		case w := <-f.queue:
-			f.result(f.write(w))
+			if w.end != nil {
+				f.result(f.endTrial(w.scope, w.end))
+			} else {
+				f.result(f.write(w))
+			}
 		case <-f.again:
 			f.rewrite()
 		}
@@ -279,9 +351,14 @@ func (f *Fleet) write(w write) error {
 }
 
 // scriptArgs are holdScript's keys and arguments for w; ok is false when
-// the hold has ended.
+// the hold is no longer live. The key expires when the hold ends, or for
+// an open circuit circuitGrace later.
 func (f *Fleet) scriptArgs(w write, now time.Time) (keys []string, args []any, ok bool) {
-	ttl := w.hold.Until.Sub(now).Milliseconds()
+	end := w.hold.Until
+	if isCircuit(w.hold) {
+		end = end.Add(circuitGrace)
+	}
+	ttl := end.Sub(now).Milliseconds()
 	if ttl <= 0 {
 		return nil, nil, false
 	}
@@ -291,6 +368,9 @@ func (f *Fleet) scriptArgs(w write, now time.Time) (keys []string, args []any, o
 }
 
 func (f *Fleet) key(scope string) string { return f.prefix + "hold:" + scope }
+
+// leaseKey is the key of scope's trial lease.
+func (f *Fleet) leaseKey(scope string) string { return f.prefix + "lease:" + scope }
 
 // subscribeLoop applies the holds the other replicas publish, and
 // subscribes again whenever the connection fails.
@@ -358,29 +438,47 @@ func (f *Fleet) receive(ps *redis.PubSub) {
 	}
 }
 
-// applyMessage applies a published "value|scope".
+// applyMessage applies a published "value|scope", or a trial's success,
+// "closed|<Unix ms>|scope".
 func (f *Fleet) applyMessage(p string) {
 	if len(p) > maxValue {
 		f.ignore("message too long")
 		return
 	}
-	// The value has five fields; the scope is the rest (it may hold '|').
-	parts := strings.SplitN(p, "|", 6)
-	if len(parts) != 6 || parts[5] == "" {
+	if rest, ok := strings.CutPrefix(p, "closed|"); ok {
+		at, scope, _ := strings.Cut(rest, "|")
+		ms, err := strconv.ParseInt(at, 10, 64)
+		if err != nil || scope == "" {
+			f.ignore("malformed message")
+			return
+		}
+		f.circuitClosed(scope, time.UnixMilli(ms))
+		return
+	}
+	// The value has five fields (six in v2); the scope is the rest (it
+	// may hold '|').
+	n := 5
+	if strings.HasPrefix(p, "v2|") {
+		n = 6
+	}
+	parts := strings.SplitN(p, "|", n+1)
+	if len(parts) != n+1 || parts[n] == "" {
 		f.ignore("malformed message")
 		return
 	}
-	f.apply(parts[5], strings.Join(parts[:5], "|"))
+	f.apply(parts[n], strings.Join(parts[:n], "|"))
 }
 
-// apply keeps the hold value v for scope if it reads well and is newer.
+// apply keeps the hold value v for scope if it reads well, is live and is
+// newer.
 func (f *Fleet) apply(scope, v string) {
-	h, ok := decode(v, f.now())
+	now := f.now()
+	h, ok := decode(v, now)
 	if !ok {
 		f.ignore("corrupt or out-of-range hold")
 		return
 	}
-	if h.Until.After(f.now()) && f.keep(scope, h, true) {
+	if live(h, now) && f.keep(scope, h, true) {
 		f.applied.Add(1)
 	}
 }
@@ -460,14 +558,20 @@ func (f *Fleet) readAll() error {
 	}
 }
 
-// prune forgets the holds that have ended.
+// prune forgets the holds that are no longer live and the leases that
+// have expired.
 func (f *Fleet) prune() {
 	now := f.now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for s, h := range f.holds {
-		if !h.Until.After(now) {
+		if !live(h, now) {
 			delete(f.holds, s)
+		}
+	}
+	for s, p := range f.probes {
+		if !p.until.After(now) {
+			delete(f.probes, s)
 		}
 	}
 }
@@ -505,7 +609,7 @@ func (f *Fleet) result(err error) {
 	}
 }
 
-// rewrite writes the local holds still running, so that those learned or
+// rewrite writes the local holds still live, so that those learned or
 // missed while Redis was away reach it: in pipelines of rewriteBatch, each
 // under the timeout; it stops at the first failure.
 func (f *Fleet) rewrite() {
@@ -513,8 +617,8 @@ func (f *Fleet) rewrite() {
 	f.mu.RLock()
 	ws := make([]write, 0, len(f.holds))
 	for s, h := range f.holds {
-		if h.Until.After(now) {
-			ws = append(ws, write{s, h})
+		if live(h, now) {
+			ws = append(ws, write{scope: s, hold: h})
 		}
 	}
 	f.mu.RUnlock()
@@ -541,19 +645,35 @@ func (f *Fleet) rewrite() {
 	f.result(err)
 }
 
-// encode writes a hold as "v1|until-ms|kind|vendor|code".
+// encode writes a hold as "v1|until-ms|kind|vendor|code", or, when it
+// has a Period (an open circuit's), "v2|until-ms|kind|vendor|code|period-ms".
+// Replicas of the previous release read v1 only: they share the other holds
+// with this one.
 func encode(h memerr.FleetHold) string {
-	return "v1|" + strconv.FormatInt(h.Until.UnixMilli(), 10) + "|" + strconv.Itoa(int(h.Kind)) + "|" +
+	v := "|" + strconv.FormatInt(h.Until.UnixMilli(), 10) + "|" + strconv.Itoa(int(h.Kind)) + "|" +
 		clean(string(h.Vendor), 32) + "|" + clean(h.Code, 64)
+	if p := min(h.Period, memerr.MaxHint).Milliseconds(); p > 0 {
+		return "v2" + v + "|" + strconv.FormatInt(p, 10)
+	}
+	return "v1" + v
 }
 
 // decode reads a hold written by encode. Anything else, a kind other than
 // a rate limit, a quota failure or an open circuit (KindUnavailable with
-// the code "circuit_open"), or an end past now + memerr.MaxHint
-// (and a minute of clock skew) is refused.
+// the code "circuit_open"), an end past now + memerr.MaxHint (and a
+// minute of clock skew), or a period past memerr.MaxHint is refused.
 func decode(v string, now time.Time) (memerr.FleetHold, bool) {
 	parts := strings.Split(v, "|")
-	if len(parts) != 5 || parts[0] != "v1" {
+	var period time.Duration
+	switch {
+	case len(parts) == 5 && parts[0] == "v1":
+	case len(parts) == 6 && parts[0] == "v2":
+		ms, err := strconv.ParseInt(parts[5], 10, 64)
+		if err != nil || ms < 0 || ms > memerr.MaxHint.Milliseconds() {
+			return memerr.FleetHold{}, false
+		}
+		period = time.Duration(ms) * time.Millisecond
+	default:
 		return memerr.FleetHold{}, false
 	}
 	ms, err := strconv.ParseInt(parts[1], 10, 64)
@@ -570,14 +690,14 @@ func decode(v string, now time.Time) (memerr.FleetHold, bool) {
 	case err != nil:
 		return memerr.FleetHold{}, false
 	case kind == memerr.KindRateLimited, kind == memerr.KindQuotaExceeded:
-	case kind == memerr.KindUnavailable && code == "circuit_open": // a replica's open breaker
+	case kind == memerr.KindUnavailable && code == circuitOpen: // a replica's open breaker
 	default:
 		return memerr.FleetHold{}, false
 	}
 	if len(vendor) > 32 || len(code) > 64 || clean(vendor, 32) != vendor || clean(code, 64) != code {
 		return memerr.FleetHold{}, false
 	}
-	return memerr.FleetHold{Until: until, Kind: memerr.Kind(k), Vendor: memerr.Vendor(vendor), Code: code}, true
+	return memerr.FleetHold{Until: until, Kind: memerr.Kind(k), Vendor: memerr.Vendor(vendor), Code: code, Period: period}, true
 }
 
 // clean keeps printable ASCII other than '|', up to n bytes.

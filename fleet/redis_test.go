@@ -210,7 +210,11 @@ func TestRealRedisKilledAndRestarted(t *testing.T) {
 	require.Eventually(t, func() bool { _, ok := b.fleet.Held(held.scope()); return ok }, 3*time.Second, time.Millisecond,
 		"the hold learned during the outage is shared once Redis is back")
 	back := time.Since(restarted)
-	assert.Equal(t, int32(1), recovered.Load())
+	// Recovered at least once, and never more often than degraded: on a
+	// loaded machine an operation can time out again just after the
+	// restart, which is one more degraded spell and one more recovery.
+	assert.GreaterOrEqual(t, recovered.Load(), int32(1))
+	assert.LessOrEqual(t, recovered.Load(), degraded.Load())
 	_, err = b.get(held.URL + "/v3/chat")
 	require.ErrorIs(t, err, memerr.ErrRateLimited)
 	assert.Equal(t, int64(1), held.hits.Load())
