@@ -30,9 +30,6 @@ type figure struct {
 // notEnforced names the figures the short run reports without failing on
 // them, and why.
 var notEnforced = map[string]string{
-	// Until the lease lands, every replica whose own breaker tripped
-	// probes when its own period ends.
-	"probes": "one half-open probe per fleet is not in the library yet",
 	// The trip burst: each replica counts its own failures before the
 	// first breaker opens and shares it, so a working fleet of 4 sends
 	// about 3× one replica alone, and 4 independent replicas 4×: no

@@ -249,8 +249,9 @@ func (s *stamp) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // timedFleet times each call the transport makes into the fleet: the time
 // fleet mode adds to a request's own path. The Transport finds the
-// fleet's other roles (memerr.Limiter for the shared quota) by type
-// assertion, so timedFleet passes each of them on.
+// fleet's other roles (memerr.FleetProber for one trial per fleet,
+// memerr.Limiter for the shared quota) by type assertion, so timedFleet
+// passes each of them on.
 type timedFleet struct {
 	f  *memerrfleet.Fleet
 	mu sync.Mutex
@@ -258,9 +259,23 @@ type timedFleet struct {
 }
 
 var (
-	_ memerr.Fleet   = (*timedFleet)(nil)
-	_ memerr.Limiter = (*timedFleet)(nil)
+	_ memerr.Fleet       = (*timedFleet)(nil)
+	_ memerr.FleetProber = (*timedFleet)(nil)
+	_ memerr.Limiter     = (*timedFleet)(nil)
 )
+
+func (t *timedFleet) Probe(ctx context.Context, scope string) bool {
+	start := time.Now()
+	ok := t.f.Probe(ctx, scope)
+	t.note(time.Since(start))
+	return ok
+}
+
+func (t *timedFleet) Verdict(scope string, closed bool) {
+	start := time.Now()
+	t.f.Verdict(scope, closed)
+	t.note(time.Since(start))
+}
 
 func (t *timedFleet) Take(scope string, q memerr.Quota, maxWait time.Duration) (time.Duration, bool) {
 	start := time.Now()
