@@ -372,11 +372,17 @@ func (f *Fleet) key(scope string) string { return f.prefix + "hold:" + scope }
 // leaseKey is the key of scope's trial lease.
 func (f *Fleet) leaseKey(scope string) string { return f.prefix + "lease:" + scope }
 
+// maxResubscribe bounds the pause between two subscriptions while Redis
+// does not answer. It is also how soon after Redis returns this replica
+// notices (the subscription is what usually notices first), writes its
+// own holds back and reads the others': well within a second.
+const maxResubscribe = 250 * time.Millisecond
+
 // subscribeLoop applies the holds the other replicas publish, and
 // subscribes again whenever the connection fails.
 func (f *Fleet) subscribeLoop() {
 	defer f.wg.Done()
-	pause := 100 * time.Millisecond
+	pause := 50 * time.Millisecond
 	for f.ctx.Err() == nil {
 		ps := f.client.Subscribe(f.ctx, f.channel)
 		if err := f.confirm(ps); err != nil {
@@ -386,10 +392,10 @@ func (f *Fleet) subscribeLoop() {
 			case <-f.ctx.Done():
 			case <-time.After(pause):
 			}
-			pause = min(2*pause, 2*time.Second)
+			pause = min(2*pause, maxResubscribe)
 			continue
 		}
-		pause = 100 * time.Millisecond
+		pause = 50 * time.Millisecond
 		f.result(nil)
 		// Read what was published while unsubscribed; Close ends a
 		// receive in progress.
