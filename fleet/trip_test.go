@@ -1,6 +1,7 @@
 package memerrfleet
 
 import (
+	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -23,7 +24,20 @@ func tripReplicas(t *testing.T, addr string, n int, s memerr.BreakerSettings) []
 		f := patientFleet(t, addr)
 		rs = append(rs, &replica{fleet: f, client: memerr.NewClient(memerr.WithFleet(f), memerr.WithMaxRetries(0), memerr.WithBreaker(s))})
 	}
+	subscribed(t, addr, n)
 	return rs
+}
+
+// subscribed waits until n fleets listen on addr's channel: a count
+// published before a replica subscribes does not reach it (the refresh
+// repairs holds, not counts).
+func subscribed(t *testing.T, addr string, n int) {
+	t.Helper()
+	rdb := newClient(t, addr)
+	require.Eventually(t, func() bool {
+		subs, err := rdb.PubSubNumSub(context.Background(), "memerr:holds").Result()
+		return err == nil && subs["memerr:holds"] >= int64(n)
+	}, slow, poll, "the replicas listen")
 }
 
 // knowsCount waits until every replica knows the fleet's count of scope
