@@ -1,66 +1,51 @@
 package memerrfleet
 
 import (
-	"context"
-	"errors"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/memerr/memerr"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
-// Over a real redis-server: eight replicas, each sending every 10 ms to a
-// vendor that answers 503, stop after about five failures across the
-// fleet (their breakers trip on five in a row), not 8×5: the replicas trip
-// together. The trip burst is logged; the bound leaves room for the
-// requests already in flight while the open circuit travels.
+// Over a real redis-server: eight replicas failing in turn against a
+// vendor that answers 503 open the circuit for all after five failures
+// across the fleet (their breakers trip on five in a row), not 8×5; a
+// success then starts the count again. Each failure waits until every
+// replica knows the count, so the figure does not depend on the machine's
+// speed (the fleet simulation measures replicas sending at once).
 func TestRealRedisTripTogether(t *testing.T) {
 	r := startRedis(t)
 	v := newTrialVendor(t, http.StatusServiceUnavailable, false)
-	const n = 8
-	rs := tripReplicas(t, r.addr(), n, tripBreaker)
-
+	rs := tripReplicas(t, r.addr(), 8, tripBreaker)
+	scope := v.scope()
+	for i := 0; i < 5; i++ {
+		_, err := rs[i].get(v.URL + "/v1/x")
+		require.ErrorIs(t, err, memerr.ErrUnavailable)
+		if i < 4 {
+			knowsCount(t, rs, scope, int64(i+1))
+		}
+	}
 	start := time.Now()
-	var wg sync.WaitGroup
-	stopped := make([]time.Duration, n)
+	var slowest time.Duration
 	for i, rep := range rs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			tick := time.NewTicker(10 * time.Millisecond)
-			defer tick.Stop()
-			for j := 0; j < 50; j++ {
-				err := rep.client.DoJSON(context.Background(), http.MethodGet, v.URL+"/v1/x", nil, nil)
-				if err != nil && assert.ErrorIs(t, err, memerr.ErrUnavailable) && errorIsCircuit(err) {
-					stopped[i] = time.Since(start)
-					return
-				}
-				<-tick.C
-			}
-			t.Errorf("replica %d never stopped", i)
-		}()
+		require.Eventually(t, func() bool { h, ok := rep.fleet.Held(scope); return ok && h.Until.After(time.Now()) }, slow, 100*time.Microsecond,
+			"replica %d learns the open circuit", i)
+		slowest = max(slowest, time.Since(start))
+		_, err := rep.get(v.URL + "/v1/x")
+		require.ErrorIs(t, err, memerr.ErrCircuitOpen, "replica %d fails at once", i)
 	}
-	wg.Wait()
-	hits := v.hits.Load()
-	var trips uint64
-	for _, rep := range rs {
-		trips += rep.fleet.Stats().Trips
-	}
-	t.Logf("fleet: %d replicas sending every 10 ms to a 503 vendor, breakers on 5 in a row: %d requests reached it before all stopped "+
-		"(independent replicas: %d); %d trips; the last replica stopped after %v", n, hits, n*5, trips, maxDuration(stopped).Round(time.Millisecond))
-	assert.GreaterOrEqual(t, hits, int64(5))
-	assert.LessOrEqual(t, hits, int64(2*5+n), "about five across the fleet, plus what was in flight; independent replicas send 40")
-	assert.Positive(t, trips, "the fleet's count opened the circuit")
-}
+	assert.Equal(t, int64(5), v.hits.Load(), "five requests reached the vendor, not 8×5")
+	assert.Equal(t, uint64(1), rs[4].fleet.Stats().Trips, "the replica whose failure reached five opened the circuit")
+	t.Logf("fleet: 8 replicas over real redis-server tripped together after 5 failures; the open circuit reached the last replica %v "+
+		"after the fifth failure returned", slowest.Round(time.Microsecond))
 
-func errorIsCircuit(err error) bool { return err != nil && errors.Is(err, memerr.ErrCircuitOpen) }
-
-func maxDuration(ds []time.Duration) (m time.Duration) {
-	for _, d := range ds {
-		m = max(m, d)
-	}
-	return m
+	// A failure, then a success on another replica: the count starts again.
+	other := v.scope() + "/other" // a scope no breaker uses: the fleet's count alone
+	rs[0].fleet.Failed(other, tripBreaker)
+	knowsCount(t, rs, other, 1)
+	rs[7].fleet.Succeeded(other)
+	knowsCount(t, rs, other, 0)
 }
