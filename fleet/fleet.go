@@ -338,7 +338,7 @@ func (f *Fleet) writeLoop() {
 			case w.end != nil:
 				f.result(f.endTrial(w.scope, w.end))
 			case w.fail != nil:
-				f.result(f.count(w.scope, w.fail))
+				f.result(f.countFailure(w.scope, w.fail))
 			default:
 				f.result(f.write(w))
 			}

@@ -124,10 +124,10 @@ func (f *Fleet) enqueue(w write) {
 // failKey is the key of scope's count of failures in a row.
 func (f *Fleet) failKey(scope string) string { return f.prefix + "fails:" + scope }
 
-// count runs a failure or a reset in Redis, on the write goroutine. A
+// countFailure runs a failure or a reset in Redis, on the write goroutine. A
 // failure that makes the count reach the threshold opens the circuit
 // here, and the open circuit is written and published at once.
-func (f *Fleet) count(scope string, w *failure) error {
+func (f *Fleet) countFailure(scope string, w *failure) error {
 	ctx, cancel := context.WithTimeout(f.ctx, f.timeout)
 	defer cancel()
 	keys := []string{f.failKey(scope)}
