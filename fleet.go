@@ -71,6 +71,34 @@ type FleetProber interface {
 	Verdict(scope string, closed bool)
 }
 
+// FleetTripper is implemented by a Fleet that also counts a scope's
+// breaker failures across the fleet, so that the replicas trip together:
+// without it, each replica's breaker spends its own ConsecutiveFailures
+// before it opens and shares its open circuit, and a fleet of N replicas
+// sends about N times the failures one replica does before it stops. The
+// Transport finds it on the Fleet given to WithFleet (a type assertion,
+// once) and, when its breakers are on, reports every attempt the breaker
+// counts: a failure to Failed, a success to Succeeded.
+//
+// The fleet keeps one count of failures in a row per scope, for all
+// replicas: a success on any replica starts it again from zero. When it
+// reaches the breaker's ConsecutiveFailures, the fleet opens the scope's
+// circuit for every replica: it records (Hold) a circuit hold (Kind
+// KindUnavailable, Code "circuit_open") ending OpenTimeout later, with
+// that Period, as a replica whose own breaker opens shares one. Each
+// replica's breaker keeps counting for itself too (the failure ratio over
+// its Window is its own), and decides alone when the fleet cannot count.
+type FleetTripper interface {
+	// Failed reports a breaker failure of scope on this replica; s are
+	// the breaker's settings, defaults applied. It runs on the request's
+	// goroutine and must not block: any I/O goes to another goroutine.
+	Failed(scope string, s BreakerSettings)
+	// Succeeded reports a breaker success of scope on this replica, which
+	// starts the fleet's count again. It runs after every success and must
+	// not block; it should do no I/O while the count is known to be zero.
+	Succeeded(scope string)
+}
+
 // circuitOpenCode is the Code of the hold a replica shares while its
 // breaker for a scope is open.
 const circuitOpenCode = "circuit_open"
@@ -82,8 +110,10 @@ const circuitOpenCode = "circuit_open"
 // scopes' keys (scheme://host:port by default, see WithBreakerScope).
 // When f is also a FleetProber, one replica of the fleet sends the trial
 // request when a shared open circuit ends, and the others wait for its
-// verdict. Default: none; a Transport without a fleet holds its scopes
-// alone.
+// verdict; when f is a FleetTripper, the replicas' breaker failures are
+// counted together, and the first ConsecutiveFailures in a row across the
+// fleet open the circuit for every replica. Default: none; a Transport
+// without a fleet holds its scopes alone.
 func WithFleet(f Fleet) Option { return func(c *config) { c.fleet = f } }
 
 // fleetHold is the later of h, the scope's own hold, and the fleet's hold

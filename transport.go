@@ -49,6 +49,9 @@ type Transport struct {
 	cfg    config
 	scopes *scopes
 	prober FleetProber // cfg.fleet, when it elects the fleet's trial requests
+	// tripper is cfg.fleet, when it counts breaker failures across the
+	// fleet and the breakers are on.
+	tripper FleetTripper
 
 	// Seams for tests: the random source of jitter, and the time
 	// go-retryablehttp sleeps for a decided wait (nil: the wait itself).
@@ -81,6 +84,9 @@ func (t *Transport) setup(base http.RoundTripper, cfg config) {
 		}
 		t.base, t.cfg = base, cfg
 		t.prober, _ = cfg.fleet.(FleetProber)
+		if !cfg.noBreaker {
+			t.tripper, _ = cfg.fleet.(FleetTripper)
+		}
 		t.scopes = newScopes(&t.cfg, t.breakerChanged)
 		t.ready.Store(true)
 	})
@@ -277,6 +283,9 @@ func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 		if done != nil {
 			b.report(done, outcome)
 		}
+		if t.tripper != nil {
+			c.countInFleet(outcome)
+		}
 		if c.trial != nil {
 			c.endTrial(outcome)
 		}
@@ -320,6 +329,9 @@ func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 	outcome := breakerOutcome(resp.StatusCode, c.verdict)
 	if done != nil {
 		b.report(done, outcome)
+	}
+	if t.tripper != nil {
+		c.countInFleet(outcome)
 	}
 	if c.trial != nil {
 		c.endTrial(outcome)
@@ -366,6 +378,18 @@ func (c *call) waitOutHold(r *http.Request) error {
 		return &HoldError{Scope: c.scope.key, Vendor: h.vendor, Code: h.code, Kind: h.kind, Remaining: left}
 	}
 	return c.t.sleep(r, wait)
+}
+
+// countInFleet reports an attempt's breaker outcome to the fleet's count of
+// failures in a row (FleetTripper): a failure counts, a success starts it
+// again, anything else (a rate limit, the caller's cancellation) neither.
+func (c *call) countInFleet(outcome error) {
+	switch outcome {
+	case nil:
+		c.t.tripper.Succeeded(c.scope.key)
+	case errBreakerFailure:
+		c.t.tripper.Failed(c.scope.key, c.t.cfg.breaker)
+	}
 }
 
 // attemptError names the cause of an attempt that got no response: the

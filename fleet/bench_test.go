@@ -80,3 +80,17 @@ func BenchmarkHeld(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkSucceeded is what the transport adds to each success with a
+// FleetTripper, while the fleet's count is zero, from parallel goroutines.
+func BenchmarkSucceeded(b *testing.B) {
+	m := miniredis.RunT(b)
+	f := New(newClient(b, m.Addr()))
+	defer f.Close()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			f.Succeeded("https://h3.example:443")
+		}
+	})
+}

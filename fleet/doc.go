@@ -17,7 +17,10 @@
 //
 // A replica's open circuit is shared the same way, and when it ends one
 // replica of the fleet, elected by a lease in Redis, sends the trial
-// request (Fleet implements memerr.FleetProber).
+// request (Fleet implements memerr.FleetProber). The replicas' breaker
+// failures are counted together (Fleet implements memerr.FleetTripper): the
+// first ConsecutiveFailures in a row across the fleet open the circuit for
+// every replica, instead of each replica spending its own.
 //
 // A Fleet is also a memerr.Limiter: a quota set with memerr.WithQuota is
 // kept for the whole fleet by a GCRA in Redis (one bounded round trip per

@@ -67,6 +67,7 @@ type Fleet struct {
 	mu     sync.RWMutex
 	holds  map[string]memerr.FleetHold
 	probes map[string]probe // trial leases known locally, by scope
+	counts map[string]count // the fleet's failures in a row, by scope, when above zero (trip.go)
 
 	queue    chan write
 	poke     chan struct{} // asks the refresh loop for a refresh now
@@ -76,6 +77,7 @@ type Fleet struct {
 	ignored  atomic.Uint64
 	applied  atomic.Uint64
 	trials   atomic.Uint64
+	trips    atomic.Uint64
 	quota    *quotas
 
 	ctx    context.Context
@@ -84,11 +86,13 @@ type Fleet struct {
 	closed sync.Once
 }
 
-// write is a hold to store in Redis, or (end set) the end of a trial.
+// write is a hold to store in Redis, or (end set) the end of a trial, or
+// (fail set) a breaker failure to count or a success to reset the count.
 type write struct {
 	scope string
 	hold  memerr.FleetHold
 	end   *trialEnd
+	fail  *failure
 }
 
 // probe is a trial lease known locally: this replica's (token set), or
@@ -124,6 +128,7 @@ type Stats struct {
 	Ignored  uint64 // values or messages read from Redis that were corrupt, out of range or too long
 	Dropped  uint64 // holds not written to Redis because the queue was full
 	Trials   uint64 // trials of an ended open circuit this replica was elected to send
+	Trips    uint64 // open circuits this replica opened for the fleet, its failure making the fleet's count reach the threshold
 }
 
 // Option configures a Fleet.
@@ -194,6 +199,7 @@ func New(client redis.UniversalClient, opts ...Option) *Fleet {
 		now:     time.Now,
 		holds:   map[string]memerr.FleetHold{},
 		probes:  map[string]probe{},
+		counts:  map[string]count{},
 		queue:   make(chan write, queueSize),
 		poke:    make(chan struct{}, 1),
 		again:   make(chan struct{}, 1),
@@ -227,7 +233,7 @@ func (f *Fleet) Close() error {
 // Stats returns the fleet's counters.
 func (f *Fleet) Stats() Stats {
 	return Stats{Degraded: f.degraded.Load(), Applied: f.applied.Load(), Ignored: f.ignored.Load(), Dropped: f.dropped.Load(),
-		Trials: f.trials.Load()}
+		Trials: f.trials.Load(), Trips: f.trips.Load()}
 }
 
 // Active is the number of holds this replica knows that have not ended,
@@ -328,9 +334,12 @@ func (f *Fleet) writeLoop() {
 		case <-f.ctx.Done():
 			return
 		case w := <-f.queue:
-			if w.end != nil {
+			switch {
+			case w.end != nil:
 				f.result(f.endTrial(w.scope, w.end))
-			} else {
+			case w.fail != nil:
+				f.result(f.countFailure(w.scope, w.fail))
+			default:
 				f.result(f.write(w))
 			}
 		case <-f.again:
@@ -444,11 +453,16 @@ func (f *Fleet) receive(ps *redis.PubSub) {
 	}
 }
 
-// applyMessage applies a published "value|scope", or a trial's success,
-// "closed|<Unix ms>|scope".
+// applyMessage applies a published "value|scope", a trial's success,
+// "closed|<Unix ms>|scope", or the fleet's count of a scope's failures in
+// a row, "fails|<n>|scope".
 func (f *Fleet) applyMessage(p string) {
 	if len(p) > maxValue {
 		f.ignore("message too long")
+		return
+	}
+	if rest, ok := strings.CutPrefix(p, "fails|"); ok {
+		f.applyCount(rest)
 		return
 	}
 	if rest, ok := strings.CutPrefix(p, "closed|"); ok {
@@ -564,8 +578,8 @@ func (f *Fleet) readAll() error {
 	}
 }
 
-// prune forgets the holds that are no longer live and the leases that
-// have expired.
+// prune forgets the holds that are no longer live, the leases that have
+// expired and the counts of failures learned more than circuitGrace ago.
 func (f *Fleet) prune() {
 	now := f.now()
 	f.mu.Lock()
@@ -578,6 +592,11 @@ func (f *Fleet) prune() {
 	for s, p := range f.probes {
 		if !p.until.After(now) {
 			delete(f.probes, s)
+		}
+	}
+	for s, c := range f.counts {
+		if now.Sub(c.at) > circuitGrace {
+			delete(f.counts, s) // long expired in Redis
 		}
 	}
 }

@@ -250,8 +250,8 @@ func (s *stamp) RoundTrip(r *http.Request) (*http.Response, error) {
 // timedFleet times each call the transport makes into the fleet: the time
 // fleet mode adds to a request's own path. The Transport finds the
 // fleet's other roles (memerr.FleetProber for one trial per fleet,
-// memerr.Limiter for the shared quota) by type assertion, so timedFleet
-// passes each of them on.
+// memerr.FleetTripper for tripping together, memerr.Limiter for the
+// shared quota) by type assertion, so timedFleet passes each of them on.
 type timedFleet struct {
 	f  *memerrfleet.Fleet
 	mu sync.Mutex
@@ -259,10 +259,23 @@ type timedFleet struct {
 }
 
 var (
-	_ memerr.Fleet       = (*timedFleet)(nil)
-	_ memerr.FleetProber = (*timedFleet)(nil)
-	_ memerr.Limiter     = (*timedFleet)(nil)
+	_ memerr.Fleet        = (*timedFleet)(nil)
+	_ memerr.FleetProber  = (*timedFleet)(nil)
+	_ memerr.FleetTripper = (*timedFleet)(nil)
+	_ memerr.Limiter      = (*timedFleet)(nil)
 )
+
+func (t *timedFleet) Failed(scope string, s memerr.BreakerSettings) {
+	start := time.Now()
+	t.f.Failed(scope, s)
+	t.note(time.Since(start))
+}
+
+func (t *timedFleet) Succeeded(scope string) {
+	start := time.Now()
+	t.f.Succeeded(scope)
+	t.note(time.Since(start))
+}
 
 func (t *timedFleet) Probe(ctx context.Context, scope string) bool {
 	start := time.Now()
