@@ -252,9 +252,7 @@ func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	if err != nil {
 		closeBody(r)
-		if c.trial != nil {
-			c.endTrial(errBreakerExcluded) // elected, but over the quota: not sent
-		}
+		c.report(nil, errBreakerExcluded) // a trial elected but over the quota is given up
 		c.attempted(r, timeNow(), nil, err)
 		return nil, err
 	}
@@ -265,9 +263,7 @@ func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 		var err error
 		if done, err = b.allow(start); err != nil {
 			closeBody(r)
-			if c.trial != nil {
-				c.endTrial(errBreakerExcluded)
-			}
+			c.report(nil, errBreakerExcluded)
 			c.attempted(r, start, nil, err)
 			return nil, err
 		}
@@ -279,16 +275,7 @@ func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 			stop(false)
 		}
 		err = c.attemptError(r, err)
-		outcome := c.breakerOutcomeOf(err)
-		if done != nil {
-			b.report(done, outcome)
-		}
-		if t.tripper != nil {
-			c.countInFleet(outcome)
-		}
-		if c.trial != nil {
-			c.endTrial(outcome)
-		}
+		c.report(done, c.breakerOutcomeOf(err))
 		c.attempted(r, start, nil, err)
 		return nil, err
 	}
@@ -327,15 +314,7 @@ func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 	}
 	outcome := breakerOutcome(resp.StatusCode, c.verdict)
-	if done != nil {
-		b.report(done, outcome)
-	}
-	if t.tripper != nil {
-		c.countInFleet(outcome)
-	}
-	if c.trial != nil {
-		c.endTrial(outcome)
-	}
+	c.report(done, outcome)
 	c.observeQuota(outcome)
 	if c.verdict == nil && c.scope.budget != nil {
 		c.scope.budget.refund(1 + c.spent)
@@ -378,6 +357,22 @@ func (c *call) waitOutHold(r *http.Request) error {
 		return &HoldError{Scope: c.scope.key, Vendor: h.vendor, Code: h.code, Kind: h.kind, Remaining: left}
 	}
 	return c.t.sleep(r, wait)
+}
+
+// report tells how an attempt ended (its breaker outcome) to those that
+// count outcomes: the scope's breaker (done, from allow; nil when the
+// attempt did not pass it), the fleet's count of failures in a row, and the
+// fleet's trial when this attempt is it.
+func (c *call) report(done func(error), outcome error) {
+	if done != nil {
+		c.scope.breaker.report(done, outcome)
+	}
+	if c.t.tripper != nil {
+		c.countInFleet(outcome)
+	}
+	if c.trial != nil {
+		c.endTrial(outcome)
+	}
 }
 
 // countInFleet reports an attempt's breaker outcome to the fleet's count of
