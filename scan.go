@@ -37,7 +37,7 @@ func (v value) String() string {
 			return out
 		}
 	}
-	if !utf8.Valid(v.raw) {
+	if v.notPlain && !utf8.Valid(v.raw) { // an ASCII string is valid UTF-8
 		return string([]rune(string(v.raw))) // each invalid byte becomes U+FFFD, as encoding/json does
 	}
 	return string(v.raw)
