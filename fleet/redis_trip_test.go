@@ -21,13 +21,7 @@ func TestRealRedisTripTogether(t *testing.T) {
 	v := newTrialVendor(t, http.StatusServiceUnavailable, false)
 	rs := tripReplicas(t, r.addr(), 8, tripBreaker)
 	scope := v.scope()
-	for i := 0; i < 5; i++ {
-		_, err := rs[i].get(v.URL + "/v1/x")
-		require.ErrorIs(t, err, memerr.ErrUnavailable)
-		if i < 4 {
-			knowsCount(t, rs, scope, int64(i+1))
-		}
-	}
+	failInTurn(t, rs, v.URL+"/v1/x", scope, 5)
 	start := time.Now()
 	var slowest time.Duration
 	for i, rep := range rs {

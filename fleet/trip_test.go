@@ -40,6 +40,19 @@ func subscribed(t *testing.T, addr string, n int) {
 	}, slow, poll, "the replicas listen")
 }
 
+// failInTurn has replicas 0 to n-1 each send one request to url, which
+// fails, each failure known by every replica before the next is sent.
+func failInTurn(t *testing.T, rs []*replica, url, scope string, n int) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		_, err := rs[i].get(url)
+		require.ErrorIs(t, err, memerr.ErrUnavailable)
+		if i < n-1 {
+			knowsCount(t, rs, scope, int64(i+1))
+		}
+	}
+}
+
 // knowsCount waits until every replica knows the fleet's count of scope
 // as n (0: none).
 func knowsCount(t *testing.T, rs []*replica, scope string, n int64) {
@@ -61,13 +74,7 @@ func TestTripTogether(t *testing.T) {
 	v := newTrialVendor(t, http.StatusServiceUnavailable, false)
 	rs := tripReplicas(t, m.Addr(), 8, tripBreaker)
 	scope := v.scope()
-	for i := 0; i < 5; i++ {
-		_, err := rs[i].get(v.URL + "/v1/x")
-		require.ErrorIs(t, err, memerr.ErrUnavailable)
-		if i < 4 {
-			knowsCount(t, rs, scope, int64(i+1))
-		}
-	}
+	failInTurn(t, rs, v.URL+"/v1/x", scope, 5)
 	for i, r := range rs {
 		require.Eventually(t, func() bool { h, ok := r.fleet.Held(scope); return ok && h.Until.After(time.Now()) }, slow, poll,
 			"replica %d learns the open circuit", i)
