@@ -55,7 +55,7 @@ const (
 // It is safe for concurrent use.
 type Fleet struct {
 	client  redis.UniversalClient
-	prefix  string // keys: prefix + "hold:" + scope
+	prefix  string // keys: prefix + "hold:{" + scope + "}" and others (README.md, "Keys")
 	channel string // prefix + "holds"
 	refresh time.Duration
 	timeout time.Duration
