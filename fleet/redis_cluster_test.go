@@ -93,9 +93,14 @@ func startCluster(t *testing.T) []string {
 	return addrs
 }
 
+// clusterTimeout bounds the Redis operations of the cluster tests: they
+// check that no operation fails on a cluster, and must not fail on a slow
+// answer of a loaded machine.
+const clusterTimeout = 2 * time.Second
+
 func newClusterClient(t *testing.T, addrs []string) *redis.ClusterClient {
-	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, ContextTimeoutEnabled: true, DialTimeout: testTimeout,
-		ReadTimeout: testTimeout, WriteTimeout: testTimeout})
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, ContextTimeoutEnabled: true, DialTimeout: clusterTimeout,
+		ReadTimeout: clusterTimeout, WriteTimeout: clusterTimeout})
 	t.Cleanup(func() { rdb.Close() })
 	return rdb
 }
@@ -106,7 +111,8 @@ func clusterFleets(t *testing.T, addrs []string, n int, opts ...Option) []*Fleet
 	var fs []*Fleet
 	for i := 0; i < n; i++ {
 		hooks := WithHooks(Hooks{OnDegraded: func(err error) { t.Errorf("replica %d degraded: %v", i, err) }})
-		f := New(newClusterClient(t, addrs), append([]Option{WithRefresh(testRefresh), WithTimeout(testTimeout), hooks}, opts...)...)
+		f := New(newClusterClient(t, addrs), append([]Option{WithRefresh(testRefresh), WithTimeout(clusterTimeout),
+			WithQuotaTimeout(clusterTimeout), hooks}, opts...)...)
 		t.Cleanup(func() { f.Close() })
 		fs = append(fs, f)
 	}
