@@ -26,4 +26,9 @@
 // kept for the whole fleet by a GCRA in Redis (one bounded round trip per
 // request to that scope; the replica's local share when Redis fails), its
 // rate halved by the vendor's throttles and raised back by successes.
+//
+// The client may be a *redis.Client, a Sentinel's failover client (a plain
+// client to the fleet) or a *redis.ClusterClient: the keys one script
+// touches together share a hash slot, and the refresh scans every master
+// (README.md, "Keys and Redis Cluster").
 package memerrfleet

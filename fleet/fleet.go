@@ -55,7 +55,7 @@ const (
 // It is safe for concurrent use.
 type Fleet struct {
 	client  redis.UniversalClient
-	prefix  string // keys: prefix + "hold:" + scope
+	prefix  string // keys: prefix + "hold:{" + scope + "}" and others (README.md, "Keys")
 	channel string // prefix + "holds"
 	refresh time.Duration
 	timeout time.Duration
@@ -376,10 +376,26 @@ func (f *Fleet) scriptArgs(w write, now time.Time) (keys []string, args []any, o
 		[]any{w.hold.Until.UnixMilli(), v, ttl, v + "|" + w.scope, now.Add(memerr.MaxHint + skewSlack).UnixMilli(), f.channel}, true
 }
 
-func (f *Fleet) key(scope string) string { return f.prefix + "hold:" + scope }
+// key is scope's hold key, <prefix>hold:{<scope>}. The braces are a hash
+// tag: on a Redis Cluster, the hold and the lease of a scope (one script
+// touches both) are in one slot. A prefix with a hash tag of its own
+// ("{myservice}:") puts every key in that tag's slot, which works too.
+func (f *Fleet) key(scope string) string { return f.prefix + "hold:{" + scope + "}" }
 
-// leaseKey is the key of scope's trial lease.
-func (f *Fleet) leaseKey(scope string) string { return f.prefix + "lease:" + scope }
+// leaseKey is the key of scope's trial lease, <prefix>lease:{<scope>}, in
+// the slot of its hold key.
+func (f *Fleet) leaseKey(scope string) string { return f.prefix + "lease:{" + scope + "}" }
+
+// keyScope is the scope of a hold key read by the refresh: the part in
+// braces, or, for a key without them (written by a replica of a previous
+// release), the whole rest.
+func (f *Fleet) keyScope(key string) string {
+	rest := strings.TrimPrefix(key, f.prefix+"hold:")
+	if len(rest) >= 2 && rest[0] == '{' && rest[len(rest)-1] == '}' {
+		return rest[1 : len(rest)-1]
+	}
+	return rest
+}
 
 // maxResubscribe bounds the pause between two subscriptions while Redis
 // does not answer. It is also how soon after Redis returns this replica
@@ -539,40 +555,60 @@ func (f *Fleet) refreshLoop() {
 	}
 }
 
-// readAll reads the holds under the prefix, in batches.
+// readAll reads the holds under the prefix, in batches: SCAN on the
+// client, or on every master of a Redis Cluster (a SCAN reaches one node
+// only), then one pipeline of GETs per batch, which a cluster client sends
+// to each key's node (an MGET of keys in several slots would fail).
 func (f *Fleet) readAll() error {
 	ctx, cancel := context.WithTimeout(f.ctx, f.timeout)
 	defer cancel()
+	var read atomic.Int64 // keys read, over all the nodes
+	if c, ok := f.client.(*redis.ClusterClient); ok {
+		return c.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+			return f.readNode(ctx, node, &read)
+		})
+	}
+	return f.readNode(ctx, f.client, &read)
+}
+
+// readNode reads the holds whose keys node's SCAN finds, until scanLimit
+// keys are read in all. It may run on several nodes at once.
+func (f *Fleet) readNode(ctx context.Context, node redis.Cmdable, read *atomic.Int64) error {
 	pattern := escapeGlob(f.prefix+"hold:") + "*"
 	var cursor uint64
-	read := 0
 	for {
-		keys, next, err := f.client.Scan(ctx, cursor, pattern, 200).Result()
+		keys, next, err := node.Scan(ctx, cursor, pattern, 200).Result()
 		if err != nil {
 			return err
 		}
 		if len(keys) > 0 {
-			vals, err := f.client.MGet(ctx, keys...).Result()
-			if err != nil {
-				return err
-			}
-			for i, k := range keys {
-				if i >= len(vals) {
-					break
+			cmds := make([]*redis.StringCmd, len(keys))
+			// Pipelined's error is the first command's; each one's is read below.
+			f.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for i, k := range keys {
+					cmds[i] = p.Get(ctx, k)
 				}
-				s, ok := vals[i].(string)
-				if !ok {
-					continue // expired between SCAN and MGET
+				return nil
+			})
+			for i, k := range keys {
+				s, err := cmds[i].Result()
+				switch {
+				case errors.Is(err, redis.Nil):
+					continue // expired between SCAN and GET
+				case redis.HasErrorPrefix(err, "WRONGTYPE"):
+					f.ignore("not a string")
+					continue
+				case err != nil:
+					return err
 				}
 				if len(s) > maxValue {
 					f.ignore("value too long")
 					continue
 				}
-				f.apply(strings.TrimPrefix(k, f.prefix+"hold:"), s)
+				f.apply(f.keyScope(k), s)
 			}
 		}
-		read += len(keys)
-		if cursor = next; cursor == 0 || read >= scanLimit {
+		if cursor = next; cursor == 0 || read.Add(int64(len(keys))) >= scanLimit {
 			return nil
 		}
 	}

@@ -72,10 +72,10 @@ func TestHoldShared(t *testing.T) {
 	later := hold(20 * time.Second)
 	b.Hold(scope, later)
 	eventuallyHeld(t, a, scope, later)
-	v, err := m.Get("memerr:hold:" + scope)
+	v, err := m.Get("memerr:hold:{" + scope + "}")
 	require.NoError(t, err)
 	assert.Equal(t, encode(later), v)
-	assert.InDelta(t, 20*time.Second, m.TTL("memerr:hold:"+scope), float64(time.Second), "the key expires with the hold")
+	assert.InDelta(t, 20*time.Second, m.TTL("memerr:hold:{"+scope+"}"), float64(time.Second), "the key expires with the hold")
 }
 
 // A replica that missed the message (it started later) learns the hold
@@ -85,7 +85,7 @@ func TestRefreshRepairsMissedMessage(t *testing.T) {
 	a := newFleet(t, m.Addr())
 	h := hold(time.Minute)
 	a.Hold("s", h)
-	require.Eventually(t, func() bool { return m.Exists("memerr:hold:s") }, within, poll)
+	require.Eventually(t, func() bool { return m.Exists("memerr:hold:{s}") }, within, poll)
 	eventuallyHeld(t, newFleet(t, m.Addr()), "s", h)
 }
 
@@ -99,7 +99,7 @@ func TestPrefix(t *testing.T) {
 	h := hold(time.Minute)
 	a.Hold("s", h)
 	eventuallyHeld(t, c, "s", h)
-	require.True(t, m.Exists("svc1:hold:s"))
+	require.True(t, m.Exists("svc1:hold:{s}"))
 	_, ok := b.Held("s")
 	assert.False(t, ok)
 }
@@ -126,7 +126,7 @@ func TestCorruptValuesIgnored(t *testing.T) {
 		"controlled":  "v1|" + soon + "|6|co\nze|4008",
 	}
 	for k, v := range bad {
-		require.NoError(t, m.Set("memerr:hold:"+k, v))
+		require.NoError(t, m.Set("memerr:hold:{"+k+"}", v))
 	}
 	m.Publish("memerr:holds", "v1|"+far+"|6|coze|4008|scope")
 	m.Publish("memerr:holds", "garbage")
@@ -148,10 +148,33 @@ func TestCorruptValuesIgnored(t *testing.T) {
 	assert.True(t, circuit.Until.Equal(got.Until))
 
 	// A corrupt value does not block a real hold from being written over it.
-	require.NoError(t, m.Set("memerr:hold:year2", "v1|"+far+"|6|coze|4008"))
+	require.NoError(t, m.Set("memerr:hold:{year2}", "v1|"+far+"|6|coze|4008"))
 	h := hold(time.Minute)
 	f.Hold("year2", h)
-	require.Eventually(t, func() bool { v, _ := m.Get("memerr:hold:year2"); return v == encode(h) }, within, poll)
+	require.Eventually(t, func() bool { v, _ := m.Get("memerr:hold:{year2}"); return v == encode(h) }, within, poll)
+}
+
+// The refresh reads the hold keys one by one: a key of another type under
+// the prefix is ignored, it does not fail the refresh (the fleet stays
+// shared), and a key without braces, written by a replica of a previous
+// release (<prefix>hold:<scope>), is read too.
+func TestRefreshKeys(t *testing.T) {
+	m := miniredis.RunT(t)
+	var degraded atomic.Int32
+	f := newFleet(t, m.Addr(), WithHooks(Hooks{OnDegraded: func(error) { degraded.Add(1) }}))
+	m.HSet("memerr:hold:{hash}", "v", "1")
+	_, err := m.Lpush("memerr:hold:{list}", "x")
+	require.NoError(t, err)
+	h, old := hold(time.Minute), hold(2*time.Minute)
+	require.NoError(t, m.Set("memerr:hold:{new}", encode(h)))
+	require.NoError(t, m.Set("memerr:hold:old", encode(old)))
+	eventuallyHeld(t, f, "new", h)
+	eventuallyHeld(t, f, "old", old)
+	require.Eventually(t, func() bool { return f.Stats().Ignored >= 2 }, within, poll)
+	_, ok := f.Held("{hash}")
+	assert.False(t, ok)
+	assert.False(t, f.Stats().Degraded)
+	assert.Zero(t, degraded.Load(), "a key of another type does not fail the refresh")
 }
 
 // With Redis gone, Hold and Held keep working on local state, the degraded

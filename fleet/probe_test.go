@@ -148,7 +148,7 @@ func TestOneTrialPerFleet(t *testing.T) {
 			"the success reaches every replica")
 	}
 	assert.Equal(t, int64(1+n), v.hits.Load())
-	assert.False(t, m.Exists("memerr:hold:"+v.scope()), "the ended hold is gone from Redis")
+	assert.False(t, m.Exists("memerr:hold:{"+v.scope()+"}"), "the ended hold is gone from Redis")
 	assert.Equal(t, uint64(1), trials(rs), "no lease asked for on the success path")
 }
 
@@ -177,7 +177,7 @@ func TestFailedTrialReopensForAll(t *testing.T) {
 		assert.InDelta(t, 20*time.Second, e.RetryAfter, float64(5*time.Second))
 	}
 	assert.Equal(t, int64(1), v.hits.Load(), "nobody sends while it is open again")
-	require.Eventually(t, func() bool { return !m.Exists("memerr:lease:" + v.scope()) }, slow, poll, "the lease is given up")
+	require.Eventually(t, func() bool { return !m.Exists("memerr:lease:{" + v.scope() + "}") }, slow, poll, "the lease is given up")
 }
 
 // fakeClock is a replica's clock under the test's control.
@@ -256,16 +256,16 @@ func TestLeaseFindsNewerHold(t *testing.T) {
 	f := patientFleet(t, m.Addr())
 	const scope = "https://api.example:443"
 	f.Hold(scope, endedCircuit(10*time.Second))
-	require.Eventually(t, func() bool { return m.Exists("memerr:hold:" + scope) }, slow, poll)
+	require.Eventually(t, func() bool { return m.Exists("memerr:hold:{" + scope + "}") }, slow, poll)
 	again := memerr.FleetHold{Until: time.Now().Add(20 * time.Second).Truncate(time.Millisecond), Kind: memerr.KindUnavailable,
 		Code: circuitOpen, Period: 20 * time.Second}
-	require.NoError(t, m.Set("memerr:hold:"+scope, encode(again))) // stored, its message missed
+	require.NoError(t, m.Set("memerr:hold:{"+scope+"}", encode(again))) // stored, its message missed
 
 	assert.False(t, f.Probe(context.Background(), scope))
 	h, ok := f.Held(scope)
 	require.True(t, ok)
 	assert.Equal(t, again, h)
-	assert.False(t, m.Exists("memerr:lease:"+scope))
+	assert.False(t, m.Exists("memerr:lease:{"+scope+"}"))
 }
 
 // Corrupt or hostile leases never block a trial for longer than a lease:
@@ -290,7 +290,7 @@ func TestCorruptLeases(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			scope := "https://" + strconv.Quote(name) + ":443"
-			key := "memerr:lease:" + scope
+			key := "memerr:lease:{" + scope + "}"
 			require.NoError(t, m.Set(key, tc.value))
 			if tc.ttl > 0 {
 				m.SetTTL(key, tc.ttl)

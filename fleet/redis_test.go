@@ -273,7 +273,7 @@ func TestRealRedisCorruptValues(t *testing.T) {
 	ctx := context.Background()
 	far := strconv.FormatInt(time.Now().Add(10*365*24*time.Hour).UnixMilli(), 10)
 	for _, val := range []string{"\x00\xffgarbage", "v1|" + far + "|6|coze|4008", "v1|123|6|", "v1|" + far + "|7|x|y|z"} {
-		require.NoError(t, rdb.Set(ctx, "memerr:hold:"+v.scope(), val, 0).Err())
+		require.NoError(t, rdb.Set(ctx, "memerr:hold:{"+v.scope()+"}", val, 0).Err())
 		require.NoError(t, rdb.Publish(ctx, "memerr:holds", val+"|"+v.scope()).Err())
 		ignored := b.fleet.Stats().Ignored
 		require.Eventually(t, func() bool { return b.fleet.Stats().Ignored >= ignored+2 }, 3*time.Second, time.Millisecond)
@@ -281,12 +281,12 @@ func TestRealRedisCorruptValues(t *testing.T) {
 		require.NoError(t, err, "%q is ignored", val)
 		assert.Less(t, d, time.Second)
 	}
-	require.NoError(t, rdb.Set(ctx, "memerr:hold:"+v.scope(), make([]byte, 1<<20), 0).Err())
+	require.NoError(t, rdb.Set(ctx, "memerr:hold:{"+v.scope()+"}", make([]byte, 1<<20), 0).Err())
 	_, err := b.get(v.URL + "/v1/ok")
 	require.NoError(t, err)
 
 	ten := strconv.FormatInt(time.Now().Add(10*time.Minute).UnixMilli(), 10)
-	require.NoError(t, rdb.Set(ctx, "memerr:hold:"+long.scope(), "v1|"+ten+"|6|coze|4008", time.Minute).Err())
+	require.NoError(t, rdb.Set(ctx, "memerr:hold:{"+long.scope()+"}", "v1|"+ten+"|6|coze|4008", time.Minute).Err())
 	eventuallyShared(t, b.fleet, long.scope(), 3*time.Second)
 	d, err := b.get(long.URL + "/v3/chat")
 	require.ErrorIs(t, err, memerr.ErrRateLimited)

@@ -214,6 +214,6 @@ func TestTripWindowAndPeriod(t *testing.T) {
 	h, _ := f.Held(scope)
 	assert.Equal(t, 3*time.Second, h.Period)
 	assert.WithinDuration(t, start.Add(3*time.Second), h.Until, time.Second)
-	require.Eventually(t, func() bool { v, _ := m.Get("memerr:hold:" + scope); return v == encode(h) }, slow, poll,
+	require.Eventually(t, func() bool { v, _ := m.Get("memerr:hold:{" + scope + "}"); return v == encode(h) }, slow, poll,
 		"the open circuit is written for the others")
 }
