@@ -10,26 +10,19 @@ import (
 // figure is one measured figure of a scenario, with its goal (issue 13)
 // and the wide margin the short run (CI) enforces.
 type figure struct {
-	Scenario    string  `json:"scenario"`
-	Name        string  `json:"name"`
-	Unit        string  `json:"unit"`
-	Independent float64 `json:"independent"` // NaN (null in JSON) when it does not apply
-	Fleet       float64 `json:"fleet"`       // the figure the goal is about
-	Goal        float64 `json:"goal"`        // met when Fleet ≤ Goal (< Goal when Strict)
-	Strict      bool    `json:"strict"`
-	GoalText    string  `json:"goal_text"`
-	Margin      float64 `json:"margin"` // the short run fails when Fleet > Margin
-	// Enforced is false for a figure in notEnforced: reported, never
-	// failing the short run.
-	Enforced     bool   `json:"enforced"`
-	Met          bool   `json:"met"`
-	WithinMargin bool   `json:"within_margin"`
-	Note         string `json:"note,omitempty"`
+	Scenario     string  `json:"scenario"`
+	Name         string  `json:"name"`
+	Unit         string  `json:"unit"`
+	Independent  float64 `json:"independent"` // NaN (null in JSON) when it does not apply
+	Fleet        float64 `json:"fleet"`       // the figure the goal is about
+	Goal         float64 `json:"goal"`        // met when Fleet ≤ Goal (< Goal when Strict)
+	Strict       bool    `json:"strict"`
+	GoalText     string  `json:"goal_text"`
+	Margin       float64 `json:"margin"` // the short run fails when Fleet > Margin
+	Met          bool    `json:"met"`
+	WithinMargin bool    `json:"within_margin"`
+	Note         string  `json:"note,omitempty"`
 }
-
-// notEnforced names the figures the short run reports without failing on
-// them, and why.
-var notEnforced = map[string]string{}
 
 // The wide margins of the short run (N = 4, seconds-long scenarios on a
 // noisy 2-core machine): a figure beyond its margin means the feature is
@@ -69,7 +62,7 @@ const (
 	marginCost = 1.2
 )
 
-// judge fills in Met, WithinMargin and Enforced.
+// judge fills in Met and WithinMargin.
 func (f *figure) judge() {
 	if f.Strict {
 		f.Met = f.Fleet < f.Goal
@@ -80,8 +73,6 @@ func (f *figure) judge() {
 	if math.IsNaN(f.Fleet) {
 		f.Met, f.WithinMargin = false, false
 	}
-	_, skip := notEnforced[f.Name]
-	f.Enforced = !skip
 }
 
 // table is the figures as a Markdown table.
@@ -95,9 +86,7 @@ func table(figs []figure, o options) string {
 			met = "yes"
 		}
 		margin := "≤ " + num(f.Margin)
-		if !f.Enforced {
-			margin += " (not enforced: " + notEnforced[f.Name] + ")"
-		} else if !f.WithinMargin {
+		if !f.WithinMargin {
 			margin += " **missed**"
 		}
 		fleet := num(f.Fleet)

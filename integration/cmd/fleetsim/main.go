@@ -219,7 +219,7 @@ func coordinate(ctx context.Context, o options) (int, error) {
 	}
 	missed := 0
 	for _, f := range figs {
-		if f.Enforced && !f.WithinMargin {
+		if !f.WithinMargin {
 			missed++
 		}
 	}
