@@ -156,6 +156,13 @@ func (s *BreakerSettings) openPeriod(trips int) time.Duration {
 	return min(d, s.MaxOpenTimeout)
 }
 
+// reopenPeriod is the open period that follows a failed trial after an
+// open period of length last (a fleet's, whose trips this replica did not
+// count): twice as long, within OpenTimeout and MaxOpenTimeout.
+func (s *BreakerSettings) reopenPeriod(last time.Duration) time.Duration {
+	return min(max(2*min(last, s.MaxOpenTimeout), s.OpenTimeout), s.MaxOpenTimeout)
+}
+
 // Outcomes reported to gobreaker's done callback.
 var (
 	errBreakerFailure  = errors.New("memerr: breaker failure")

@@ -171,8 +171,7 @@ func (c *call) endTrial(outcome error) {
 		c.t.prober.Verdict(c.scope.key, true)
 		return
 	case errBreakerFailure:
-		s := &c.t.cfg.breaker
-		p := min(max(2*min(h.period, s.MaxOpenTimeout), s.OpenTimeout), s.MaxOpenTimeout)
+		p := c.t.cfg.breaker.reopenPeriod(h.period)
 		f.Hold(c.scope.key, FleetHold{Until: timeNow().Add(p), Kind: KindUnavailable, Code: circuitOpenCode, Period: p})
 	}
 	c.t.prober.Verdict(c.scope.key, false)
