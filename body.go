@@ -244,27 +244,33 @@ func (b *inspectedBody) resourceState(resp *http.Response, v, learned Vendor) *E
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.call = false
-	set := profiles.Load()
-	for _, name := range []Vendor{v, learned, b.vendor} {
-		if p := set.byVendor[name]; p != nil && p.Vendor != Generic {
-			if !p.resources {
-				return nil
-			}
-			break
-		}
+	if learned == "" {
+		learned = b.vendor
+	}
+	if !mayReportResources(v, learned) {
+		return nil
 	}
 	a := b.a
 	if a == nil || a.off > 0 || b.rest != nil {
 		return nil // read already, or not whole
-	}
-	if learned == "" {
-		learned = b.vendor
 	}
 	e, _ := decodeBody(v, learned, resp.StatusCode, resp.Header, decoded(resp, a.buf[:a.n], PeekLimit), false)
 	if e != nil && resp.Request != nil {
 		scrubError(e, requestSecrets(resp.Request))
 	}
 	return e
+}
+
+// mayReportResources reports whether a body may hold a Resource shape:
+// the vendor named (v), else the one known for the host (learned), has
+// one; with neither known, any registered vendor might.
+func mayReportResources(v, learned Vendor) bool {
+	set := profiles.Load()
+	p := set.byVendor[v]
+	if p == nil || p.Vendor == Generic {
+		p = set.byVendor[learned]
+	}
+	return p == nil || p.Vendor == Generic || p.resources
 }
 
 // decoded is body as the server meant it: a body the caller asked to get
