@@ -27,6 +27,12 @@ func redact(s string) string {
 	if s == "" || !mayHoldSecret(s) {
 		return s
 	}
+	return redactWords(s)
+}
+
+// redactWords is redact without its quick test: it splits s into words and
+// separators and replaces the words that are, or follow, a credential.
+func redactWords(s string) string {
 	fields := splitKeep(s)
 	next := false
 	for i, f := range fields {
@@ -124,15 +130,29 @@ func hasPrefixFold(s, lower string) bool {
 		return false
 	}
 	for k := 0; k < len(lower); k++ {
-		c := s[k]
-		if c >= 'A' && c <= 'Z' {
-			c |= 0x20
-		}
-		if c != lower[k] {
+		if lowerASCII(s[k]) != lower[k] {
 			return false
 		}
 	}
 	return true
+}
+
+// lowerASCII returns c in lower case if it is an ASCII capital letter, else c.
+func lowerASCII(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c | 0x20
+	}
+	return c
+}
+
+// lowerASCIIString returns s with its ASCII capital letters in lower case
+// and every other byte as it is.
+func lowerASCIIString(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		b[i] = lowerASCII(c)
+	}
+	return string(b)
 }
 
 // secretNameBefore reports whether the word before s[i] names a
@@ -170,11 +190,12 @@ func nameBefore(s string, i int) string {
 }
 
 // secretStarts indexes the secret words and the key prefixes by their
-// first letter, lower-cased.
+// first letter, all in lower case as hasPrefixFold compares them ("eyJ"
+// becomes "eyj").
 func secretStarts(prefixes []string) (t [256][]string) {
 	for _, w := range append(append([]string(nil), secretWords...), prefixes...) {
-		c := w[0] | 0x20
-		t[c] = append(t[c], w)
+		w = lowerASCIIString(w)
+		t[w[0]] = append(t[w[0]], w)
 	}
 	return t
 }
