@@ -98,7 +98,7 @@ func mayHoldSecret(s string) bool {
 			}
 		case '@': // URL user information
 			return true
-		case '=': // "myapikey=..." or "token: ..."
+		case '=': // "myapikey=...", "accesstoken: ..."
 			if secretNameBefore(s, i) {
 				return true
 			}
@@ -155,38 +155,26 @@ func lowerASCIIString(s string) string {
 	return string(b)
 }
 
-// secretNameBefore reports whether the word before s[i] names a
-// credential (isSecretName), in any case, without allocating for the
-// usual names that do not.
+// secretNameBefore reports whether the name that ends just before s[i],
+// quotes and spaces skipped, ends like a credential's name
+// (secretSuffixes), in any case: `myApiKey=`, `"accesstoken": `. A name
+// that is a secret word, or ends in one after '_' or '-', starts a word
+// that mayHoldSecret has compared already.
 func secretNameBefore(s string, i int) bool {
-	name := nameBefore(s, i)
-	if name == "" {
-		return false
-	}
-	for _, suffix := range []string{"key", "token", "secret", "password", "authorization", "bearer", "basic"} {
-		if len(name) >= len(suffix) && hasPrefixFold(name[len(name)-len(suffix):], suffix) {
-			return isSecretName(strings.ToLower(name))
-		}
-	}
-	return false
-}
-
-// nameBefore returns the word that ends just before s[i], quotes skipped:
-// the name in `api_key=`, `"token": `.
-func nameBefore(s string, i int) string {
 	end := i
 	for end > 0 && (s[end-1] == '"' || s[end-1] == '\'' || s[end-1] == ' ') {
 		end--
 	}
-	start := end
-	for start > 0 {
-		c := s[start-1]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			break
-		}
-		start--
+	if end == 0 {
+		return false
 	}
-	return s[start:end]
+	last := lowerASCII(s[end-1]) // compared first: it rules out most names
+	for _, suffix := range secretSuffixes {
+		if last == suffix[len(suffix)-1] && end >= len(suffix) && hasPrefixFold(s[end-len(suffix):end], suffix) {
+			return true
+		}
+	}
+	return false
 }
 
 // secretStarts indexes the secret words and the key prefixes by their
@@ -209,13 +197,17 @@ func isSecretWord(w string) bool {
 	return false
 }
 
+// secretSuffixes end a key name that announces a credential ("x-api-key",
+// "access_token").
+var secretSuffixes = []string{"-key", "_key", "apikey", "token", "secret", "password"}
+
 // isSecretName reports whether a key name ("token", "api_key",
 // "x-api-key", "access_token") announces a credential as its value.
 func isSecretName(w string) bool {
 	if isSecretWord(w) {
 		return true
 	}
-	for _, suffix := range []string{"-key", "_key", "apikey", "token", "secret", "password"} {
+	for _, suffix := range secretSuffixes {
 		if strings.HasSuffix(w, suffix) {
 			return true
 		}
