@@ -82,8 +82,9 @@ func redactWords(s string) string {
 // that is not a letter or digit), comparing each, without regard to case,
 // with the secret words and key prefixes that begin with its letter; for
 // an '@' (URL user information); and for a credential's name before '=' or
-// ':'. It may say true for nothing.
-func mayHoldSecret(s string) bool {
+// ':'. It may say true for nothing. It takes bytes too, so that JSON
+// details are tested where they are.
+func mayHoldSecret[T ~string | ~[]byte](s T) bool {
 	starts := &profiles.Load().secretStarts
 	for i := 0; i < len(s); i++ {
 		switch byteClass[s[i]] {
@@ -125,7 +126,7 @@ var byteClass = func() (t [256]byte) {
 
 // hasPrefixFold reports whether s starts with lower, an ASCII word in
 // lower case, in any case.
-func hasPrefixFold(s, lower string) bool {
+func hasPrefixFold[T ~string | ~[]byte](s T, lower string) bool {
 	if len(s) < len(lower) {
 		return false
 	}
@@ -160,7 +161,7 @@ func lowerASCIIString(s string) string {
 // (secretSuffixes), in any case: `myApiKey=`, `"accesstoken": `. A name
 // that is a secret word, or ends in one after '_' or '-', starts a word
 // that mayHoldSecret has compared already.
-func secretNameBefore(s string, i int) bool {
+func secretNameBefore[T ~string | ~[]byte](s T, i int) bool {
 	end := i
 	for end > 0 && (s[end-1] == '"' || s[end-1] == '\'' || s[end-1] == ' ') {
 		end--
@@ -305,7 +306,9 @@ func scrubError(e *Error, secrets []string) {
 	e.Message = clean(e.Message)
 	e.Code = clean(e.Code)
 	e.RequestID = clean(e.RequestID)
-	if len(e.Details) > 0 {
+	// The details are copied into a string only when there may be
+	// something to remove.
+	if len(e.Details) > 0 && (len(secrets) > 0 || mayHoldSecret(e.Details)) {
 		if d := clean(string(e.Details)); d != string(e.Details) {
 			e.Details = json.RawMessage(d)
 			if !json.Valid(e.Details) {
