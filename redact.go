@@ -87,16 +87,23 @@ func redactWords(s string) string {
 func mayHoldSecret[T ~string | ~[]byte](s T) bool {
 	starts := &profiles.Load().secretStarts
 	for i := 0; i < len(s); i++ {
-		switch byteClass[s[i]] {
+		class := byteClass[s[i]]
+		if class == 0 {
+			continue // most bytes
+		}
+		switch class {
 		case 'a': // a word starts
 			for _, w := range starts[s[i]|0x20] {
 				if hasPrefixFold(s[i:], w) {
 					return true
 				}
 			}
-			for i+1 < len(s) && byteClass[s[i+1]] == 'a' {
-				i++ // the rest of the word
+			rest := s[i+1:]
+			n := 0
+			for n < len(rest) && byteClass[rest[n]] == 'a' {
+				n++
 			}
+			i += n // the rest of the word
 		case '@': // URL user information
 			return true
 		case '=': // "myapikey=...", "accesstoken: ..."
