@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
 )
 
 // Vendor names a memory API whose error envelope memerr understands.
@@ -271,15 +270,7 @@ type CodeInfo struct {
 // characters and runs of white space become one space, invalid UTF-8 is
 // replaced, and a cut is marked with "…".
 func cleanLine(s string, max int) string {
-	clean := true
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c == 0x7f || c >= utf8.RuneSelf {
-			clean = false
-			break
-		}
-	}
-	if clean && len(s) <= max {
+	if len(s) <= max && printableASCII(s) {
 		return strings.TrimSpace(s)
 	}
 	var b strings.Builder
@@ -303,6 +294,17 @@ func cleanLine(s string, max int) string {
 		n++
 	}
 	return b.String()
+}
+
+// printableASCII reports whether s holds only printable ASCII characters,
+// ' ' to '~'.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // ParseVendor reads a vendor name case-insensitively, ignoring spaces,
