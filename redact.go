@@ -98,12 +98,11 @@ func mayHoldSecret[T ~string | ~[]byte](s T) bool {
 					return true
 				}
 			}
-			rest := s[i+1:]
-			n := 0
-			for n < len(rest) && byteClass[rest[n]] == 'a' {
-				n++
+			end := i + 1 // skip the rest of the word
+			for end < len(s) && byteClass[s[end]] == 'a' {
+				end++
 			}
-			i += n // the rest of the word
+			i = end - 1
 		case '@': // URL user information
 			return true
 		case '=': // "myapikey=...", "accesstoken: ..."
