@@ -34,12 +34,27 @@ func redact(s string) string {
 // separators and replaces the words that are, or follow, a credential.
 func redactWords(s string) string {
 	fields := splitKeep(s)
-	next := false
+	next := false  // this word is a credential: it follows "Bearer", "token:"...
+	named := false // the word before is a credential's name alone, as "api_key" in {"api_key":"abc"}
 	for i, f := range fields {
 		if isSep(f) {
+			if strings.Trim(f, quotesAndSpace) != "" {
+				next, named = false, false // a comma, a newline...: what came before is over
+			}
 			continue
 		}
 		lf := strings.ToLower(f)
+		if named {
+			named = false
+			if f[0] == ':' || f[0] == '=' { // "api_key" : "abc", "token"="abc"
+				if len(f) > 1 {
+					fields[i] = f[:1] + redacted
+				} else {
+					next = true
+				}
+				continue
+			}
+		}
 		if next {
 			next = false
 			if w := strings.Trim(lf, "\"':="); w == "bearer" || w == "basic" || w == "token" {
@@ -67,6 +82,7 @@ func redactWords(s string) string {
 			next = true
 			continue
 		}
+		named = isSecretName(strings.Trim(lf, "\"'"))
 		for _, p := range profiles.Load().keyPrefixes {
 			if len(f) > len(p)+8 && strings.HasPrefix(f, p) {
 				fields[i] = redacted
@@ -162,6 +178,10 @@ func lowerASCIIString(s string) string {
 	return string(b)
 }
 
+// quotesAndSpace may stand between a credential's name and its '=' or
+// ':', and between that and the value: `"token" : "abc"`.
+const quotesAndSpace = " \t\r\n\"'"
+
 // secretNameBefore reports whether the name that ends just before s[i],
 // quotes and spaces skipped, ends like a credential's name
 // (secretSuffixes), in any case: `myApiKey=`, `"accesstoken": `. A name
@@ -169,7 +189,7 @@ func lowerASCIIString(s string) string {
 // that mayHoldSecret has compared already.
 func secretNameBefore[T ~string | ~[]byte](s T, i int) bool {
 	end := i
-	for end > 0 && (s[end-1] == '"' || s[end-1] == '\'' || s[end-1] == ' ') {
+	for end > 0 && strings.IndexByte(quotesAndSpace, s[end-1]) >= 0 {
 		end--
 	}
 	if end == 0 {

@@ -1,15 +1,19 @@
 package memerr
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // quickTestPieces are pieces of text near and far from what redact
 // removes: secret words and names in several cases, key prefixes, URL user
 // information, and the separators between them.
 var quickTestPieces = []string{
-	"", "x", "my", "Api", "KEY", "key", "apikey", "TOKEN", "secret", "Password", "bearer", "Basic",
+	"", "x", "\t", "\n", "my", "Api", "KEY", "key", "apikey", "TOKEN", "secret", "Password", "bearer", "Basic",
 	"authorization", "field", "monkey", "_", "-", "\"", "'", " ", "=", ":", "@", "&", "?", "(",
 	"sk-", "SK-", "eyJ", "krlk_", "pat_", "0123456789", "https://", ".", "é", "已",
 	"=x", ": x", "myApiKey", "dbpassword", "accesstoken",
@@ -76,4 +80,35 @@ func TestRedactKeyPrefixWithCapitals(t *testing.T) {
 	if got := Redact("token " + jwt); got != "token [redacted]" {
 		t.Fatalf("Redact: %q", got)
 	}
+}
+
+// A credential's name written as a JSON member (or quoted, then ':' or '=')
+// has its value redacted, as in the unquoted "api_key=abc" and "token: abc":
+// servers echo a request's JSON in their error details.
+func TestRedactQuotedSecretNames(t *testing.T) {
+	const key = "Zx81KqPl02mN" // shaped like no known key prefix
+	for _, s := range []string{
+		`{"api_key":"` + key + `"}`,
+		`{"field":"text","token": "` + key + `"}`,
+		`{"Authorization":"Bearer ` + key + `"}`,
+		`"x-api-key" = "` + key + `"`,
+		`{"secret":` + key + `}`,
+	} {
+		got := Redact(s)
+		assert.NotContains(t, got, key, s)
+		assert.Contains(t, got, "[redacted]", s)
+	}
+	for _, s := range []string{
+		`{"field":"text","message":"field required"}`,
+		`{"token_type":"bearer","expires_in":3600}`,
+		`{"logid":"20241210152726"}`,
+	} {
+		assert.Equal(t, s, Redact(s), "nothing to remove")
+	}
+	// Parse scrubs the same from an error's details.
+	body := `{"success":false,"error":{"code":"INVALID_API_KEY","message":"x","details":{"api_key":"` + key + `"}}}`
+	e := parse(Auto, 401, nil, []byte(body))
+	require.NotNil(t, e)
+	assert.NotContains(t, string(e.Details), key)
+	assert.True(t, json.Valid(e.Details), "%s", e.Details)
 }
