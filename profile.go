@@ -331,6 +331,13 @@ func (p Profile) compile(cur *profileSet) (*profile, error) {
 			return nil, bad("code range %d-%d is empty", r[0], r[1])
 		}
 	}
+	for _, k := range p.KeyPrefixes {
+		if k == "" || byteClass[k[0]] != 'a' {
+			// Redact's quick test looks for key prefixes at the start of
+			// a word: one that starts otherwise would never be found.
+			return nil, bad("key prefix %q must start with an ASCII letter or digit", k)
+		}
+	}
 	rp.SuccessCodes = slices.Clone(p.SuccessCodes)
 	for i := range rp.Codes {
 		c := &rp.Codes[i]

@@ -52,6 +52,8 @@ func TestRegisterRefusesMalformedProfiles(t *testing.T) {
 		{"a code without Kind", mutate(func(p *Profile) { p.Codes[0].Kind = KindUnknown }), "has no Kind"},
 		{"a success code in the table", mutate(func(p *Profile) { p.SuccessCodes = []string{"GONE"} }), "also a success code"},
 		{"an empty code range", mutate(func(p *Profile) { p.Detect.CodeRanges = [][2]int64{{5, 1}} }), "is empty"},
+		{"an empty key prefix", mutate(func(p *Profile) { p.KeyPrefixes = []string{""} }), "key prefix"},
+		{"a key prefix starting with a sign", mutate(func(p *Profile) { p.KeyPrefixes = []string{"_live"} }), "key prefix"},
 		{"too many paths", mutate(func(p *Profile) {
 			for i := 0; i < maxPaths; i++ {
 				p.Envelopes[0].Message = append(p.Envelopes[0].Message, fmt.Sprintf("m%d", i))
