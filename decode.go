@@ -256,9 +256,10 @@ func (e *envelope) found(f *fields) int { return bits.OnesCount64(e.mask & f.pre
 // envelope of p found anything, and the status decides).
 func (p *profile) build(env *envelope, status int, h http.Header, f *fields) *Error {
 	e := &Error{StatusCode: status, Vendor: p.Vendor}
+	known := KindUnknown // the Kind p's table gives e.Code
 	if env != nil {
 		if c := f.get(env.code); c.scalar() && !p.successValue(c) {
-			e.Code = c.code()
+			e.Code, known = p.codeOf(c)
 		}
 		e.Message = message(env, f).String()
 		if d := f.get(env.details); d.kind == '"' {
@@ -269,8 +270,9 @@ func (p *profile) build(env *envelope, status int, h http.Header, f *fields) *Er
 	}
 	if e.Code == "" && p.Vendor == Generic {
 		e.Code = strconv.Itoa(status)
+		known = p.tableKind(e.Code)
 	}
-	e.Kind = p.kind(e.Code, e.Message, status)
+	e.Kind = p.kind(e.Code, known, e.Message, status)
 	e.RequestID = requestID(p, h, env, f)
 	scrubError(e, nil)
 	e.RetryAfter = headerRetryAfter(h, e.Kind)
@@ -280,14 +282,33 @@ func (p *profile) build(env *envelope, status int, h http.Header, f *fields) *Er
 	return e
 }
 
-// kind gives the Kind of a code of p: the profile's Classify first, then
-// its table, then the HTTP status, then the words of a string code or of
-// the message.
-func (p *profile) kind(code, msg string, status int) Kind {
-	known := KindUnknown
-	if i, ok := p.codes[code]; ok {
-		known = p.Codes[i].Kind
+// codeOf returns a code value's text (see value.code) and the Kind p's
+// table gives it (KindUnknown when it is not in the table). A plain code of
+// the table is found by its raw text and returned as the table's own
+// string, without allocating.
+func (p *profile) codeOf(c value) (string, Kind) {
+	if c.plain() {
+		if i, ok := p.codes[string(c.raw)]; ok {
+			return p.Codes[i].Code.Value, p.Codes[i].Kind
+		}
+		return c.code(), KindUnknown
 	}
+	code := c.code()
+	return code, p.tableKind(code)
+}
+
+// tableKind is the Kind p's table gives code, KindUnknown if none.
+func (p *profile) tableKind(code string) Kind {
+	if i, ok := p.codes[code]; ok {
+		return p.Codes[i].Kind
+	}
+	return KindUnknown
+}
+
+// kind gives the Kind of a code of p whose table gives it known: the
+// profile's Classify first, then known, then the HTTP status, then the
+// words of a string code or of the message.
+func (p *profile) kind(code string, known Kind, msg string, status int) Kind {
 	if p.Classify != nil {
 		if k := p.Classify(code, msg, status, known); k != KindUnknown {
 			return k
