@@ -475,28 +475,9 @@ func requestID(p *profile, h http.Header, env *envelope, f *fields) string {
 // X-RateLimit-Remaining is 0: some servers send the header on every
 // response, where it says when the window turns, not how long to wait.
 func headerRetryAfter(h http.Header, k Kind) time.Duration {
-	if len(h["Retry-After"]) == 0 && len(h["Retry-After-Ms"]) == 0 && len(h["X-Ratelimit-Reset"]) == 0 {
-		return 0
-	}
-	if k != KindRateLimited && k != KindQuotaExceeded && headerValue(h, "X-Ratelimit-Remaining") != "0" {
-		if headerValue(h, "Retry-After") == "" && headerValue(h, "Retry-After-Ms") == "" {
-			return 0
-		}
-		h = withoutReset(h)
-	}
-	d, _ := ParseRetryAfter(h, timeNow())
+	reset := k == KindRateLimited || k == KindQuotaExceeded || headerValue(h, "X-Ratelimit-Remaining") == "0"
+	d, _ := parseHint(h, timeNow, reset)
 	return d
-}
-
-// withoutReset is h without X-RateLimit-Reset (a shallow copy).
-func withoutReset(h http.Header) http.Header {
-	c := make(http.Header, len(h))
-	for k, v := range h {
-		if k != "X-Ratelimit-Reset" {
-			c[k] = v
-		}
-	}
-	return c
 }
 
 // headerRequestID returns the first request id header that is set.

@@ -26,6 +26,12 @@ const MaxHint = 24 * time.Hour
 // otherwise. Garbage and negative values are ignored, values above MaxHint
 // are capped, and a moment already past yields 0 with ok true.
 func ParseRetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+	return parseHint(h, func() time.Time { return now }, true)
+}
+
+// parseHint is ParseRetryAfter, reading X-RateLimit-Reset only when reset
+// is true, and the local clock only when a moment needs it.
+func parseHint(h http.Header, now func() time.Time, reset bool) (time.Duration, bool) {
 	if len(h) == 0 {
 		return 0, false
 	}
@@ -41,6 +47,9 @@ func ParseRetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 		if t, err := http.ParseTime(v); err == nil {
 			return until(t, refTime(h, now)), true
 		}
+	}
+	if !reset {
+		return 0, false
 	}
 	if v := headerValue(h, "X-Ratelimit-Reset"); v != "" {
 		if f, ok := parseNonNeg(v); ok {
@@ -68,13 +77,13 @@ func headerValue(h http.Header, canonical string) string {
 }
 
 // refTime is the server's idea of now: its Date header, else the local now.
-func refTime(h http.Header, now time.Time) time.Time {
+func refTime(h http.Header, now func() time.Time) time.Time {
 	if d := headerValue(h, "Date"); d != "" {
 		if t, err := http.ParseTime(d); err == nil {
 			return t
 		}
 	}
-	return now
+	return now()
 }
 
 // parseNonNeg parses a non-negative decimal number: digits with at most one
