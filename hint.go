@@ -148,6 +148,9 @@ func parseNonNeg(v string) (float64, bool) {
 	if v == "" || v == "." {
 		return 0, false
 	}
+	if !dot && len(v) <= 15 {
+		return float64(digits(v)), true // below 2^53: exact, as ParseFloat reads it
+	}
 	f, err := strconv.ParseFloat(v, 64)
 	if err != nil && !isRangeErr(err) {
 		return 0, false

@@ -3,6 +3,7 @@ package memerr
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -222,4 +223,24 @@ func TestParseHTTPDateMatchesNetHTTP(t *testing.T) {
 	same("Sunday, 06-Nov-94 08:49:37 GMT") // RFC 850
 	same("Sun Nov  6 08:49:37 1994")       // asctime
 	same("")
+}
+
+// TestParseNonNegMatchesParseFloat: integers, read without ParseFloat up to
+// 15 digits, get the value ParseFloat gives them, at every length.
+func TestParseNonNegMatchesParseFloat(t *testing.T) {
+	for _, s := range []string{"0", "00", "0030", "7", "60", "1704067260", "1704067260000",
+		"999999999999999", "1000000000000000", "9007199254740993", "99999999999999999999", "1.5", "30."} {
+		want, err := strconv.ParseFloat(s, 64)
+		require.NoError(t, err, s)
+		got, ok := parseNonNeg(s)
+		assert.True(t, ok, s)
+		assert.Equal(t, want, got, s)
+	}
+	for n := uint64(1); n < 1e19; n = n*10 + n%7 + 1 {
+		s := strconv.FormatUint(n, 10)
+		want, _ := strconv.ParseFloat(s, 64)
+		got, ok := parseNonNeg(s)
+		assert.True(t, ok, s)
+		assert.Equal(t, want, got, s)
+	}
 }
