@@ -461,8 +461,8 @@ func requestID(p *profile, h http.Header, env *envelope, f *fields) string {
 		}
 	}
 	if p != nil {
-		for _, k := range p.RequestIDHeaders {
-			if v := headerValue(h, http.CanonicalHeaderKey(k)); v != "" {
+		for _, k := range p.RequestIDHeaders { // canonical keys (see compile)
+			if v := headerValue(h, k); v != "" {
 				return cleanLine(v, 128)
 			}
 		}
