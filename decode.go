@@ -521,11 +521,14 @@ func textMessage(body []byte, status int) string {
 	return http.StatusText(status)
 }
 
+// clone copies b (nil stays nil) into a slice of its own length.
 func clone(b []byte) []byte {
 	if b == nil {
 		return nil
 	}
-	return append([]byte(nil), b...)
+	c := make([]byte, len(b))
+	copy(c, b)
+	return c
 }
 
 // ParseEvent decodes the data line of a server-sent error event, such as
