@@ -60,9 +60,11 @@ func parse(v Vendor, status int, h http.Header, body []byte) *Error {
 // are not read (see Envelope.Resource).
 func decodeBody(v, learned Vendor, status int, h http.Header, body []byte, call bool) (*Error, Vendor) {
 	set := profiles.Load()
-	p := set.byVendor[v]
-	if p != nil && p.Vendor == Generic {
-		p = nil // Generic is what no envelope gives, not a hint
+	var p *profile
+	// Auto is never registered; Generic is what no envelope gives, not a
+	// hint.
+	if v != Auto && v != Generic {
+		p = set.byVendor[v]
 	}
 	if status < 400 {
 		short := p
@@ -256,9 +258,10 @@ func (e *envelope) found(f *fields) int { return bits.OnesCount64(e.mask & f.pre
 // envelope of p found anything, and the status decides).
 func (p *profile) build(env *envelope, status int, h http.Header, f *fields) *Error {
 	e := &Error{StatusCode: status, Vendor: p.Vendor}
+	known := KindUnknown // the Kind p's table gives e.Code
 	if env != nil {
 		if c := f.get(env.code); c.scalar() && !p.successValue(c) {
-			e.Code = c.code()
+			e.Code, known = p.codeOf(c)
 		}
 		e.Message = message(env, f).String()
 		if d := f.get(env.details); d.kind == '"' {
@@ -269,8 +272,9 @@ func (p *profile) build(env *envelope, status int, h http.Header, f *fields) *Er
 	}
 	if e.Code == "" && p.Vendor == Generic {
 		e.Code = strconv.Itoa(status)
+		known = p.tableKind(e.Code)
 	}
-	e.Kind = p.kind(e.Code, e.Message, status)
+	e.Kind = p.kind(e.Code, known, e.Message, status)
 	e.RequestID = requestID(p, h, env, f)
 	scrubError(e, nil)
 	e.RetryAfter = headerRetryAfter(h, e.Kind)
@@ -280,14 +284,33 @@ func (p *profile) build(env *envelope, status int, h http.Header, f *fields) *Er
 	return e
 }
 
-// kind gives the Kind of a code of p: the profile's Classify first, then
-// its table, then the HTTP status, then the words of a string code or of
-// the message.
-func (p *profile) kind(code, msg string, status int) Kind {
-	known := KindUnknown
-	if i, ok := p.codes[code]; ok {
-		known = p.Codes[i].Kind
+// codeOf returns a code value's text (see value.code) and the Kind p's
+// table gives it (KindUnknown when it is not in the table). A plain code of
+// the table is found by its raw text and returned as the table's own
+// string, without allocating.
+func (p *profile) codeOf(c value) (string, Kind) {
+	if c.plain() {
+		if i, ok := p.codes[string(c.raw)]; ok {
+			return p.Codes[i].Code.Value, p.Codes[i].Kind
+		}
+		return c.code(), KindUnknown
 	}
+	code := c.code()
+	return code, p.tableKind(code)
+}
+
+// tableKind is the Kind p's table gives code, KindUnknown if none.
+func (p *profile) tableKind(code string) Kind {
+	if i, ok := p.codes[code]; ok {
+		return p.Codes[i].Kind
+	}
+	return KindUnknown
+}
+
+// kind gives the Kind of a code of p whose table gives it known: the
+// profile's Classify first, then known, then the HTTP status, then the
+// words of a string code or of the message.
+func (p *profile) kind(code string, known Kind, msg string, status int) Kind {
 	if p.Classify != nil {
 		if k := p.Classify(code, msg, status, known); k != KindUnknown {
 			return k
@@ -440,8 +463,8 @@ func requestID(p *profile, h http.Header, env *envelope, f *fields) string {
 		}
 	}
 	if p != nil {
-		for _, k := range p.RequestIDHeaders {
-			if v := headerValue(h, http.CanonicalHeaderKey(k)); v != "" {
+		for _, k := range p.RequestIDHeaders { // canonical keys (see compile)
+			if v := headerValue(h, k); v != "" {
 				return cleanLine(v, 128)
 			}
 		}
@@ -454,28 +477,9 @@ func requestID(p *profile, h http.Header, env *envelope, f *fields) string {
 // X-RateLimit-Remaining is 0: some servers send the header on every
 // response, where it says when the window turns, not how long to wait.
 func headerRetryAfter(h http.Header, k Kind) time.Duration {
-	if len(h["Retry-After"]) == 0 && len(h["Retry-After-Ms"]) == 0 && len(h["X-Ratelimit-Reset"]) == 0 {
-		return 0
-	}
-	if k != KindRateLimited && k != KindQuotaExceeded && headerValue(h, "X-Ratelimit-Remaining") != "0" {
-		if headerValue(h, "Retry-After") == "" && headerValue(h, "Retry-After-Ms") == "" {
-			return 0
-		}
-		h = withoutReset(h)
-	}
-	d, _ := ParseRetryAfter(h, timeNow())
+	reset := k == KindRateLimited || k == KindQuotaExceeded || headerValue(h, "X-Ratelimit-Remaining") == "0"
+	d, _ := parseHint(h, timeNow, reset)
 	return d
-}
-
-// withoutReset is h without X-RateLimit-Reset (a shallow copy).
-func withoutReset(h http.Header) http.Header {
-	c := make(http.Header, len(h))
-	for k, v := range h {
-		if k != "X-Ratelimit-Reset" {
-			c[k] = v
-		}
-	}
-	return c
 }
 
 // headerRequestID returns the first request id header that is set.
@@ -519,11 +523,14 @@ func textMessage(body []byte, status int) string {
 	return http.StatusText(status)
 }
 
+// clone copies b (nil stays nil) into a slice of its own length.
 func clone(b []byte) []byte {
 	if b == nil {
 		return nil
 	}
-	return append([]byte(nil), b...)
+	c := make([]byte, len(b))
+	copy(c, b)
+	return c
 }
 
 // ParseEvent decodes the data line of a server-sent error event, such as

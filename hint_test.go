@@ -1,7 +1,9 @@
 package memerr
 
 import (
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -170,4 +172,75 @@ func TestBodyRetryAfter(t *testing.T) {
 		require.ErrorAs(t, err, &e)
 		assert.Equal(t, 2*time.Second, e.RetryAfter)
 	})
+}
+
+// TestParseHTTPDateMatchesNetHTTP: the in-place reading of IMF-fixdate
+// dates agrees with http.ParseTime on every input, valid or not: dates
+// spread over years 0000-9999, month ends and leap days, and every one-byte
+// change of a few dates (a wrong name, case, digit, separator or zone).
+func TestParseHTTPDateMatchesNetHTTP(t *testing.T) {
+	same := func(s string) {
+		t.Helper()
+		want, err := http.ParseTime(s)
+		got, ok := parseHTTPDate(s)
+		if ok != (err == nil) || !got.Equal(want) || got.Location().String() != want.Location().String() {
+			t.Fatalf("%q: parseHTTPDate %v %v, http.ParseTime %v %v", s, got, ok, want, err)
+		}
+	}
+	var inputs []string
+	for sec := int64(-62135596800); sec < 253402300800; sec += 7_919_993 { // years 1-9999
+		inputs = append(inputs, time.Unix(sec, 0).UTC().Format(http.TimeFormat))
+	}
+	for _, y := range []int{0, 1900, 2000, 2023, 2024, 2100} {
+		for m := time.January; m <= time.December; m++ {
+			for _, d := range []int{0, 1, 28, 29, 30, 31, 32} {
+				// Written by hand: time.Date would carry day 0 or 32 into
+				// the next field.
+				inputs = append(inputs, fmt.Sprintf("Mon, %02d %s %04d 23:59:59 GMT", d, m.String()[:3], y))
+			}
+		}
+	}
+	for _, s := range inputs {
+		same(s)
+	}
+	changes := "0123456789 ,:+-.GMTUCmonjanxZ\x00\xff"
+	for _, base := range []string{"Sun, 06 Nov 1994 08:49:37 GMT", "Thu, 29 Feb 2024 23:59:59 GMT", "Mon, 01 Jan 2024 00:00:00 GMT"} {
+		same(base)
+		same(strings.ToLower(base))
+		same(strings.ToUpper(base))
+		same(base[:len(base)-1])
+		same(base + " ")
+		same(" " + base)
+		for i := range base {
+			for _, c := range []byte(changes) {
+				same(base[:i] + string(c) + base[i+1:])
+			}
+		}
+	}
+	same("onT, 01 Jan 2024 00:00:00 GMT") // names straddling two in a list
+	same("Mon, 01 anF 2024 00:00:00 GMT")
+	same("Mon, 01 Jan 2024 00:00:00 UTC")
+	same("Sunday, 06-Nov-94 08:49:37 GMT") // RFC 850
+	same("Sun Nov  6 08:49:37 1994")       // asctime
+	same("")
+}
+
+// TestParseNonNegMatchesParseFloat: integers, read without ParseFloat up to
+// 15 digits, get the value ParseFloat gives them, at every length.
+func TestParseNonNegMatchesParseFloat(t *testing.T) {
+	for _, s := range []string{"0", "00", "0030", "7", "60", "1704067260", "1704067260000",
+		"999999999999999", "1000000000000000", "9007199254740993", "99999999999999999999", "1.5", "30."} {
+		want, err := strconv.ParseFloat(s, 64)
+		require.NoError(t, err, s)
+		got, ok := parseNonNeg(s)
+		assert.True(t, ok, s)
+		assert.Equal(t, want, got, s)
+	}
+	for n := uint64(1); n < 1e19; n = n*10 + n%7 + 1 {
+		s := strconv.FormatUint(n, 10)
+		want, _ := strconv.ParseFloat(s, 64)
+		got, ok := parseNonNeg(s)
+		assert.True(t, ok, s)
+		assert.Equal(t, want, got, s)
+	}
 }

@@ -376,6 +376,10 @@ func (p Profile) compile(cur *profileSet) (*profile, error) {
 	for i, h := range rp.Detect.Headers {
 		rp.Detect.Headers[i] = http.CanonicalHeaderKey(h)
 	}
+	rp.RequestIDHeaders = slices.Clone(p.RequestIDHeaders)
+	for i, h := range rp.RequestIDHeaders {
+		rp.RequestIDHeaders[i] = http.CanonicalHeaderKey(h)
+	}
 	for _, ev := range p.ErrorEvents {
 		rp.events[ev] = true
 	}

@@ -190,9 +190,12 @@ func cozeKind(code, msg string, status int, known Kind) Kind {
 		}
 		return KindRateLimited
 	}
-	n, err := strconv.ParseInt(code, 10, 64)
-	if known != KindUnknown || err != nil || status >= 400 {
+	if known != KindUnknown || status >= 400 {
 		return known
+	}
+	n, err := strconv.ParseInt(code, 10, 64)
+	if err != nil {
+		return KindUnknown
 	}
 	switch {
 	case n >= 4100 && n < 4200:

@@ -163,9 +163,12 @@ func memosScope(r *http.Request) string {
 // unless the table says otherwise), 500xx service, 501xx knowledge base
 // operations; the self-hosted server's codes are HTTP statuses.
 func memosKind(code, _ string, status int, known Kind) Kind {
-	n, err := strconv.Atoi(code)
-	if known != KindUnknown || err != nil || status >= 400 {
+	if known != KindUnknown || status >= 400 {
 		return known
+	}
+	n, err := strconv.Atoi(code)
+	if err != nil {
+		return KindUnknown
 	}
 	switch {
 	case n >= 40000 && n < 40100:
