@@ -46,7 +46,7 @@ func (v value) String() string {
 // code renders a value used as a code: strings as sent, numbers in their
 // integer form when they are integral ("4009.0" and "4.009e3" are "4009").
 func (v value) code() string {
-	if v.kind == '0' && bytes.ContainsAny(v.raw, ".eE") {
+	if v.kind == '0' && v.notPlain { // a number with a fraction or an exponent
 		f, err := strconv.ParseFloat(string(v.raw), 64)
 		if err == nil && f == float64(int64(f)) && f > -1e15 && f < 1e15 {
 			return strconv.FormatInt(int64(f), 10)
