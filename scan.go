@@ -168,7 +168,7 @@ func (s *scanner) object(n *pathNode, f *fields) bool {
 	}
 	for {
 		s.ws()
-		key, esc, ok := s.str()
+		key, ok := s.str()
 		if !ok {
 			return false
 		}
@@ -180,10 +180,10 @@ func (s *scanner) object(n *pathNode, f *fields) bool {
 		s.ws()
 		var child *pathNode
 		if n != nil {
-			if esc {
-				child = n.children[value{raw: key, kind: '"', esc: true}.String()]
+			if key.esc {
+				child = n.children[key.String()]
 			} else {
-				child = n.children[string(key)] // no allocation
+				child = n.children[string(key.raw)] // no allocation
 			}
 		}
 		if !s.member(child, f) {
@@ -206,67 +206,61 @@ func (s *scanner) object(n *pathNode, f *fields) bool {
 // walking into it when n wants members inside it.
 func (s *scanner) member(n *pathNode, f *fields) bool {
 	start, c := s.i, s.peek()
-	if n != nil && n.children != nil && c == '{' {
-		if !s.object(n, f) {
-			return false
-		}
-	} else if !s.skip() {
+	var v value // a string's or number's, read by str or number
+	var ok bool
+	switch {
+	case c == '"':
+		v, ok = s.str()
+	case c == '-' || c >= '0' && c <= '9':
+		v, ok = s.number()
+	case c == '{' && n != nil && n.children != nil:
+		ok = s.object(n, f)
+	default:
+		ok = s.skip()
+	}
+	if !ok {
 		return false
 	}
 	if n == nil || n.id < 0 {
 		return true
 	}
-	v := &f.vals[n.id]
-	if v.kind != 0 {
+	if v.kind == 0 {
+		v = value{raw: s.b[start:s.i], kind: c}
+	}
+	if f.vals[n.id].kind != 0 {
 		f.dup = true
 	}
 	if c != 'n' {
 		f.present |= 1 << n.id
 	}
-	raw := s.b[start:s.i]
-	switch {
-	case c == '"':
-		raw = raw[1 : len(raw)-1]
-		*v = value{raw: raw, kind: '"', esc: bytes.IndexByte(raw, '\\') >= 0, notPlain: !isASCII(raw, false)}
-	case c == '-' || c >= '0' && c <= '9':
-		*v = value{raw: raw, kind: '0', notPlain: !isASCII(raw, true)}
-	default:
-		*v = value{raw: raw, kind: c}
-	}
+	f.vals[n.id] = v
 	return true
 }
 
-// isASCII reports whether b is all ASCII and, for a number, has no
-// fraction or exponent.
-func isASCII(b []byte, number bool) bool {
-	for _, c := range b {
-		if c >= utf8.RuneSelf || number && (c == '.' || c == 'e' || c == 'E') {
-			return false
-		}
-	}
-	return true
-}
-
-// str reads the string at s.i and returns its text without quotes.
-func (s *scanner) str() (text []byte, esc, ok bool) {
+// str reads the string at s.i: its text without quotes, noting escapes
+// and bytes of 0x80 or more on the way.
+func (s *scanner) str() (value, bool) {
 	if s.peek() != '"' {
-		return nil, false, false
+		return value{}, false
 	}
 	b := s.b
+	v := value{kind: '"'}
 	for j := s.i + 1; j < len(b); j++ {
 		switch c := b[j]; {
 		case c == '"':
-			text = b[s.i+1 : j]
+			v.raw = b[s.i+1 : j]
 			s.i = j + 1
-			return text, esc, true
+			return v, true
 		case c == '\\':
-			esc = true
+			v.esc = true
 			j++ // the escaped byte cannot end the string
 		case c < 0x20:
-			return nil, false, false // control characters must be escaped
+			return value{}, false // control characters must be escaped
+		case c >= utf8.RuneSelf:
+			v.notPlain = true
 		}
 	}
-	return nil, false, false
+	return value{}, false
 }
 
 // skip passes over one value: scalars are checked in full, objects and
@@ -274,7 +268,7 @@ func (s *scanner) str() (text []byte, esc, ok bool) {
 func (s *scanner) skip() bool {
 	switch c := s.peek(); {
 	case c == '"':
-		_, _, ok := s.str()
+		_, ok := s.str()
 		return ok
 	case c == '{' || c == '[':
 		var ok bool
@@ -287,7 +281,8 @@ func (s *scanner) skip() bool {
 	case c == 'n':
 		return s.literal("null")
 	case c == '-' || c >= '0' && c <= '9':
-		return s.number()
+		_, ok := s.number()
+		return ok
 	}
 	return false
 }
@@ -300,11 +295,13 @@ func (s *scanner) literal(lit string) bool {
 	return true
 }
 
-// number passes over a number as JSON's grammar has it:
-// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func (s *scanner) number() bool {
+// number reads the number at s.i as JSON's grammar has it,
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, noting a fraction or an
+// exponent.
+func (s *scanner) number() (value, bool) {
 	b := s.b
 	i := s.i
+	v := value{kind: '0'}
 	if i < len(b) && b[i] == '-' {
 		i++
 	}
@@ -319,13 +316,14 @@ func (s *scanner) number() bool {
 	case i < len(b) && b[i] == '0':
 		i++
 	case !digits():
-		return false
+		return value{}, false
 	}
 	if i < len(b) && b[i] == '.' {
 		i++
 		if !digits() {
-			return false
+			return value{}, false
 		}
+		v.notPlain = true
 	}
 	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
 		i++
@@ -333,11 +331,13 @@ func (s *scanner) number() bool {
 			i++
 		}
 		if !digits() {
-			return false
+			return value{}, false
 		}
+		v.notPlain = true
 	}
+	v.raw = b[s.i:i]
 	s.i = i
-	return true
+	return v, true
 }
 
 // skipNested passes over the object or array starting at b[i] and returns
@@ -488,18 +488,16 @@ func scalarAt(b []byte, i int) (value, int, bool) {
 	s := scanner{b: b, i: i}
 	switch c := s.peek(); {
 	case c == '"':
-		text, esc, ok := s.str()
-		if !ok || esc {
-			return value{}, 0, false
+		if v, ok := s.str(); ok && !v.esc {
+			return v, s.i, true
 		}
-		return value{raw: text, kind: '"', notPlain: !isASCII(text, false)}, s.i, true
 	case c == 't':
 		if s.literal("true") {
 			return value{raw: b[i:s.i], kind: 't'}, s.i, true
 		}
 	case c == '-' || c >= '0' && c <= '9':
-		if s.number() {
-			return value{raw: b[i:s.i], kind: '0', notPlain: !isASCII(b[i:s.i], true)}, s.i, true
+		if v, ok := s.number(); ok {
+			return v, s.i, true
 		}
 	}
 	return value{}, 0, false
