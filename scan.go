@@ -181,9 +181,9 @@ func (s *scanner) object(n *pathNode, f *fields) bool {
 		var child *pathNode
 		if n != nil {
 			if key.esc {
-				child = n.children[key.String()]
+				child = n.child([]byte(key.String()))
 			} else {
-				child = n.children[string(key.raw)] // no allocation
+				child = n.child(key.raw)
 			}
 		}
 		if !s.member(child, f) {
