@@ -244,24 +244,38 @@ func (s *scanner) str() (value, bool) {
 		return value{}, false
 	}
 	b := s.b
-	v := value{kind: '"'}
+	esc := false
+	var or byte // the text's bytes ORed together: 0x80 is set if any is 0x80 or more
 	for j := s.i + 1; j < len(b); j++ {
-		switch c := b[j]; {
-		case c == '"':
-			v.raw = b[s.i+1 : j]
+		c := b[j]
+		if !stringStop[c] {
+			or |= c
+			continue
+		}
+		switch c {
+		case '"':
+			v := value{raw: b[s.i+1 : j], kind: '"', esc: esc, notPlain: or >= utf8.RuneSelf}
 			s.i = j + 1
 			return v, true
-		case c == '\\':
-			v.esc = true
+		case '\\':
+			esc = true
 			j++ // the escaped byte cannot end the string
-		case c < 0x20:
+		default:
 			return value{}, false // control characters must be escaped
-		case c >= utf8.RuneSelf:
-			v.notPlain = true
 		}
 	}
 	return value{}, false
 }
+
+// stringStop marks the bytes str stops at in a string: the closing quote,
+// a backslash, and the control characters JSON requires escaped.
+var stringStop = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
 
 // skip passes over one value: scalars are checked in full, objects and
 // arrays for balanced brackets and strings.
