@@ -143,7 +143,9 @@ func scanFields(body []byte, set *profileSet, f *fields) bool {
 // trimBOM drops a UTF-8 byte order mark, which some servers put before JSON.
 func trimBOM(b []byte) []byte { return bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")) }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
+// isSpace reports JSON's white space; every such byte is ' ' or below, so
+// most bytes are told apart by the first comparison.
+func isSpace(c byte) bool { return c <= ' ' && (c == ' ' || c == '\n' || c == '\r' || c == '\t') }
 
 func (s *scanner) ws() {
 	for s.i < len(s.b) && isSpace(s.b[s.i]) {
