@@ -395,13 +395,17 @@ func validPath(path string) bool {
 type pathNode struct {
 	name     string
 	id       int
-	children []*pathNode
+	children [][]*pathNode // by the length of their names; nil: none
 }
 
 // child returns the child of n named key, or nil. A node has a few dozen
-// children at most: a loop over them costs less than a map's hashing.
+// children at most, and few of one length: a loop over those costs less
+// than a map's hashing.
 func (n *pathNode) child(key []byte) *pathNode {
-	for _, c := range n.children {
+	if len(key) >= len(n.children) {
+		return nil
+	}
+	for _, c := range n.children[len(key)] {
 		if c.name == string(key) { // no allocation
 			return c
 		}
@@ -431,7 +435,10 @@ func (s *profileSet) buildTree() error {
 			c := n.child([]byte(part))
 			if c == nil {
 				c = &pathNode{name: part, id: -1}
-				n.children = append(n.children, c)
+				for len(n.children) <= len(part) {
+					n.children = append(n.children, nil)
+				}
+				n.children[len(part)] = append(n.children[len(part)], c)
 			}
 			n = c
 		}
