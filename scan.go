@@ -261,7 +261,10 @@ func (s *scanner) str() (value, bool) {
 			return v, true
 		case '\\':
 			esc = true
-			j++ // the escaped byte cannot end the string
+			j++ // the escaped byte cannot end the string, but counts for or
+			if j < len(b) {
+				or |= b[j]
+			}
 		default:
 			return value{}, false // control characters must be escaped
 		}
