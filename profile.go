@@ -404,8 +404,24 @@ func validPath(path string) bool {
 // records a member's value when id >= 0 and walks into it when it is an
 // object with wanted children.
 type pathNode struct {
+	name     string
 	id       int
-	children map[string]*pathNode
+	children [][]*pathNode // by the length of their names; nil: none
+}
+
+// child returns the child of n named key, or nil. A node has a few dozen
+// children at most, and few of one length: a loop over those costs less
+// than a map's hashing.
+func (n *pathNode) child(key []byte) *pathNode {
+	if len(key) >= len(n.children) {
+		return nil
+	}
+	for _, c := range n.children[len(key)] {
+		if c.name == string(key) { // no allocation
+			return c
+		}
+	}
+	return nil
 }
 
 // maxPaths bounds the member paths all profiles together read: the
@@ -427,13 +443,13 @@ func (s *profileSet) buildTree() error {
 		}
 		n := s.tree
 		for _, part := range strings.Split(path, ".") {
-			if n.children == nil {
-				n.children = map[string]*pathNode{}
-			}
-			c := n.children[part]
+			c := n.child([]byte(part))
 			if c == nil {
-				c = &pathNode{id: -1}
-				n.children[part] = c
+				c = &pathNode{name: part, id: -1}
+				for len(n.children) <= len(part) {
+					n.children = append(n.children, nil)
+				}
+				n.children[len(part)] = append(n.children[len(part)], c)
 			}
 			n = c
 		}

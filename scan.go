@@ -46,7 +46,7 @@ func (v value) String() string {
 // code renders a value used as a code: strings as sent, numbers in their
 // integer form when they are integral ("4009.0" and "4.009e3" are "4009").
 func (v value) code() string {
-	if v.kind == '0' && bytes.ContainsAny(v.raw, ".eE") {
+	if v.kind == '0' && v.notPlain { // a number with a fraction or an exponent
 		f, err := strconv.ParseFloat(string(v.raw), 64)
 		if err == nil && f == float64(int64(f)) && f > -1e15 && f < 1e15 {
 			return strconv.FormatInt(int64(f), 10)
@@ -143,7 +143,9 @@ func scanFields(body []byte, set *profileSet, f *fields) bool {
 // trimBOM drops a UTF-8 byte order mark, which some servers put before JSON.
 func trimBOM(b []byte) []byte { return bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")) }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
+// isSpace reports JSON's white space; every such byte is ' ' or below, so
+// most bytes are told apart by the first comparison.
+func isSpace(c byte) bool { return c <= ' ' && (c == ' ' || c == '\n' || c == '\r' || c == '\t') }
 
 func (s *scanner) ws() {
 	for s.i < len(s.b) && isSpace(s.b[s.i]) {
@@ -168,7 +170,7 @@ func (s *scanner) object(n *pathNode, f *fields) bool {
 	}
 	for {
 		s.ws()
-		key, esc, ok := s.str()
+		key, ok := s.str()
 		if !ok {
 			return false
 		}
@@ -180,10 +182,10 @@ func (s *scanner) object(n *pathNode, f *fields) bool {
 		s.ws()
 		var child *pathNode
 		if n != nil {
-			if esc {
-				child = n.children[value{raw: key, kind: '"', esc: true}.String()]
+			if key.esc {
+				child = n.child([]byte(key.String()))
 			} else {
-				child = n.children[string(key)] // no allocation
+				child = n.child(key.raw)
 			}
 		}
 		if !s.member(child, f) {
@@ -206,75 +208,86 @@ func (s *scanner) object(n *pathNode, f *fields) bool {
 // walking into it when n wants members inside it.
 func (s *scanner) member(n *pathNode, f *fields) bool {
 	start, c := s.i, s.peek()
-	if n != nil && n.children != nil && c == '{' {
-		if !s.object(n, f) {
-			return false
-		}
-	} else if !s.skip() {
+	var v value // a string's or number's, read by str or number
+	var ok bool
+	switch {
+	case c == '"':
+		v, ok = s.str()
+	case c == '-' || c >= '0' && c <= '9':
+		v, ok = s.number()
+	case c == '{' && n != nil && n.children != nil:
+		ok = s.object(n, f)
+	default:
+		ok = s.skip()
+	}
+	if !ok {
 		return false
 	}
 	if n == nil || n.id < 0 {
 		return true
 	}
-	v := &f.vals[n.id]
-	if v.kind != 0 {
+	if v.kind == 0 {
+		v = value{raw: s.b[start:s.i], kind: c}
+	}
+	if f.vals[n.id].kind != 0 {
 		f.dup = true
 	}
 	if c != 'n' {
 		f.present |= 1 << n.id
 	}
-	raw := s.b[start:s.i]
-	switch {
-	case c == '"':
-		raw = raw[1 : len(raw)-1]
-		*v = value{raw: raw, kind: '"', esc: bytes.IndexByte(raw, '\\') >= 0, notPlain: !isASCII(raw, false)}
-	case c == '-' || c >= '0' && c <= '9':
-		*v = value{raw: raw, kind: '0', notPlain: !isASCII(raw, true)}
-	default:
-		*v = value{raw: raw, kind: c}
-	}
+	f.vals[n.id] = v
 	return true
 }
 
-// isASCII reports whether b is all ASCII and, for a number, has no
-// fraction or exponent.
-func isASCII(b []byte, number bool) bool {
-	for _, c := range b {
-		if c >= utf8.RuneSelf || number && (c == '.' || c == 'e' || c == 'E') {
-			return false
-		}
-	}
-	return true
-}
-
-// str reads the string at s.i and returns its text without quotes.
-func (s *scanner) str() (text []byte, esc, ok bool) {
+// str reads the string at s.i: its text without quotes, noting escapes
+// and bytes of 0x80 or more on the way.
+func (s *scanner) str() (value, bool) {
 	if s.peek() != '"' {
-		return nil, false, false
+		return value{}, false
 	}
 	b := s.b
+	esc := false
+	var or byte // the text's bytes ORed together: 0x80 is set if any is 0x80 or more
 	for j := s.i + 1; j < len(b); j++ {
-		switch c := b[j]; {
-		case c == '"':
-			text = b[s.i+1 : j]
+		c := b[j]
+		if !stringStop[c] {
+			or |= c
+			continue
+		}
+		switch c {
+		case '"':
+			v := value{raw: b[s.i+1 : j], kind: '"', esc: esc, notPlain: or >= utf8.RuneSelf}
 			s.i = j + 1
-			return text, esc, true
-		case c == '\\':
+			return v, true
+		case '\\':
 			esc = true
-			j++ // the escaped byte cannot end the string
-		case c < 0x20:
-			return nil, false, false // control characters must be escaped
+			j++ // the escaped byte cannot end the string, but counts for or
+			if j < len(b) {
+				or |= b[j]
+			}
+		default:
+			return value{}, false // control characters must be escaped
 		}
 	}
-	return nil, false, false
+	return value{}, false
 }
+
+// stringStop marks the bytes str stops at in a string: the closing quote,
+// a backslash, and the control characters JSON requires escaped.
+var stringStop = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
 
 // skip passes over one value: scalars are checked in full, objects and
 // arrays for balanced brackets and strings.
 func (s *scanner) skip() bool {
 	switch c := s.peek(); {
 	case c == '"':
-		_, _, ok := s.str()
+		_, ok := s.str()
 		return ok
 	case c == '{' || c == '[':
 		var ok bool
@@ -287,7 +300,8 @@ func (s *scanner) skip() bool {
 	case c == 'n':
 		return s.literal("null")
 	case c == '-' || c >= '0' && c <= '9':
-		return s.number()
+		_, ok := s.number()
+		return ok
 	}
 	return false
 }
@@ -300,11 +314,13 @@ func (s *scanner) literal(lit string) bool {
 	return true
 }
 
-// number passes over a number as JSON's grammar has it:
-// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func (s *scanner) number() bool {
+// number reads the number at s.i as JSON's grammar has it,
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, noting a fraction or an
+// exponent.
+func (s *scanner) number() (value, bool) {
 	b := s.b
 	i := s.i
+	v := value{kind: '0'}
 	if i < len(b) && b[i] == '-' {
 		i++
 	}
@@ -319,13 +335,14 @@ func (s *scanner) number() bool {
 	case i < len(b) && b[i] == '0':
 		i++
 	case !digits():
-		return false
+		return value{}, false
 	}
 	if i < len(b) && b[i] == '.' {
 		i++
 		if !digits() {
-			return false
+			return value{}, false
 		}
+		v.notPlain = true
 	}
 	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
 		i++
@@ -333,11 +350,13 @@ func (s *scanner) number() bool {
 			i++
 		}
 		if !digits() {
-			return false
+			return value{}, false
 		}
+		v.notPlain = true
 	}
+	v.raw = b[s.i:i]
 	s.i = i
-	return true
+	return v, true
 }
 
 // skipNested passes over the object or array starting at b[i] and returns
@@ -377,26 +396,19 @@ func skipNested(b []byte, i int) (int, bool) {
 // structural marks the bytes skipNested must look at.
 var structural = [256]bool{'"': true, '{': true, '[': true, '}': true, ']': true}
 
-// skipString passes over the string at b[i] (which holds '"'): the next
-// quote not escaped by an odd run of backslashes ends it.
+// skipString passes over the string at b[i] (which holds '"') and returns
+// the index just after its closing quote. Strings in payloads are mostly
+// short: a plain loop costs less here than a call to bytes.IndexByte.
 func skipString(b []byte, i int) (int, bool) {
-	start := i + 1
-	j := start
-	for {
-		k := bytes.IndexByte(b[j:], '"')
-		if k < 0 {
-			return 0, false
-		}
-		j += k
-		n := 0
-		for p := j - 1; p >= start && b[p] == '\\'; p-- {
-			n++
-		}
-		if n%2 == 0 {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '"':
 			return j + 1, true
+		case '\\':
+			j++ // the escaped byte cannot end the string
 		}
-		j++
 	}
+	return 0, false
 }
 
 // authoritySuccess is the success path's shortcut for a profile with an
@@ -488,18 +500,16 @@ func scalarAt(b []byte, i int) (value, int, bool) {
 	s := scanner{b: b, i: i}
 	switch c := s.peek(); {
 	case c == '"':
-		text, esc, ok := s.str()
-		if !ok || esc {
-			return value{}, 0, false
+		if v, ok := s.str(); ok && !v.esc {
+			return v, s.i, true
 		}
-		return value{raw: text, kind: '"', notPlain: !isASCII(text, false)}, s.i, true
 	case c == 't':
 		if s.literal("true") {
 			return value{raw: b[i:s.i], kind: 't'}, s.i, true
 		}
 	case c == '-' || c >= '0' && c <= '9':
-		if s.number() {
-			return value{raw: b[i:s.i], kind: '0', notPlain: !isASCII(b[i:s.i], true)}, s.i, true
+		if v, ok := s.number(); ok {
+			return v, s.i, true
 		}
 	}
 	return value{}, 0, false
