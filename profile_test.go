@@ -11,6 +11,18 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// keepProfiles puts the registered profiles back as they were when t
+// ends, so that a test that registers a vendor can run again (-count) and
+// leaves the registry to the tests after it as it found it.
+func keepProfiles(t *testing.T) {
+	before := profiles.Load()
+	t.Cleanup(func() {
+		profilesMu.Lock()
+		defer profilesMu.Unlock()
+		profiles.Store(before)
+	})
+}
+
 // testProfile is a valid profile of a made-up vendor named name.
 func testProfile(name string) Profile {
 	return Profile{
@@ -74,6 +86,7 @@ func TestRegisterRefusesMalformedProfiles(t *testing.T) {
 }
 
 func TestRegisteredVendorGoesThroughTheSamePath(t *testing.T) {
+	keepProfiles(t)
 	const v Vendor = "acme-memory"
 	p := testProfile(string(v))
 	p.Names = []string{"Acme Memory"}
@@ -114,8 +127,11 @@ func TestRegisteredVendorGoesThroughTheSamePath(t *testing.T) {
 }
 
 func TestRegisterWhileDecoding(t *testing.T) {
+	keepProfiles(t)
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
+	defer wg.Wait()
+	defer close(stop) // also when a Register fails: no decoder is left running
 	for i := 0; i < 4; i++ {
 		wg.Add(1)
 		go func() {
@@ -136,8 +152,6 @@ func TestRegisterWhileDecoding(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		require.NoError(t, Register(testProfile(fmt.Sprintf("concurrent-%d", i))))
 	}
-	close(stop)
-	wg.Wait()
 	assert.True(t, strings.HasPrefix(string(Vendors()[len(Vendors())-1]), "concurrent-"))
 }
 

@@ -69,10 +69,10 @@ var recallProfile = memerr.Profile{
 	},
 }
 
+// A program registers its vendors once, as it starts.
+func init() { memerr.MustRegister(recallProfile) }
+
 func run(w io.Writer) error {
-	if err := memerr.Register(recallProfile); err != nil {
-		return err
-	}
 	// Registering a name twice is refused at once.
 	if err := memerr.Register(recallProfile); !errors.Is(err, memerr.ErrProfile) {
 		return fmt.Errorf("a second registration: got %v, want ErrProfile", err)
