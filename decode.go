@@ -120,7 +120,7 @@ func (p *profile) speaks(f *fields) bool {
 		return true
 	}
 	for i := range p.envs {
-		if _, applies := p.reports(&p.envs[i], f); applies {
+		if p.envs[i].applies(f) {
 			return true
 		}
 	}
@@ -149,27 +149,59 @@ func (p *profile) failing(f *fields, call bool) *envelope {
 // reports applies one envelope to the fields (see Envelope): whether it
 // speaks at all, and whether it reports a failure.
 func (p *profile) reports(e *envelope, f *fields) (failed, applies bool) {
-	switch {
-	case e.mask&f.present == 0:
-		return false, false // none of its members is in the body
-	case !selected(e, f):
-		return false, false
-	case e.when >= 0:
+	switch e.decidedBy(f) {
+	case byWhen, byMessage:
 		return !e.StatusOnly, true
-	}
-	if s := f.get(e.success); s.kind == 't' || s.kind == 'f' {
-		return s.kind == 'f', true
-	}
-	if f.get(e.failed).kind == 't' {
+	case bySuccess:
+		return f.get(e.success).kind == 'f', true
+	case byFailed:
 		return true, true
-	}
-	if c := f.get(e.code); c.present() {
-		return !p.successValue(c) && !e.StatusOnly, true
-	}
-	if e.code < 0 && e.success < 0 && e.failed < 0 && len(message(e, f).raw) > 0 {
-		return !e.StatusOnly, true // a shape that is only a (non-empty) message
+	case byCode:
+		return !p.successValue(f.get(e.code)) && !e.StatusOnly, true
 	}
 	return false, false
+}
+
+// applies reports whether the envelope speaks for the fields at all: what
+// reports says without working out whether it is a failure.
+func (e *envelope) applies(f *fields) bool { return e.decidedBy(f) != byNothing }
+
+// decider is the member that decides what an envelope reports.
+type decider uint8
+
+const (
+	byNothing decider = iota // the envelope does not apply
+	byWhen                   // its When member selects it
+	bySuccess                // its Success flag is true or false
+	byFailed                 // its Failed flag is true
+	byCode                   // its Code member is present
+	byMessage                // a shape that is only a message has a non-empty one
+)
+
+// decidedBy finds the member that decides what e reports, in the order
+// Envelope describes.
+func (e *envelope) decidedBy(f *fields) decider {
+	switch {
+	case e.mask&f.present == 0:
+		return byNothing // none of its members is in the body
+	case !selected(e, f):
+		return byNothing
+	case e.when >= 0:
+		return byWhen
+	}
+	if s := f.get(e.success); s.kind == 't' || s.kind == 'f' {
+		return bySuccess
+	}
+	if f.get(e.failed).kind == 't' {
+		return byFailed
+	}
+	if f.get(e.code).present() {
+		return byCode
+	}
+	if e.code < 0 && e.success < 0 && e.failed < 0 && len(message(e, f).raw) > 0 {
+		return byMessage
+	}
+	return byNothing
 }
 
 // selected reports whether the fields satisfy the envelope's When.
@@ -237,7 +269,7 @@ func message(e *envelope, f *fields) value {
 // its members in the body, else nil.
 func (p *profile) describing(f *fields) *envelope {
 	for i := range p.envs {
-		if _, applies := p.reports(&p.envs[i], f); applies {
+		if p.envs[i].applies(f) {
 			return &p.envs[i]
 		}
 	}
@@ -345,7 +377,7 @@ func (set *profileSet) detectSure(f *fields, h http.Header) (*profile, bool) {
 		fit := 0
 		for i := range p.envs {
 			e := &p.envs[i]
-			if _, applies := p.reports(e, f); !applies {
+			if !e.applies(f) {
 				continue
 			}
 			n := e.found(f)
