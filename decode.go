@@ -242,15 +242,10 @@ func (p *profile) isSuccessCode(v value) bool {
 // knownCode reports whether a code value is in p's table or is a success
 // code.
 func (p *profile) knownCode(v value) bool {
-	if p.isSuccessCode(v) {
-		return true
-	}
 	if v.plain() {
-		_, ok := p.codes[string(v.raw)]
-		return ok
+		return p.known[string(v.raw)]
 	}
-	_, ok := p.codes[v.code()]
-	return ok
+	return p.known[v.code()]
 }
 
 // message returns the first message member of e present as a string or

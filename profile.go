@@ -217,8 +217,9 @@ func Vendors() []Vendor {
 // profile is a registered Profile with what the decoder derives from it.
 type profile struct {
 	Profile
-	codes  map[string]int // code value -> index in Codes
-	names  []string       // normalised names, the vendor's own included
+	codes  map[string]int  // code value -> index in Codes
+	known  map[string]bool // the values of Codes and SuccessCodes (knownCode)
+	names  []string        // normalised names, the vendor's own included
 	events map[string]bool
 
 	// Ids of the member paths it reads, in the tree of its profileSet.
@@ -352,6 +353,13 @@ func (p Profile) compile(cur *profileSet) (*profile, error) {
 		}
 		c.Retryable = c.Kind.Retryable()
 		rp.codes[c.Code.Value] = i
+	}
+	rp.known = make(map[string]bool, len(rp.Codes)+len(rp.SuccessCodes))
+	for _, c := range rp.Codes {
+		rp.known[c.Code.Value] = true
+	}
+	for _, c := range rp.SuccessCodes {
+		rp.known[c] = true
 	}
 	for _, n := range append([]string{string(v)}, p.Names...) {
 		n = normName(n)
