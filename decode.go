@@ -239,15 +239,6 @@ func (p *profile) isSuccessCode(v value) bool {
 	return false
 }
 
-// knownCode reports whether a code value is in p's table or is a success
-// code.
-func (p *profile) knownCode(v value) bool {
-	if v.plain() {
-		return p.known[string(v.raw)]
-	}
-	return p.known[v.code()]
-}
-
 // message returns the first message member of e present as a string or
 // number.
 func message(e *envelope, f *fields) value {
@@ -352,6 +343,7 @@ func (set *profileSet) detect(f *fields, h http.Header) *profile {
 func (set *profileSet) detectSure(f *fields, h http.Header) (*profile, bool) {
 	var best *profile
 	bestScore, second, bestStrong := 0, 0, false
+	code := codeFacts{id: -1}
 	for _, p := range set.list {
 		if p.Vendor == Generic {
 			continue
@@ -377,10 +369,11 @@ func (set *profileSet) detectSure(f *fields, h http.Header) (*profile, bool) {
 			}
 			n := e.found(f)
 			if c := f.get(e.code); c.scalar() {
-				if p.knownCode(c) {
+				code.read(set, e.code, c)
+				if slices.Contains(code.knownBy, p) {
 					n += 3
 					strong = true
-				} else if inRanges(c, p.Detect.CodeRanges) {
+				} else if code.inRanges(p.Detect.CodeRanges) {
 					n += 2
 				}
 			}
@@ -400,16 +393,48 @@ func (set *profileSet) detectSure(f *fields, h http.Header) (*profile, bool) {
 	return best, bestStrong && bestScore > second
 }
 
-func inRanges(code value, ranges [][2]int64) bool {
+// codeFacts is what detection learns from the value of a code member:
+// which profiles know it (their Codes or SuccessCodes hold it) and
+// whether it is in a profile's CodeRanges. Most shapes of most vendors
+// read the same member ("code"), so the facts of the last member read
+// serve the next shape that reads it.
+type codeFacts struct {
+	id      int // the member's path id; -1 before the first
+	v       value
+	knownBy []*profile
+	n       int64 // the value as an integer, when isInt; read only for CodeRanges
+	intRead bool
+	isInt   bool
+}
+
+// read makes c the facts of the member with path id and value v, unless
+// they are already.
+func (c *codeFacts) read(set *profileSet, id int, v value) {
+	if c.id == id {
+		return
+	}
+	*c = codeFacts{id: id, v: v}
+	if v.plain() {
+		c.knownBy = set.knownBy[string(v.raw)]
+	} else {
+		c.knownBy = set.knownBy[v.code()]
+	}
+}
+
+// inRanges reports whether the code is an integer in one of ranges.
+func (c *codeFacts) inRanges(ranges [][2]int64) bool {
 	if len(ranges) == 0 {
 		return false
 	}
-	n, ok := code.integer()
-	if !ok {
+	if !c.intRead {
+		c.n, c.isInt = c.v.integer()
+		c.intRead = true
+	}
+	if !c.isInt {
 		return false
 	}
 	for _, r := range ranges {
-		if n >= r[0] && n <= r[1] {
+		if c.n >= r[0] && c.n <= r[1] {
 			return true
 		}
 	}

@@ -217,9 +217,8 @@ func Vendors() []Vendor {
 // profile is a registered Profile with what the decoder derives from it.
 type profile struct {
 	Profile
-	codes  map[string]int  // code value -> index in Codes
-	known  map[string]bool // the values of Codes and SuccessCodes (knownCode)
-	names  []string        // normalised names, the vendor's own included
+	codes  map[string]int // code value -> index in Codes
+	names  []string       // normalised names, the vendor's own included
 	events map[string]bool
 
 	// Ids of the member paths it reads, in the tree of its profileSet.
@@ -242,7 +241,8 @@ type profileSet struct {
 	list     []*profile
 	byVendor map[Vendor]*profile
 	names    map[string]Vendor
-	tree     *pathNode // every member path any profile reads
+	knownBy  map[string][]*profile // a code value -> the profiles whose Codes or SuccessCodes hold it
+	tree     *pathNode             // every member path any profile reads
 	npaths   int
 	data     int // the id of "data"
 
@@ -264,6 +264,15 @@ func (s *profileSet) add(p *profile) {
 	}
 	for _, n := range p.names {
 		s.names[n] = p.Vendor
+	}
+	if s.knownBy == nil {
+		s.knownBy = map[string][]*profile{}
+	}
+	for _, c := range p.Codes {
+		s.knownBy[c.Code.Value] = append(s.knownBy[c.Code.Value], p)
+	}
+	for _, c := range p.SuccessCodes {
+		s.knownBy[c] = append(s.knownBy[c], p)
 	}
 }
 
@@ -353,13 +362,6 @@ func (p Profile) compile(cur *profileSet) (*profile, error) {
 		}
 		c.Retryable = c.Kind.Retryable()
 		rp.codes[c.Code.Value] = i
-	}
-	rp.known = make(map[string]bool, len(rp.Codes)+len(rp.SuccessCodes))
-	for _, c := range rp.Codes {
-		rp.known[c.Code.Value] = true
-	}
-	for _, c := range rp.SuccessCodes {
-		rp.known[c] = true
 	}
 	for _, n := range append([]string{string(v)}, p.Names...) {
 		n = normName(n)
