@@ -181,13 +181,14 @@ const (
 // decidedBy finds the member that decides what e reports, in the order
 // Envelope describes.
 func (e *envelope) decidedBy(f *fields) decider {
-	switch {
-	case e.mask&f.present == 0:
+	if e.mask&f.present == 0 {
 		return byNothing // none of its members is in the body
-	case !selected(e, f):
+	}
+	if e.when >= 0 { // a shape with a When speaks only when selected
+		if selected(e, f) {
+			return byWhen
+		}
 		return byNothing
-	case e.when >= 0:
-		return byWhen
 	}
 	if s := f.get(e.success); s.kind == 't' || s.kind == 'f' {
 		return bySuccess
