@@ -241,14 +241,15 @@ type profileSet struct {
 	list     []*profile
 	byVendor map[Vendor]*profile
 	names    map[string]Vendor
-	knownBy  map[string][]*profile // a code value -> the profiles whose Codes or SuccessCodes hold it
-	tree     *pathNode             // every member path any profile reads
+	tree     *pathNode // every member path any profile reads
 	npaths   int
 	data     int // the id of "data"
 
 	keyPrefixes      []string      // every profile's KeyPrefixes
 	secretStarts     [256][]string // secret words and key prefixes by first letter (mayHoldSecret)
 	requestIDHeaders []string      // every profile's RequestIDHeaders, then the common ones
+
+	knownBy map[string][]*profile // a code value -> the profiles whose Codes or SuccessCodes hold it (detection)
 }
 
 var (
