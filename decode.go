@@ -60,9 +60,9 @@ func parse(v Vendor, status int, h http.Header, body []byte) *Error {
 // are not read (see Envelope.Resource).
 func decodeBody(v, learned Vendor, status int, h http.Header, body []byte, call bool) (*Error, Vendor) {
 	set := profiles.Load()
-	p := set.byVendor[v]
-	if p != nil && p.Vendor == Generic {
-		p = nil // Generic is what no envelope gives, not a hint
+	var p *profile
+	if v != Auto && v != Generic { // Generic is what no envelope gives, not a hint
+		p = set.byVendor[v]
 	}
 	if status < 400 {
 		short := p
