@@ -163,8 +163,12 @@ func (p *profile) reports(e *envelope, f *fields) (failed, applies bool) {
 }
 
 // applies reports whether the envelope speaks for the fields at all: what
-// reports says without working out whether it is a failure.
-func (e *envelope) applies(f *fields) bool { return e.decidedBy(f) != byNothing }
+// reports says without working out whether it is a failure. Most
+// envelopes have none of their deciding members in a body, which the
+// mask tells without a call.
+func (e *envelope) applies(f *fields) bool {
+	return e.decides&f.present != 0 && e.decidedBy(f) != byNothing
+}
 
 // decider is the member that decides what an envelope reports.
 type decider uint8
@@ -181,8 +185,8 @@ const (
 // decidedBy finds the member that decides what e reports, in the order
 // Envelope describes.
 func (e *envelope) decidedBy(f *fields) decider {
-	if e.mask&f.present == 0 {
-		return byNothing // none of its members is in the body
+	if e.decides&f.present == 0 {
+		return byNothing // none of the members that decide is in the body
 	}
 	if e.when >= 0 { // a shape with a When speaks only when selected
 		if selected(e, f) {

@@ -179,6 +179,7 @@ func Register(p Profile) error {
 	if err := next.buildTree(); err != nil {
 		return fmt.Errorf("%w %q: %v", ErrProfile, string(p.Vendor), err)
 	}
+	next.deciders()
 	profiles.Store(next)
 	return nil
 }
@@ -235,6 +236,7 @@ type envelope struct {
 	when, code, details, success, failed, retryAfter int
 	message, requestID, all                          []int
 	mask                                             uint64 // the paths of all, as bits
+	decides                                          uint64 // the members that can make it apply (see deciders), as bits
 }
 
 type profileSet struct {
@@ -484,6 +486,27 @@ func (s *profileSet) buildTree() error {
 	return nil
 }
 
+// deciders gives each envelope, once buildTree has numbered the paths,
+// the members that can make it apply (see decidedBy): its When alone when
+// it has one, else its Success, Failed and Code, and its Message members
+// when it has none of those three. An envelope none of whose deciding
+// members is in the body does not apply.
+func (s *profileSet) deciders() {
+	for _, p := range s.list {
+		for i := range p.envs {
+			e := &p.envs[i]
+			switch {
+			case e.when >= 0:
+				e.decides = maskOf([]int{e.when})
+			case e.code < 0 && e.success < 0 && e.failed < 0:
+				e.decides = maskOf(e.message)
+			default:
+				e.decides = maskOf([]int{e.success, e.failed, e.code})
+			}
+		}
+	}
+}
+
 // maskOf sets the bits of ids; ids of maxPaths or more are left out (the
 // set refuses them).
 func maskOf(ids []int) uint64 {
@@ -536,5 +559,6 @@ func init() {
 	if err := set.buildTree(); err != nil {
 		panic(err)
 	}
+	set.deciders()
 	profiles.Store(set)
 }
