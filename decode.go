@@ -360,11 +360,9 @@ func (set *profileSet) detectSure(f *fields, h http.Header) (*profile, bool) {
 		} else if p.mask&f.present == 0 {
 			continue // nothing of this vendor's in the body
 		}
-		for _, id := range p.detect {
-			if f.get(id).present() {
-				score += 3
-				strong = true
-			}
+		if n := bits.OnesCount64(p.signals & f.present); n > 0 {
+			score += 3 * n
+			strong = true
 		}
 		fit := 0
 		for i := range p.envs {

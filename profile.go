@@ -179,7 +179,7 @@ func Register(p Profile) error {
 	if err := next.buildTree(); err != nil {
 		return fmt.Errorf("%w %q: %v", ErrProfile, string(p.Vendor), err)
 	}
-	next.deciders()
+	next.deriveMasks()
 	profiles.Store(next)
 	return nil
 }
@@ -228,6 +228,7 @@ type profile struct {
 	authority int
 	detect    []int
 	mask      uint64 // every path it reads, as bits of fields.present
+	signals   uint64 // its Detection members, as bits
 }
 
 // envelope is an Envelope with the ids of its member paths (-1: none).
@@ -236,7 +237,7 @@ type envelope struct {
 	when, code, details, success, failed, retryAfter int
 	message, requestID, all                          []int
 	mask                                             uint64 // the paths of all, as bits
-	decides                                          uint64 // the members that can make it apply (see deciders), as bits
+	decides                                          uint64 // the members that can make it apply (see deriveMasks), as bits
 }
 
 type profileSet struct {
@@ -486,13 +487,15 @@ func (s *profileSet) buildTree() error {
 	return nil
 }
 
-// deciders gives each envelope, once buildTree has numbered the paths,
-// the members that can make it apply (see decidedBy): its When alone when
-// it has one, else its Success, Failed and Code, and its Message members
-// when it has none of those three. An envelope none of whose deciding
-// members is in the body does not apply.
-func (s *profileSet) deciders() {
+// deriveMasks gives, once buildTree has numbered the paths, each profile
+// the bits of its Detection members, and each envelope the members that
+// can make it apply (see decidedBy): its When alone when it has one, else
+// its Success, Failed and Code, and its Message members when it has none
+// of those three. An envelope none of whose deciding members is in the
+// body does not apply.
+func (s *profileSet) deriveMasks() {
 	for _, p := range s.list {
+		p.signals = maskOf(p.detect)
 		for i := range p.envs {
 			e := &p.envs[i]
 			switch {
@@ -559,6 +562,6 @@ func init() {
 	if err := set.buildTree(); err != nil {
 		panic(err)
 	}
-	set.deciders()
+	set.deriveMasks()
 	profiles.Store(set)
 }
