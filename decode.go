@@ -122,7 +122,7 @@ func (p *profile) speaks(f *fields) bool {
 		return true
 	}
 	for i := range p.envs {
-		if _, applies := p.reports(&p.envs[i], f); applies {
+		if p.envs[i].applies(f) {
 			return true
 		}
 	}
@@ -151,27 +151,64 @@ func (p *profile) failing(f *fields, call bool) *envelope {
 // reports applies one envelope to the fields (see Envelope): whether it
 // speaks at all, and whether it reports a failure.
 func (p *profile) reports(e *envelope, f *fields) (failed, applies bool) {
-	switch {
-	case e.mask&f.present == 0:
-		return false, false // none of its members is in the body
-	case !selected(e, f):
-		return false, false
-	case e.when >= 0:
+	switch e.decidedBy(f) {
+	case byWhen, byMessage:
 		return !e.StatusOnly, true
-	}
-	if s := f.get(e.success); s.kind == 't' || s.kind == 'f' {
-		return s.kind == 'f', true
-	}
-	if f.get(e.failed).kind == 't' {
+	case bySuccess:
+		return f.get(e.success).kind == 'f', true
+	case byFailed:
 		return true, true
-	}
-	if c := f.get(e.code); c.present() {
-		return !p.successValue(c) && !e.StatusOnly, true
-	}
-	if e.code < 0 && e.success < 0 && e.failed < 0 && len(message(e, f).raw) > 0 {
-		return !e.StatusOnly, true // a shape that is only a (non-empty) message
+	case byCode:
+		return !p.successValue(f.get(e.code)) && !e.StatusOnly, true
 	}
 	return false, false
+}
+
+// applies reports whether the envelope speaks for the fields at all: what
+// reports says without working out whether it is a failure. Most
+// envelopes have none of their deciding members in a body, which the
+// mask tells without a call.
+func (e *envelope) applies(f *fields) bool {
+	return e.decides&f.present != 0 && e.decidedBy(f) != byNothing
+}
+
+// decider is the member that decides what an envelope reports.
+type decider uint8
+
+const (
+	byNothing decider = iota // the envelope does not apply
+	byWhen                   // its When member selects it
+	bySuccess                // its Success flag is true or false
+	byFailed                 // its Failed flag is true
+	byCode                   // its Code member is present
+	byMessage                // a shape that is only a message has a non-empty one
+)
+
+// decidedBy finds the member that decides what e reports, in the order
+// Envelope describes.
+func (e *envelope) decidedBy(f *fields) decider {
+	if e.decides&f.present == 0 {
+		return byNothing // none of the members that decide is in the body
+	}
+	if e.when >= 0 { // a shape with a When speaks only when selected
+		if selected(e, f) {
+			return byWhen
+		}
+		return byNothing
+	}
+	if s := f.get(e.success); s.kind == 't' || s.kind == 'f' {
+		return bySuccess
+	}
+	if f.get(e.failed).kind == 't' {
+		return byFailed
+	}
+	if f.get(e.code).present() {
+		return byCode
+	}
+	if e.code < 0 && e.success < 0 && e.failed < 0 && len(message(e, f).raw) > 0 {
+		return byMessage
+	}
+	return byNothing
 }
 
 // selected reports whether the fields satisfy the envelope's When.
@@ -209,20 +246,6 @@ func (p *profile) isSuccessCode(v value) bool {
 	return false
 }
 
-// knownCode reports whether a code value is in p's table or is a success
-// code.
-func (p *profile) knownCode(v value) bool {
-	if p.isSuccessCode(v) {
-		return true
-	}
-	if v.plain() {
-		_, ok := p.codes[string(v.raw)]
-		return ok
-	}
-	_, ok := p.codes[v.code()]
-	return ok
-}
-
 // message returns the first message member of e present as a string or
 // number.
 func message(e *envelope, f *fields) value {
@@ -239,7 +262,7 @@ func message(e *envelope, f *fields) value {
 // its members in the body, else nil.
 func (p *profile) describing(f *fields) *envelope {
 	for i := range p.envs {
-		if _, applies := p.reports(&p.envs[i], f); applies {
+		if p.envs[i].applies(f) {
 			return &p.envs[i]
 		}
 	}
@@ -348,6 +371,7 @@ func (set *profileSet) detect(f *fields, h http.Header) *profile {
 func (set *profileSet) detectSure(f *fields, h http.Header) (*profile, bool) {
 	var best *profile
 	bestScore, second, bestStrong := 0, 0, false
+	code := codeFacts{id: -1}
 	for _, p := range set.list {
 		if p.Vendor == Generic {
 			continue
@@ -359,24 +383,23 @@ func (set *profileSet) detectSure(f *fields, h http.Header) (*profile, bool) {
 		} else if p.mask&f.present == 0 {
 			continue // nothing of this vendor's in the body
 		}
-		for _, id := range p.detect {
-			if f.get(id).present() {
-				score += 3
-				strong = true
-			}
+		if n := bits.OnesCount64(p.signals & f.present); n > 0 {
+			score += 3 * n
+			strong = true
 		}
 		fit := 0
 		for i := range p.envs {
 			e := &p.envs[i]
-			if _, applies := p.reports(e, f); !applies {
+			if !e.applies(f) {
 				continue
 			}
 			n := e.found(f)
 			if c := f.get(e.code); c.scalar() {
-				if p.knownCode(c) {
+				code.read(set, e.code, c)
+				if slices.Contains(code.knownBy, p) {
 					n += 3
 					strong = true
-				} else if inRanges(c, p.Detect.CodeRanges) {
+				} else if code.inRanges(p.Detect.CodeRanges) {
 					n += 2
 				}
 			}
@@ -396,16 +419,48 @@ func (set *profileSet) detectSure(f *fields, h http.Header) (*profile, bool) {
 	return best, bestStrong && bestScore > second
 }
 
-func inRanges(code value, ranges [][2]int64) bool {
+// codeFacts is what detection learns from the value of a code member:
+// which profiles know it (their Codes or SuccessCodes hold it) and
+// whether it is in a profile's CodeRanges. Most shapes of most vendors
+// read the same member ("code"), so the facts of the last member read
+// serve the next shape that reads it.
+type codeFacts struct {
+	id      int // the member's path id; -1 before the first
+	v       value
+	knownBy []*profile
+	n       int64 // the value as an integer, when isInt; read only for CodeRanges
+	intRead bool
+	isInt   bool
+}
+
+// read makes c the facts of the member with path id and value v, unless
+// they are already.
+func (c *codeFacts) read(set *profileSet, id int, v value) {
+	if c.id == id {
+		return
+	}
+	*c = codeFacts{id: id, v: v}
+	if v.plain() {
+		c.knownBy = set.knownBy[string(v.raw)]
+	} else {
+		c.knownBy = set.knownBy[v.code()]
+	}
+}
+
+// inRanges reports whether the code is an integer in one of ranges.
+func (c *codeFacts) inRanges(ranges [][2]int64) bool {
 	if len(ranges) == 0 {
 		return false
 	}
-	n, ok := code.integer()
-	if !ok {
+	if !c.intRead {
+		c.n, c.isInt = c.v.integer()
+		c.intRead = true
+	}
+	if !c.isInt {
 		return false
 	}
 	for _, r := range ranges {
-		if n >= r[0] && n <= r[1] {
+		if c.n >= r[0] && c.n <= r[1] {
 			return true
 		}
 	}

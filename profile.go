@@ -179,6 +179,7 @@ func Register(p Profile) error {
 	if err := next.buildTree(); err != nil {
 		return fmt.Errorf("%w %q: %v", ErrProfile, string(p.Vendor), err)
 	}
+	next.deriveMasks()
 	profiles.Store(next)
 	return nil
 }
@@ -227,6 +228,7 @@ type profile struct {
 	authority int
 	detect    []int
 	mask      uint64 // every path it reads, as bits of fields.present
+	signals   uint64 // its Detection members, as bits
 }
 
 // envelope is an Envelope with the ids of its member paths (-1: none).
@@ -235,6 +237,7 @@ type envelope struct {
 	when, code, details, success, failed, retryAfter int
 	message, requestID, all                          []int
 	mask                                             uint64 // the paths of all, as bits
+	decides                                          uint64 // the members that can make it apply (see deriveMasks), as bits
 }
 
 type profileSet struct {
@@ -248,6 +251,8 @@ type profileSet struct {
 	keyPrefixes      []string      // every profile's KeyPrefixes
 	secretStarts     [256][]string // secret words and key prefixes by first letter (mayHoldSecret)
 	requestIDHeaders []string      // every profile's RequestIDHeaders, then the common ones
+
+	knownBy map[string][]*profile // a code value -> the profiles whose Codes or SuccessCodes hold it (detection)
 }
 
 var (
@@ -263,6 +268,15 @@ func (s *profileSet) add(p *profile) {
 	}
 	for _, n := range p.names {
 		s.names[n] = p.Vendor
+	}
+	if s.knownBy == nil {
+		s.knownBy = map[string][]*profile{}
+	}
+	for _, c := range p.Codes {
+		s.knownBy[c.Code.Value] = append(s.knownBy[c.Code.Value], p)
+	}
+	for _, c := range p.SuccessCodes {
+		s.knownBy[c] = append(s.knownBy[c], p)
 	}
 }
 
@@ -500,6 +514,29 @@ func (s *profileSet) buildTree() error {
 	return nil
 }
 
+// deriveMasks gives, once buildTree has numbered the paths, each profile
+// the bits of its Detection members, and each envelope the members that
+// can make it apply (see decidedBy): its When alone when it has one, else
+// its Success, Failed and Code, and its Message members when it has none
+// of those three. An envelope none of whose deciding members is in the
+// body does not apply.
+func (s *profileSet) deriveMasks() {
+	for _, p := range s.list {
+		p.signals = maskOf(p.detect)
+		for i := range p.envs {
+			e := &p.envs[i]
+			switch {
+			case e.when >= 0:
+				e.decides = maskOf([]int{e.when})
+			case e.code < 0 && e.success < 0 && e.failed < 0:
+				e.decides = maskOf(e.message)
+			default:
+				e.decides = maskOf([]int{e.success, e.failed, e.code})
+			}
+		}
+	}
+}
+
 // maskOf sets the bits of ids; ids of maxPaths or more are left out (the
 // set refuses them).
 func maskOf(ids []int) uint64 {
@@ -552,5 +589,6 @@ func init() {
 	if err := set.buildTree(); err != nil {
 		panic(err)
 	}
+	set.deriveMasks()
 	profiles.Store(set)
 }
