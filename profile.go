@@ -179,7 +179,6 @@ func Register(p Profile) error {
 	if err := next.buildTree(); err != nil {
 		return fmt.Errorf("%w %q: %v", ErrProfile, string(p.Vendor), err)
 	}
-	next.deriveMasks()
 	profiles.Store(next)
 	return nil
 }
@@ -237,7 +236,7 @@ type envelope struct {
 	when, code, details, success, failed, retryAfter int
 	message, requestID, all                          []int
 	mask                                             uint64 // the paths of all, as bits
-	decides                                          uint64 // the members that can make it apply (see deriveMasks), as bits
+	decides                                          uint64 // the members that can make it apply (see deciding), as bits
 }
 
 type profileSet struct {
@@ -483,7 +482,8 @@ func (s *profileSet) buildTree() error {
 	for _, p := range s.list {
 		p.authority = id(p.Authority)
 		p.detect = each(p.Detect.Members)
-		p.mask = maskOf(p.detect)
+		p.signals = maskOf(p.detect)
+		p.mask = p.signals
 		if p.authority >= 0 {
 			p.mask |= 1 << p.authority
 		}
@@ -495,6 +495,7 @@ func (s *profileSet) buildTree() error {
 				failed: id(e.Failed), retryAfter: id(e.RetryAfter),
 				message: each(e.Message), requestID: each(e.RequestID), all: each(e.paths())}
 			p.envs[i].mask = maskOf(p.envs[i].all)
+			p.envs[i].decides = p.envs[i].deciding()
 			p.mask |= p.envs[i].mask
 			p.resources = p.resources || e.Resource
 		}
@@ -502,9 +503,7 @@ func (s *profileSet) buildTree() error {
 	s.keyPrefixes, s.requestIDHeaders = nil, nil
 	for _, p := range s.list {
 		s.keyPrefixes = appendNew(s.keyPrefixes, p.KeyPrefixes...)
-		for _, h := range p.RequestIDHeaders {
-			s.requestIDHeaders = appendNew(s.requestIDHeaders, http.CanonicalHeaderKey(h))
-		}
+		s.requestIDHeaders = appendNew(s.requestIDHeaders, p.RequestIDHeaders...) // canonical (see compile)
 	}
 	s.requestIDHeaders = appendNew(s.requestIDHeaders, "X-Request-Id", "Request-Id", "X-Trace-Id", "X-Amzn-Requestid")
 	s.secretStarts = secretStarts(s.keyPrefixes)
@@ -514,27 +513,18 @@ func (s *profileSet) buildTree() error {
 	return nil
 }
 
-// deriveMasks gives, once buildTree has numbered the paths, each profile
-// the bits of its Detection members, and each envelope the members that
-// can make it apply (see decidedBy): its When alone when it has one, else
-// its Success, Failed and Code, and its Message members when it has none
-// of those three. An envelope none of whose deciding members is in the
-// body does not apply.
-func (s *profileSet) deriveMasks() {
-	for _, p := range s.list {
-		p.signals = maskOf(p.detect)
-		for i := range p.envs {
-			e := &p.envs[i]
-			switch {
-			case e.when >= 0:
-				e.decides = maskOf([]int{e.when})
-			case e.code < 0 && e.success < 0 && e.failed < 0:
-				e.decides = maskOf(e.message)
-			default:
-				e.decides = maskOf([]int{e.success, e.failed, e.code})
-			}
-		}
+// deciding returns the members that can make e apply (see decidedBy), as
+// bits: its When alone when it has one, else its Success, Failed and Code,
+// and its Message members when it has none of those three. An envelope
+// none of whose deciding members is in the body does not apply.
+func (e *envelope) deciding() uint64 {
+	switch {
+	case e.when >= 0:
+		return maskOf([]int{e.when})
+	case e.code < 0 && e.success < 0 && e.failed < 0:
+		return maskOf(e.message)
 	}
+	return maskOf([]int{e.success, e.failed, e.code})
 }
 
 // maskOf sets the bits of ids; ids of maxPaths or more are left out (the
@@ -589,6 +579,5 @@ func init() {
 	if err := set.buildTree(); err != nil {
 		panic(err)
 	}
-	set.deriveMasks()
 	profiles.Store(set)
 }
