@@ -182,6 +182,11 @@ func lowerASCIIString(s string) string {
 // ':', and between that and the value: `"token" : "abc"`.
 const quotesAndSpace = " \t\r\n\"'"
 
+// isQuoteOrSpace reports whether c is one of quotesAndSpace.
+func isQuoteOrSpace(c byte) bool {
+	return c == '"' || c == '\'' || c == ' ' || c == '\t' || c == '\n' || c == '\r'
+}
+
 // secretNameBefore reports whether the name that ends just before s[i],
 // quotes and spaces skipped, ends like a credential's name
 // (secretSuffixes), in any case: `myApiKey=`, `"accesstoken": `. A name
@@ -189,7 +194,7 @@ const quotesAndSpace = " \t\r\n\"'"
 // that mayHoldSecret has compared already.
 func secretNameBefore[T ~string | ~[]byte](s T, i int) bool {
 	end := i
-	for end > 0 && strings.IndexByte(quotesAndSpace, s[end-1]) >= 0 {
+	for end > 0 && isQuoteOrSpace(s[end-1]) {
 		end--
 	}
 	if end == 0 {
