@@ -225,7 +225,6 @@ type profile struct {
 	envs      []envelope
 	resources bool // some envelope is a Resource shape
 	authority int
-	detect    []int
 	mask      uint64 // every path it reads, as bits of fields.present
 	signals   uint64 // its Detection members, as bits
 }
@@ -481,8 +480,7 @@ func (s *profileSet) buildTree() error {
 	s.data = id("data") // DoJSON's payload
 	for _, p := range s.list {
 		p.authority = id(p.Authority)
-		p.detect = each(p.Detect.Members)
-		p.signals = maskOf(p.detect)
+		p.signals = maskOf(each(p.Detect.Members))
 		p.mask = p.signals
 		if p.authority >= 0 {
 			p.mask |= 1 << p.authority
