@@ -72,7 +72,7 @@ type Fleet struct {
 	queue    chan write
 	poke     chan struct{} // asks the refresh loop for a refresh now
 	again    chan struct{} // asks the write loop to write every local hold again
-	degraded atomic.Bool
+	degraded atomic.Uint64 // bit 0: the degraded mode is on; the rest: how many times it was entered (outages)
 	dropped  atomic.Uint64
 	ignored  atomic.Uint64
 	applied  atomic.Uint64
@@ -116,8 +116,9 @@ type Hooks struct {
 	// timeout, or answering errors): holds are then shared no more, each
 	// replica keeps its own, and requests proceed on local state.
 	OnDegraded func(err error)
-	// OnRecovered runs when Redis answers again; the holds this replica
-	// still keeps are written again so that the others learn them.
+	// OnRecovered runs when Redis answers again (an operation started
+	// after the failure succeeds); the holds this replica still keeps are
+	// written again so that the others learn them.
 	OnRecovered func()
 }
 
@@ -232,7 +233,7 @@ func (f *Fleet) Close() error {
 
 // Stats returns the fleet's counters.
 func (f *Fleet) Stats() Stats {
-	return Stats{Degraded: f.degraded.Load(), Applied: f.applied.Load(), Ignored: f.ignored.Load(), Dropped: f.dropped.Load(),
+	return Stats{Degraded: f.isDegraded(), Applied: f.applied.Load(), Ignored: f.ignored.Load(), Dropped: f.dropped.Load(),
 		Trials: f.trials.Load(), Trips: f.trips.Load()}
 }
 
@@ -334,13 +335,16 @@ func (f *Fleet) writeLoop() {
 		case <-f.ctx.Done():
 			return
 		case w := <-f.queue:
+			seen := f.outages()
 			switch {
 			case w.end != nil:
-				f.result(f.endTrial(w.scope, w.end))
+				f.result(seen, f.endTrial(w.scope, w.end))
 			case w.fail != nil:
-				f.result(f.countFailure(w.scope, w.fail))
+				f.result(seen, f.countFailure(w.scope, w.fail))
 			default:
-				f.result(f.write(w))
+				if err := f.write(w); err != errNotLive {
+					f.result(seen, err)
+				}
 			}
 		case <-f.again:
 			f.rewrite()
@@ -348,13 +352,17 @@ func (f *Fleet) writeLoop() {
 	}
 }
 
+// errNotLive is write's answer for a hold that ended while it waited: no
+// Redis operation, so no news of Redis either.
+var errNotLive = errors.New("hold no longer live")
+
 // write stores one hold, keeping the later of two, and publishes it.
 func (f *Fleet) write(w write) error {
 	ctx, cancel := context.WithTimeout(f.ctx, f.timeout)
 	defer cancel()
 	keys, args, ok := f.scriptArgs(w, f.now())
 	if !ok {
-		return nil
+		return errNotLive
 	}
 	return holdScript.Run(ctx, f.client, keys, args...).Err()
 }
@@ -409,10 +417,11 @@ func (f *Fleet) subscribeLoop() {
 	defer f.wg.Done()
 	pause := 50 * time.Millisecond
 	for f.ctx.Err() == nil {
+		seen := f.outages()
 		ps := f.client.Subscribe(f.ctx, f.channel)
 		if err := f.confirm(ps); err != nil {
 			ps.Close()
-			f.result(err)
+			f.fail(err)
 			select {
 			case <-f.ctx.Done():
 			case <-time.After(pause):
@@ -421,7 +430,7 @@ func (f *Fleet) subscribeLoop() {
 			continue
 		}
 		pause = 50 * time.Millisecond
-		f.result(nil)
+		f.result(seen, nil)
 		// Read what was published while unsubscribed; Close ends a
 		// receive in progress.
 		f.askRefresh()
@@ -455,12 +464,12 @@ func (f *Fleet) receive(ps *redis.PubSub) {
 			err = ps.Ping(ctx)
 			cancel()
 			if err != nil {
-				f.result(err)
+				f.fail(err)
 				return
 			}
 			continue
 		case err != nil:
-			f.result(err)
+			f.fail(err)
 			return
 		}
 		if m, ok := msg.(*redis.Message); ok {
@@ -546,12 +555,11 @@ func (f *Fleet) refreshLoop() {
 		case <-tick.C:
 		case <-f.poke:
 		}
+		seen := f.outages()
 		f.prune()
-		err := f.readAll()
-		if err == nil {
+		if f.result(seen, f.readAll()) {
 			f.quota.local.Store(false) // quota requests go to Redis again
 		}
-		f.result(err)
 	}
 }
 
@@ -637,36 +645,73 @@ func (f *Fleet) prune() {
 	}
 }
 
-// result notes the outcome of a Redis operation: the first failure enters
-// the degraded mode, the first success after it leaves it and writes the
-// local holds again.
-func (f *Fleet) result(err error) {
-	if err != nil && errors.Is(err, context.Canceled) && f.ctx.Err() != nil {
+// isDegraded reports whether the fleet is in the degraded mode: Redis is
+// not answering.
+func (f *Fleet) isDegraded() bool { return f.degraded.Load()&1 != 0 }
+
+// outages is the number of times the degraded mode was entered. A Redis
+// operation reads it when it starts and hands it to result with its
+// outcome.
+func (f *Fleet) outages() uint64 { return f.degraded.Load() >> 1 }
+
+// result notes the outcome of a Redis operation that started when
+// outages() was seen. A failure enters the degraded mode (fail). A success
+// leaves it, and writes the local holds again, unless the degraded mode
+// was entered after the operation started: Redis answered it before the
+// failure reported since, and its goroutine, held up in between, reports
+// it only now; that is old news, not Redis answering again. result reports
+// whether a success counted.
+func (f *Fleet) result(seen uint64, err error) bool {
+	if err != nil {
+		f.fail(err)
+		return false
+	}
+	for {
+		d := f.degraded.Load()
+		if d>>1 != seen {
+			return false // the degraded mode was entered after the operation started
+		}
+		if d&1 == 0 {
+			return true
+		}
+		if f.degraded.CompareAndSwap(d, d&^1) {
+			break
+		}
+	}
+	if f.logger != nil {
+		f.logger.LogAttrs(context.Background(), slog.LevelInfo, "memerr fleet: redis answers again; holds are shared")
+	}
+	if h := f.hooks.OnRecovered; h != nil {
+		h()
+	}
+	select {
+	case f.again <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// fail notes a failed Redis operation: the first failure enters the
+// degraded mode (one more outage) and runs OnDegraded.
+func (f *Fleet) fail(err error) {
+	if errors.Is(err, context.Canceled) && f.ctx.Err() != nil {
 		return // closing
 	}
-	if err != nil {
-		if !f.degraded.Swap(true) {
-			if f.logger != nil {
-				f.logger.LogAttrs(context.Background(), slog.LevelWarn, "memerr fleet: redis is not answering; holds are local only",
-					slog.String("error", err.Error()))
-			}
-			if h := f.hooks.OnDegraded; h != nil {
-				h(err)
-			}
+	for {
+		d := f.degraded.Load()
+		if d&1 != 0 {
+			return // degraded already
 		}
-		return
+		if f.degraded.CompareAndSwap(d, (d>>1+1)<<1|1) {
+			break
+		}
 	}
-	if f.degraded.Swap(false) {
-		if f.logger != nil {
-			f.logger.LogAttrs(context.Background(), slog.LevelInfo, "memerr fleet: redis answers again; holds are shared")
-		}
-		if h := f.hooks.OnRecovered; h != nil {
-			h()
-		}
-		select {
-		case f.again <- struct{}{}:
-		default:
-		}
+	if f.logger != nil {
+		f.logger.LogAttrs(context.Background(), slog.LevelWarn, "memerr fleet: redis is not answering; holds are local only",
+			slog.String("error", err.Error()))
+	}
+	if h := f.hooks.OnDegraded; h != nil {
+		h(err)
 	}
 }
 
@@ -674,6 +719,7 @@ func (f *Fleet) result(err error) {
 // missed while Redis was away reach it: in pipelines of rewriteBatch, each
 // under the timeout; it stops at the first failure.
 func (f *Fleet) rewrite() {
+	seen := f.outages()
 	now := f.now()
 	f.mu.RLock()
 	ws := make([]write, 0, len(f.holds))
@@ -703,7 +749,7 @@ func (f *Fleet) rewrite() {
 		cancel()
 		ws = ws[n:]
 	}
-	f.result(err)
+	f.result(seen, err)
 }
 
 // encode writes a hold as "v1|until-ms|kind|vendor|code", or, when it

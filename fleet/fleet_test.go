@@ -2,6 +2,7 @@ package memerrfleet
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -208,6 +209,30 @@ func TestRedisDownAndBack(t *testing.T) {
 	for i := 0; i < n; i++ {
 		eventuallyHeld(t, b, "s"+strconv.Itoa(i), h)
 	}
+}
+
+// OnRecovered runs when Redis answers again, not when an operation Redis
+// answered before an outage reports its success after the outage began
+// (its goroutine held up in between), nor when a write asks nothing of
+// Redis (its hold ended while it waited in the queue).
+func TestLateSuccessIsNoRecovery(t *testing.T) {
+	m := miniredis.RunT(t)
+	var degraded, recovered atomic.Int32
+	f := newFleet(t, m.Addr(), WithHooks(Hooks{OnDegraded: func(error) { degraded.Add(1) }, OnRecovered: func() { recovered.Add(1) }}))
+	require.NoError(t, f.Close()) // its goroutines report no more: the test reports for them
+
+	seen := f.outages()       // an operation starts; Redis answers it
+	f.fail(errors.New("EOF")) // Redis goes away: another operation fails
+	assert.False(t, f.result(seen, nil), "answered before the outage, reported after it began")
+	assert.True(t, f.Stats().Degraded)
+	assert.ErrorIs(t, f.write(write{scope: "s", hold: hold(-time.Second)}), errNotLive, "an ended hold is not written")
+
+	seen = f.outages()        // an operation starts during the outage
+	f.fail(errors.New("EOF")) // and another fails: the same outage
+	assert.True(t, f.result(seen, nil), "answered during the outage: Redis is back")
+	assert.False(t, f.Stats().Degraded)
+	assert.Equal(t, int32(1), degraded.Load())
+	assert.Equal(t, int32(1), recovered.Load())
 }
 
 // Two Transports, each with its own Fleet on one Redis: after replica A

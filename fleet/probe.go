@@ -100,7 +100,7 @@ func (f *Fleet) Probe(ctx context.Context, scope string) bool {
 	}
 	f.mu.Unlock()
 
-	if !f.degraded.Load() {
+	if !f.isDegraded() {
 		rctx, cancel := context.WithTimeout(ctx, f.timeout)
 		res, err := leaseScript.Run(rctx, f.client, []string{f.leaseKey(scope), f.key(scope)}, token, f.lease.Milliseconds(), ended,
 			now.UnixMilli(), now.Add(memerr.MaxHint+skewSlack).UnixMilli()).Slice()
@@ -110,7 +110,7 @@ func (f *Fleet) Probe(ctx context.Context, scope string) bool {
 			f.forget(scope, token) // the caller gave up; the lease, if taken, expires
 			return false
 		case err != nil:
-			f.result(err) // fail-open: this replica probes for itself
+			f.fail(err) // fail-open: this replica probes for itself
 		case state == "taken":
 			f.mu.Lock()
 			if f.probes[scope].token == token {

@@ -225,13 +225,19 @@ func TestLeaseExpiresWhenProberVanishes(t *testing.T) {
 }
 
 // With Redis down, each replica sends a trial of its own (fail-open), and
-// the degraded mode is reported.
+// reports the degraded mode once: nothing that happens while Redis is away
+// reads as Redis answering again (such as the late report of a write Redis
+// answered just before it went).
 func TestTrialFailOpenRedisDown(t *testing.T) {
 	m := miniredis.RunT(t)
 	v := newTrialVendor(t, http.StatusOK, false)
-	var degraded atomic.Int32
-	hooks := WithHooks(Hooks{OnDegraded: func(error) { degraded.Add(1) }})
-	rs := []*replica{trialReplica(t, m.Addr(), hooks), trialReplica(t, m.Addr(), hooks), trialReplica(t, m.Addr(), hooks)}
+	const n = 3
+	var degraded, recovered [n]atomic.Int32
+	var rs []*replica
+	for i := range n {
+		rs = append(rs, trialReplica(t, m.Addr(), WithHooks(Hooks{OnDegraded: func(error) { degraded[i].Add(1) },
+			OnRecovered: func() { recovered[i].Add(1) }})))
+	}
 	shareEnded(t, rs, v.scope(), endedCircuit(10*time.Second))
 	m.Close()
 
@@ -242,11 +248,14 @@ func TestTrialFailOpenRedisDown(t *testing.T) {
 		_, ok := r.fleet.Held(v.scope())
 		assert.False(t, ok, "closed locally")
 	}
-	assert.Equal(t, int64(3), v.hits.Load(), "one trial per replica")
-	for _, r := range rs {
-		require.Eventually(t, func() bool { return r.fleet.Stats().Degraded }, slow, poll)
+	assert.Equal(t, int64(n), v.hits.Load(), "one trial per replica")
+	for i, r := range rs {
+		// Stats reads the degraded mode before its hook has run: wait for the hook.
+		require.Eventually(t, func() bool { return degraded[i].Load() > 0 }, slow, poll)
+		assert.True(t, r.fleet.Stats().Degraded)
+		assert.Equal(t, int32(1), degraded[i].Load(), "replica %d: one outage, reported once", i)
+		assert.Zero(t, recovered[i].Load(), "replica %d: Redis never answered again", i)
 	}
-	assert.Equal(t, int32(3), degraded.Load())
 }
 
 // A replica that missed a failed trial's new open circuit learns it when

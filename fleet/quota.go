@@ -150,7 +150,7 @@ func (f *Fleet) quotaKey(scope string) string { return f.prefix + "quota:" + sco
 // force last read, divided by the replicas seen lately), kept in memory.
 func (f *Fleet) Take(scope string, q memerr.Quota, maxWait time.Duration) (time.Duration, bool) {
 	s := f.quota.scope(scope, q)
-	if f.degraded.Load() || f.quota.local.Load() {
+	if f.isDegraded() || f.quota.local.Load() {
 		return f.quota.fallback.Take(scope, f.share(s), maxWait)
 	}
 	hi, lo, burst := q.Bounds()
@@ -216,10 +216,12 @@ func (f *Fleet) quotaLoop() {
 		case <-f.ctx.Done():
 			return
 		case <-f.quota.added:
-			f.result(f.countReplicas())
+			seen := f.outages()
+			f.result(seen, f.countReplicas())
 		case scope := <-f.quota.throttles:
 			if s := f.quota.lookup(scope); s != nil {
-				f.result(f.adjust(scope, s, true))
+				seen := f.outages()
+				f.result(seen, f.adjust(scope, s, true))
 			}
 		case <-tick.C:
 			f.quota.mu.Lock()
@@ -234,13 +236,14 @@ func (f *Fleet) quotaLoop() {
 			if empty {
 				continue
 			}
+			seen := f.outages()
 			err := f.countReplicas()
 			for _, scope := range raised {
 				if s := f.quota.lookup(scope); s != nil && err == nil {
 					err = f.adjust(scope, s, false)
 				}
 			}
-			f.result(err)
+			f.result(seen, err)
 		}
 	}
 }

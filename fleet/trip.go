@@ -80,7 +80,7 @@ type failure struct {
 // The count expires s.Window after the last failure. In the degraded mode
 // nothing is counted: each replica's breaker decides alone.
 func (f *Fleet) Failed(scope string, s memerr.BreakerSettings) {
-	if f.degraded.Load() {
+	if f.isDegraded() {
 		return
 	}
 	f.mu.Lock()
@@ -106,7 +106,7 @@ func (f *Fleet) Succeeded(scope string) {
 	_, ok = f.counts[scope]
 	delete(f.counts, scope)
 	f.mu.Unlock()
-	if ok && !f.degraded.Load() {
+	if ok && !f.isDegraded() {
 		f.enqueue(write{scope: scope, fail: &failure{reset: true}})
 	}
 }
