@@ -67,6 +67,10 @@ type Fleet struct {
 	mu     sync.RWMutex
 	holds  map[string]memerr.FleetHold
 	probes map[string]probe // trial leases known locally, by scope
+	// closes is, by scope, the end of the last open circuit a trial closed,
+	// as this replica learned it: a read of Redis or a message older than
+	// that verdict does not bring the circuit back (keep).
+	closes map[string]time.Time
 	counts map[string]count // the fleet's failures in a row, by scope, when above zero (trip.go)
 
 	queue    chan write
@@ -200,6 +204,7 @@ func New(client redis.UniversalClient, opts ...Option) *Fleet {
 		now:     time.Now,
 		holds:   map[string]memerr.FleetHold{},
 		probes:  map[string]probe{},
+		closes:  map[string]time.Time{},
 		counts:  map[string]count{},
 		queue:   make(chan write, queueSize),
 		poke:    make(chan struct{}, 1),
@@ -277,7 +282,9 @@ func (f *Fleet) Held(scope string) (memerr.FleetHold, bool) {
 }
 
 // keep stores h for scope unless the local copy ends as late or later,
-// or h comes from Redis (remote) for a new scope when maxHolds are kept.
+// or h comes from Redis (remote) for a new scope when maxHolds are kept,
+// or h is an open circuit from Redis that a trial has closed (a refresh or
+// a message that left Redis before the verdict, and arrives after it).
 // Another replica's lease of the scope's trial, if known, is forgotten: a
 // later hold ends that trial.
 func (f *Fleet) keep(scope string, h memerr.FleetHold, remote bool) bool {
@@ -285,6 +292,9 @@ func (f *Fleet) keep(scope string, h memerr.FleetHold, remote bool) bool {
 	defer f.mu.Unlock()
 	cur, ok := f.holds[scope]
 	if ok && !h.Until.After(cur.Until) || !ok && remote && len(f.holds) >= maxHolds {
+		return false
+	}
+	if remote && isCircuit(h) && !h.Until.After(f.closes[scope]) {
 		return false
 	}
 	f.holds[scope] = h
@@ -636,6 +646,11 @@ func (f *Fleet) prune() {
 	for s, p := range f.probes {
 		if !p.until.After(now) {
 			delete(f.probes, s)
+		}
+	}
+	for s, at := range f.closes {
+		if now.Sub(at) > circuitGrace {
+			delete(f.closes, s) // Redis no longer holds a circuit that old
 		}
 	}
 	for s, c := range f.counts {

@@ -162,6 +162,7 @@ func (f *Fleet) Verdict(scope string, closed bool) {
 	if h, ok := f.holds[scope]; closed && ok && isCircuit(h) && !h.Until.After(now) {
 		ended = h.Until
 		delete(f.holds, scope)
+		f.noteClosed(scope, ended, now)
 	}
 	f.mu.Unlock()
 	if p.token == "" && ended.IsZero() {
@@ -198,9 +199,23 @@ func (f *Fleet) circuitClosed(scope string, at time.Time) {
 	if h, ok := f.holds[scope]; ok && isCircuit(h) && !h.Until.After(at) && !h.Until.After(now) {
 		delete(f.holds, scope)
 	}
+	f.noteClosed(scope, at, now)
 	if p, ok := f.probes[scope]; ok && p.token == "" {
 		delete(f.probes, scope)
 	}
+}
+
+// noteClosed notes that a trial closed scope's open circuit ending at at, so
+// that keep refuses it when an older read brings it again. An end after
+// now is not noted (a circuit still open cannot have been closed: the
+// message is corrupt or its writer's clock runs ahead), nor a new scope's
+// when maxHolds are noted. f.mu is held.
+func (f *Fleet) noteClosed(scope string, at, now time.Time) {
+	cur, ok := f.closes[scope]
+	if at.After(now) || ok && !at.After(cur) || !ok && len(f.closes) >= maxHolds {
+		return
+	}
+	f.closes[scope] = at
 }
 
 // forget drops this replica's lease of scope if it is still token's.

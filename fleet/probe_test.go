@@ -227,7 +227,8 @@ func TestLeaseExpiresWhenProberVanishes(t *testing.T) {
 // With Redis down, each replica sends a trial of its own (fail-open), and
 // reports the degraded mode once: nothing that happens while Redis is away
 // reads as Redis answering again (such as the late report of a write Redis
-// answered just before it went).
+// answered just before it went), and no copy of the circuit read before
+// the trial brings it back after.
 func TestTrialFailOpenRedisDown(t *testing.T) {
 	m := miniredis.RunT(t)
 	v := newTrialVendor(t, http.StatusOK, false)
@@ -256,6 +257,35 @@ func TestTrialFailOpenRedisDown(t *testing.T) {
 		assert.Equal(t, int32(1), degraded[i].Load(), "replica %d: one outage, reported once", i)
 		assert.Zero(t, recovered[i].Load(), "replica %d: Redis never answered again", i)
 	}
+}
+
+// A trial's success is not undone by an older copy of the circuit it
+// closed, read from Redis or published before the verdict and arriving
+// after it; a newer circuit (a failed trial elsewhere) is still learned.
+func TestClosedCircuitNotLearnedAgain(t *testing.T) {
+	m := miniredis.RunT(t)
+	f := patientFleet(t, m.Addr())
+	const scope = "https://api.example:443"
+	ended := endedCircuit(10 * time.Second)
+	f.Hold(scope, ended)
+	require.Eventually(t, func() bool { return m.Exists("memerr:hold:{" + scope + "}") }, slow, poll)
+	require.True(t, f.Probe(context.Background(), scope))
+	f.Verdict(scope, true)
+	require.Eventually(t, func() bool { return !m.Exists("memerr:hold:{" + scope + "}") }, slow, poll, "the close reached Redis")
+	require.Eventually(t, func() bool { return m.PubSubNumSub("memerr:holds")["memerr:holds"] == 1 }, slow, poll)
+
+	// Messages arrive in order: once the marker is known, the stale copy was applied or refused.
+	m.Publish("memerr:holds", encode(ended)+"|"+scope)
+	marker := hold(time.Minute)
+	m.Publish("memerr:holds", encode(marker)+"|marker")
+	require.Eventually(t, func() bool { _, ok := f.Held("marker"); return ok }, slow, poll)
+	_, ok := f.Held(scope)
+	assert.False(t, ok, "the closed circuit stays closed")
+
+	again := memerr.FleetHold{Until: time.Now().Add(20 * time.Second).Truncate(time.Millisecond), Kind: memerr.KindUnavailable,
+		Code: circuitOpen, Period: 20 * time.Second}
+	m.Publish("memerr:holds", encode(again)+"|"+scope)
+	require.Eventually(t, func() bool { h, ok := f.Held(scope); return ok && h == again }, slow, poll)
 }
 
 // A replica that missed a failed trial's new open circuit learns it when
