@@ -18,7 +18,8 @@ import (
 )
 
 // trialVendor is a loopback vendor answering status; while its gate is
-// shut (not closed), requests it answers with 200 wait for it.
+// shut (not closed), requests it answers with 200 wait for it. It counts
+// only the test's own requests (ownServer).
 type trialVendor struct {
 	*httptest.Server
 	hits   atomic.Int64
@@ -33,14 +34,14 @@ func newTrialVendor(t *testing.T, status int, gated bool) *trialVendor {
 	if gated {
 		v.gate = make(chan struct{})
 	}
-	v.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	v.Server = ownServer(t, func(w http.ResponseWriter, _ *http.Request) {
 		v.hits.Add(1)
 		if v.gate != nil && v.status.Load() == http.StatusOK {
 			<-v.gate
 		}
 		w.WriteHeader(int(v.status.Load()))
 		w.Write([]byte(`{"code":0,"msg":"","data":{}}`))
-	}))
+	})
 	t.Cleanup(v.Close)
 	t.Cleanup(v.open) // first: a failed test leaves no request waiting
 	return v

@@ -3,6 +3,7 @@ package memerrfleet
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -93,7 +95,7 @@ type vendor struct {
 
 func newVendor(t *testing.T) *vendor {
 	v := &vendor{}
-	v.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	v.Server = ownServer(t, func(w http.ResponseWriter, r *http.Request) {
 		v.hits.Add(1)
 		if v.limited.Load() {
 			w.Header().Set("Retry-After", "5")
@@ -102,12 +104,37 @@ func newVendor(t *testing.T) *vendor {
 			return
 		}
 		w.Write([]byte(`{"code":0,"msg":"","data":{}}`))
-	}))
+	})
 	t.Cleanup(v.Close)
 	return v
 }
 
 func (v *vendor) scope() string { return "http://" + v.Listener.Addr().String() }
+
+// ownServer is a loopback server whose URL ends in a random path segment;
+// h sees only the requests under it, the test's own. Another request (a
+// process elsewhere on the machine retrying an address whose port was
+// freed and has since gone to this server) is answered 404, logged, and
+// never counted as one of the test's.
+func ownServer(t *testing.T, h http.HandlerFunc) *httptest.Server {
+	prefix := "/t" + strconv.FormatUint(rand.Uint64(), 36)
+	var foreign atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, prefix+"/") {
+			foreign.Add(1)
+			http.NotFound(w, r)
+			return
+		}
+		h(w, r)
+	}))
+	srv.URL += prefix
+	t.Cleanup(func() {
+		if n := foreign.Load(); n > 0 {
+			t.Logf("%d requests from elsewhere reached the vendor's port; not counted", n)
+		}
+	})
+	return srv
+}
 
 // replica is one "process": a Fleet of its own on the shared Redis and a
 // Client using it. Requests never wait for a hold beyond a second.
