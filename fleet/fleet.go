@@ -113,8 +113,10 @@ type trialEnd struct {
 	at     time.Time
 }
 
-// Hooks make the fleet's degraded mode visible. They run on the fleet's
-// own goroutines, never on a request's; they must not block for long.
+// Hooks make the fleet's degraded mode visible. They must not block for
+// long: they run on the fleet's own goroutines, except OnDegraded when a
+// trial's lease call (Probe) is the first to find Redis not answering,
+// which runs it on that request's goroutine.
 type Hooks struct {
 	// OnDegraded runs when Redis stops answering (down, slow past the
 	// timeout, or answering errors): holds are then shared no more, each
