@@ -1,6 +1,7 @@
 package memerr
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -271,7 +272,15 @@ type CodeInfo struct {
 // replaced, and a cut is marked with "…".
 func cleanLine(s string, max int) string {
 	if len(s) <= max && printableASCII(s) {
-		return strings.TrimSpace(s)
+		// The one white space printable ASCII holds is ' ': trimmed
+		// here, without a call, as strings.TrimSpace would.
+		for len(s) > 0 && s[0] == ' ' {
+			s = s[1:]
+		}
+		for len(s) > 0 && s[len(s)-1] == ' ' {
+			s = s[:len(s)-1]
+		}
+		return s
 	}
 	var b strings.Builder
 	n := 0
@@ -297,14 +306,42 @@ func cleanLine(s string, max int) string {
 }
 
 // printableASCII reports whether s holds only printable ASCII characters,
-// ' ' to '~'.
+// ' ' to '~'. It tests eight bytes at a time (see unprintable8), then the
+// last few one by one.
 func printableASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
+	i := 0
+	for ; len(s)-i >= 8; i += 8 {
+		if unprintable8(binary.LittleEndian.Uint64([]byte(s[i : i+8]))) {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
 		if s[i] < ' ' || s[i] > '~' {
 			return false
 		}
 	}
 	return true
+}
+
+// unprintable8 reports whether any of the eight bytes of x is below ' '
+// (0x20) or above '~' (0x7e), testing all eight at once:
+//   - x - 0x20 in each byte: the lowest byte below 0x20 borrows nothing
+//     from the bytes under it (all 0x20 or more), so it wraps to 0xe0 or
+//     more and gets its top bit, which it did not have in x. With no byte
+//     below 0x20 nothing borrows, and a byte whose top bit is set after
+//     the subtraction already had it in x: &^ x clears it.
+//   - x + 1 in each byte: a byte of 0x7f gets its top bit; a byte of
+//     0x80 or more has it already (| x); a byte of 0x7e or less stays
+//     below 0x80. Only a byte of 0xff carries into the next, and it is
+//     flagged anyway.
+//
+// Which end of s a byte came from does not matter: only whether any is
+// flagged.
+func unprintable8(x uint64) bool {
+	const ones, tops = 0x0101010101010101, 0x8080808080808080
+	below := (x - 0x20*ones) &^ x
+	above := (x + ones) | x
+	return (below|above)&tops != 0
 }
 
 // ParseVendor reads a vendor name case-insensitively, ignoring spaces,

@@ -1,8 +1,10 @@
 package memerr
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"testing"
@@ -833,4 +835,65 @@ func TestRedactExported(t *testing.T) {
 	assert.NotContains(t, got, "hunter2")
 	assert.Contains(t, got, "invalid key")
 	assert.Equal(t, "access token invalid", Redact("access token invalid"))
+}
+
+// TestPrintableASCII compares printableASCII, which reads eight bytes at a
+// time, with its definition read byte by byte: every byte value at every
+// place of strings of 1 to 17 bytes filled with the edge values ' ', '~'
+// and 'a', then random strings built mostly of the bytes around the edges.
+func TestPrintableASCII(t *testing.T) {
+	plain := func(s string) bool {
+		for i := 0; i < len(s); i++ {
+			if s[i] < ' ' || s[i] > '~' {
+				return false
+			}
+		}
+		return true
+	}
+	for _, fill := range []byte{' ', '~', 'a'} {
+		for n := 1; n <= 17; n++ {
+			for at := 0; at < n; at++ {
+				for c := 0; c < 256; c++ {
+					b := bytes.Repeat([]byte{fill}, n)
+					b[at] = byte(c)
+					require.Equal(t, plain(string(b)), printableASCII(string(b)), "%q", b)
+				}
+			}
+		}
+	}
+	edges := []byte{0x00, 0x01, 0x1f, ' ', '!', '}', '~', 0x7f, 0x80, 0x9f, 0xa0, 0xdf, 0xe0, 0xfe, 0xff}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 100000 {
+		b := make([]byte, r.IntN(40))
+		for i := range b {
+			if r.IntN(4) == 0 {
+				b[i] = byte(r.IntN(256))
+			} else {
+				b[i] = edges[r.IntN(len(edges))]
+			}
+			if r.IntN(3) > 0 && (b[i] < ' ' || b[i] > '~') {
+				b[i] = ' ' + byte(r.IntN('~'-' '+1)) // mostly printable, so some strings are
+			}
+		}
+		require.Equal(t, plain(string(b)), printableASCII(string(b)), "%q", b)
+	}
+	assert.True(t, printableASCII(""))
+	assert.True(t, printableASCII(cozeLogID))
+}
+
+// TestCleanLineTrims checks the printable ASCII shortcut of cleanLine: it
+// trims as strings.TrimSpace does and keeps the rest as it is.
+func TestCleanLineTrims(t *testing.T) {
+	for _, s := range []string{"", " ", "   ", "a", " a", "a ", "  a b  ", "req_7d1c9a", "  " + cozeLogID + " "} {
+		assert.Equal(t, strings.TrimSpace(s), cleanLine(s, 128), "%q", s)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 10000 {
+		b := make([]byte, r.IntN(20))
+		for i := range b {
+			b[i] = " a~"[r.IntN(3)]
+		}
+		require.Equal(t, strings.TrimSpace(string(b)), cleanLine(string(b), 128), "%q", b)
+	}
+	assert.Equal(t, "a b", cleanLine(" a\t\nb ", 128), "control characters and white space runs become one space")
 }
