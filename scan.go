@@ -2,7 +2,9 @@ package memerr
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
 )
@@ -240,36 +242,52 @@ func (s *scanner) member(n *pathNode, f *fields) bool {
 }
 
 // str reads the string at s.i: its text without quotes, noting escapes
-// and bytes of 0x80 or more on the way.
+// and bytes of 0x80 or more on the way. Most strings hold no byte it must
+// stop at but their closing quote, and a message or an id runs for dozens
+// of bytes: it reads eight bytes at a time (see stringStops), and only the
+// body's last few bytes one by one.
 func (s *scanner) str() (value, bool) {
 	if s.peek() != '"' {
 		return value{}, false
 	}
 	b := s.b
 	esc := false
-	var or byte // the text's bytes ORed together: 0x80 is set if any is 0x80 or more
-	for j := s.i + 1; j < len(b); j++ {
-		c := b[j]
-		if !stringStop[c] {
-			or |= c
-			continue
+	var or uint64 // the text's bytes ORed together, a word at a time: a 0x80 bit is set if a byte is 0x80 or more
+	j := s.i + 1
+	for {
+		for j+8 <= len(b) {
+			w := binary.LittleEndian.Uint64(b[j : j+8]) // b[j] in the lowest byte
+			if m := stringStops(w); m != 0 {
+				k := bits.TrailingZeros64(m) / 8 // b[j+k] is the first stop byte
+				or |= w & (1<<(8*k) - 1)         // the bytes before it
+				j += k
+				break
+			}
+			or |= w
+			j += 8
 		}
-		switch c {
+		for j < len(b) && !stringStop[b[j]] {
+			or |= uint64(b[j])
+			j++
+		}
+		if j >= len(b) {
+			return value{}, false
+		}
+		switch b[j] {
 		case '"':
-			v := value{raw: b[s.i+1 : j], kind: '"', esc: esc, notPlain: or >= utf8.RuneSelf}
+			v := value{raw: b[s.i+1 : j], kind: '"', esc: esc, notPlain: or&highBits != 0}
 			s.i = j + 1
 			return v, true
 		case '\\':
 			esc = true
-			j++ // the escaped byte cannot end the string, but counts for or
-			if j < len(b) {
-				or |= b[j]
+			if j+1 < len(b) { // the escaped byte cannot end the string, but counts for or
+				or |= uint64(b[j+1])
 			}
+			j += 2
 		default:
 			return value{}, false // control characters must be escaped
 		}
 	}
-	return value{}, false
 }
 
 // stringStop marks the bytes str stops at in a string: the closing quote,
@@ -281,6 +299,35 @@ var stringStop = func() (t [256]bool) {
 	t['"'], t['\\'] = true, true
 	return t
 }()
+
+// Word-at-a-time tests. Eight bytes of the body are read as one uint64
+// w, b[j] in its lowest byte, and tested together. A byte x is below n
+// (n <= 0x80) when x - n borrows: subtracting lowBits*n from w subtracts n
+// from every byte, and while no byte under it has borrowed, byte x comes
+// out with its high bit set when x < n (it wrapped around) or when
+// x >= 0x80+n, a case that &^ w clears. A byte that borrowed takes one
+// from the byte above it, which may then be flagged wrongly, so only the
+// lowest flag counts: the tests return zero when no byte matches, else a
+// word whose lowest set bit is the high bit of the first byte that does.
+// A byte equal to c is one that is below 1 after an exclusive or with c.
+const (
+	lowBits  = 0x0101010101010101 // 0x01 in each byte of a word
+	highBits = 0x8080808080808080 // 0x80 in each byte of a word
+)
+
+// quotesOrBackslashes flags the bytes of w that are '"' or '\\'. The
+// exclusive ors with them (both below 0x80) leave each byte's high bit as
+// in w, so one &^ w serves both tests.
+func quotesOrBackslashes(w uint64) uint64 {
+	q := w ^ lowBits*'"'  // a zero byte where w has '"'
+	e := w ^ lowBits*'\\' // a zero byte where w has '\\'
+	return ((q - lowBits) | (e - lowBits)) &^ w & highBits
+}
+
+// stringStops flags the bytes of w that stringStop marks.
+func stringStops(w uint64) uint64 {
+	return quotesOrBackslashes(w) | (w-lowBits*0x20)&^w&highBits
+}
 
 // skip passes over one value: scalars are checked in full, objects and
 // arrays for balanced brackets and strings.
@@ -397,18 +444,30 @@ func skipNested(b []byte, i int) (int, bool) {
 var structural = [256]bool{'"': true, '{': true, '[': true, '}': true, ']': true}
 
 // skipString passes over the string at b[i] (which holds '"') and returns
-// the index just after its closing quote. Strings in payloads are mostly
-// short: a plain loop costs less here than a call to bytes.IndexByte.
+// the index just after its closing quote. It reads eight bytes at a time
+// as str does, but looks for quotes and backslashes only: inside a skipped
+// value, strings are checked for their end and nothing else.
 func skipString(b []byte, i int) (int, bool) {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '"':
-			return j + 1, true
-		case '\\':
-			j++ // the escaped byte cannot end the string
+	j := i + 1
+	for {
+		for j+8 <= len(b) {
+			if m := quotesOrBackslashes(binary.LittleEndian.Uint64(b[j : j+8])); m != 0 {
+				j += bits.TrailingZeros64(m) / 8
+				break
+			}
+			j += 8
 		}
+		for j < len(b) && b[j] != '"' && b[j] != '\\' {
+			j++
+		}
+		if j >= len(b) {
+			return 0, false
+		}
+		if b[j] == '"' {
+			return j + 1, true
+		}
+		j += 2 // a backslash: the escaped byte cannot end the string
 	}
-	return 0, false
 }
 
 // authoritySuccess is the success path's shortcut for a profile with an
