@@ -134,11 +134,10 @@ type scanner struct {
 // object (HTML, text, an array, truncated or malformed JSON).
 func scanFields(body []byte, set *profileSet, f *fields) bool {
 	s := scanner{b: trimBOM(body)}
-	s.ws()
-	if s.peek() != '{' || !s.object(set.tree, f) {
+	if s.next() != '{' || !s.object(set.tree, f) {
 		return false
 	}
-	s.ws()
+	s.next()
 	return s.i == len(s.b)
 }
 
@@ -149,10 +148,15 @@ func trimBOM(b []byte) []byte { return bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"
 // most bytes are told apart by the first comparison.
 func isSpace(c byte) bool { return c <= ' ' && (c == ' ' || c == '\n' || c == '\r' || c == '\t') }
 
-func (s *scanner) ws() {
-	for s.i < len(s.b) && isSpace(s.b[s.i]) {
-		s.i++
+// next passes over white space and returns the byte it stops at, 0 at
+// the end of the body.
+func (s *scanner) next() byte {
+	for ; s.i < len(s.b); s.i++ {
+		if c := s.b[s.i]; !isSpace(c) {
+			return c
+		}
 	}
+	return 0
 }
 
 func (s *scanner) peek() byte {
@@ -165,23 +169,16 @@ func (s *scanner) peek() byte {
 // object walks the object at s.i, recording the members n wants.
 func (s *scanner) object(n *pathNode, f *fields) bool {
 	s.i++ // '{'
-	s.ws()
-	if s.peek() == '}' {
+	if s.next() == '}' {
 		s.i++
 		return true
 	}
 	for {
-		s.ws()
 		key, ok := s.str()
-		if !ok {
-			return false
-		}
-		s.ws()
-		if s.peek() != ':' {
+		if !ok || s.next() != ':' {
 			return false
 		}
 		s.i++
-		s.ws()
 		var child *pathNode
 		if n != nil {
 			if key.esc {
@@ -193,10 +190,10 @@ func (s *scanner) object(n *pathNode, f *fields) bool {
 		if !s.member(child, f) {
 			return false
 		}
-		s.ws()
-		switch s.peek() {
+		switch s.next() {
 		case ',':
 			s.i++
+			s.next() // to the next key
 		case '}':
 			s.i++
 			return true
@@ -209,7 +206,8 @@ func (s *scanner) object(n *pathNode, f *fields) bool {
 // member reads one member's value, recording it when n wants it and
 // walking into it when n wants members inside it.
 func (s *scanner) member(n *pathNode, f *fields) bool {
-	start, c := s.i, s.peek()
+	c := s.next() // the value's first byte
+	start := s.i
 	var v value // a string's or number's, read by str or number
 	var ok bool
 	switch {

@@ -2,6 +2,7 @@ package memerr
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"math/bits"
 	"math/rand/v2"
@@ -194,5 +195,55 @@ func TestStringScanByByte(t *testing.T) {
 		}
 		b[0] = '"'
 		check(b, 0)
+	}
+}
+
+// TestScanWhiteSpace inserts each kind of white space, and two bytes that
+// are not, at every position of each vendor's error body: the scanner
+// accepts what encoding/json accepts, reading the same members when the
+// space falls between tokens, and rejects the rest, except inside a value
+// it passes over (Tensorheart's details object), where it checks only
+// brackets and strings.
+func TestScanWhiteSpace(t *testing.T) {
+	set := profiles.Load()
+	for _, tc := range benchErrorBodies {
+		body := []byte(tc.body)
+		var want fields
+		require.True(t, scanFields(body, set, &want), tc.body)
+		skipFrom, skipTo := len(body), len(body)
+		if i := bytes.Index(body, []byte(`"details":{`)); i >= 0 {
+			start := i + len(`"details":`)
+			end, _ := skipNested(body, start)
+			skipFrom, skipTo = start+1, end-1 // inside its brackets
+		}
+		for i := 0; i <= len(body); i++ {
+			for _, sp := range []byte(" \t\n\r\x0b\x00") {
+				b := append(append(append([]byte(nil), body[:i]...), sp), body[i:]...)
+				var f fields
+				ok := scanFields(b, set, &f)
+				if !json.Valid(b) {
+					if i < skipFrom || i > skipTo {
+						require.False(t, ok, "%q", b)
+					}
+					continue
+				}
+				require.True(t, ok, "%q", b)
+				var compact bytes.Buffer
+				if json.Compact(&compact, b) != nil || !bytes.Equal(compact.Bytes(), body) {
+					continue // the space is inside a string
+				}
+				require.Equal(t, want.present, f.present, "%q", b)
+				for id, w := range want.vals {
+					v := f.vals[id]
+					require.Equal(t, w.kind, v.kind, "%q: path %d", b, id)
+					if v.kind == '{' || v.kind == '[' { // an object's text is as written, spaces and all
+						compact.Reset()
+						require.NoError(t, json.Compact(&compact, v.raw))
+						v.raw = compact.Bytes()
+					}
+					require.Equal(t, string(w.raw), string(v.raw), "%q: path %d", b, id)
+				}
+			}
+		}
 	}
 }
