@@ -251,25 +251,24 @@ func (s *scanner) str() (value, bool) {
 	b := s.b
 	esc := false
 	var or uint64 // the text's bytes ORed together, a word at a time: a 0x80 bit is set if a byte is 0x80 or more
-	j := s.i + 1
-	for {
-		for j+8 <= len(b) {
+	for j := s.i + 1; j < len(b); {
+		// Pass over eight bytes, or one of the body's last few, unless
+		// they hold a stop byte: then j moves to the first.
+		if j+8 <= len(b) {
 			w := binary.LittleEndian.Uint64(b[j : j+8]) // b[j] in the lowest byte
-			if m := stringStops(w); m != 0 {
-				k := bits.TrailingZeros64(m) / 8 // b[j+k] is the first stop byte
-				or |= w & (1<<(8*k) - 1)         // the bytes before it
-				j += k
-				break
+			m := stringStops(w)
+			if m == 0 {
+				or |= w
+				j += 8
+				continue
 			}
-			or |= w
-			j += 8
-		}
-		for j < len(b) && !stringStop[b[j]] {
+			k := bits.TrailingZeros64(m) / 8 // b[j+k] is the first stop byte
+			or |= w & (1<<(8*k) - 1)         // the bytes before it
+			j += k
+		} else if !stringStop[b[j]] {
 			or |= uint64(b[j])
 			j++
-		}
-		if j >= len(b) {
-			return value{}, false
+			continue
 		}
 		switch b[j] {
 		case '"':
@@ -286,6 +285,7 @@ func (s *scanner) str() (value, bool) {
 			return value{}, false // control characters must be escaped
 		}
 	}
+	return value{}, false
 }
 
 // stringStop marks the bytes str stops at in a string: the closing quote,
@@ -446,26 +446,24 @@ var structural = [256]bool{'"': true, '{': true, '[': true, '}': true, ']': true
 // as str does, but looks for quotes and backslashes only: inside a skipped
 // value, strings are checked for their end and nothing else.
 func skipString(b []byte, i int) (int, bool) {
-	j := i + 1
-	for {
-		for j+8 <= len(b) {
-			if m := quotesOrBackslashes(binary.LittleEndian.Uint64(b[j : j+8])); m != 0 {
-				j += bits.TrailingZeros64(m) / 8
-				break
+	for j := i + 1; j < len(b); {
+		if j+8 <= len(b) {
+			m := quotesOrBackslashes(binary.LittleEndian.Uint64(b[j : j+8]))
+			if m == 0 {
+				j += 8
+				continue
 			}
-			j += 8
-		}
-		for j < len(b) && b[j] != '"' && b[j] != '\\' {
+			j += bits.TrailingZeros64(m) / 8
+		} else if b[j] != '"' && b[j] != '\\' {
 			j++
-		}
-		if j >= len(b) {
-			return 0, false
+			continue
 		}
 		if b[j] == '"' {
 			return j + 1, true
 		}
 		j += 2 // a backslash: the escaped byte cannot end the string
 	}
+	return 0, false
 }
 
 // authoritySuccess is the success path's shortcut for a profile with an
