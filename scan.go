@@ -352,7 +352,8 @@ func (s *scanner) skip() bool {
 }
 
 func (s *scanner) literal(lit string) bool {
-	if !bytes.HasPrefix(s.b[s.i:], []byte(lit)) {
+	// Inlined with a constant lit, the comparison is a load or two.
+	if len(s.b)-s.i < len(lit) || string(s.b[s.i:s.i+len(lit)]) != lit {
 		return false
 	}
 	s.i += len(lit)
