@@ -136,24 +136,7 @@ func skipStringByByte(b []byte, i int) (int, bool) {
 // around a word's edge, whose stop bytes fall anywhere in a word or
 // across two, with short and long tails, and on random strings.
 func TestStringScanByByte(t *testing.T) {
-	check := func(b []byte, i int) {
-		t.Helper()
-		want, wantEnd, wantOK := strByByte(b, i)
-		s := scanner{b: b, i: i}
-		got, ok := s.str()
-		if ok != wantOK || ok && (s.i != wantEnd || !bytes.Equal(got.raw, want.raw) || got.kind != want.kind ||
-			got.esc != want.esc || got.notPlain != want.notPlain) {
-			t.Fatalf("str(%q at %d) = %q esc %v notPlain %v, %v at %d; want %q esc %v notPlain %v, %v at %d", b, i,
-				got.raw, got.esc, got.notPlain, ok, s.i, want.raw, want.esc, want.notPlain, wantOK, wantEnd)
-		}
-		if len(b) > i && b[i] == '"' {
-			end, ok := skipString(b, i)
-			wantEnd, wantOK := skipStringByByte(b, i)
-			if ok != wantOK || ok && end != wantEnd {
-				t.Fatalf("skipString(%q at %d) = %d %v, want %d %v", b, i, end, ok, wantEnd, wantOK)
-			}
-		}
-	}
+	check := func(b []byte, i int) { checkStringScan(t, b, i) }
 	// A text of n plain bytes with one special byte c at position p, as a
 	// string after a prefix, closed or not, followed by tail bytes.
 	special := []byte{'"', '\\', 0, 0x1f, 0x20, 0x7f, 0x80, 0xe4, 0xff, 'a'}
@@ -184,7 +167,7 @@ func TestStringScanByByte(t *testing.T) {
 	}
 	alphabet := []byte("ab \"\\\x00\x1f\x7f\x80\xc3\xa9\xe4\xff/u")
 	r := rand.New(rand.NewPCG(3, 4))
-	for range 200000 {
+	for range 50000 {
 		b := make([]byte, 1+r.IntN(40))
 		for k := range b {
 			if r.IntN(4) == 0 {
@@ -196,6 +179,42 @@ func TestStringScanByByte(t *testing.T) {
 		b[0] = '"'
 		check(b, 0)
 	}
+}
+
+// checkStringScan compares str and skipString at b[i] with their plain
+// definitions.
+func checkStringScan(t *testing.T, b []byte, i int) {
+	t.Helper()
+	want, wantEnd, wantOK := strByByte(b, i)
+	s := scanner{b: b, i: i}
+	got, ok := s.str()
+	if ok != wantOK || ok && (s.i != wantEnd || !bytes.Equal(got.raw, want.raw) || got.kind != want.kind ||
+		got.esc != want.esc || got.notPlain != want.notPlain) {
+		t.Fatalf("str(%q at %d) = %q esc %v notPlain %v, %v at %d; want %q esc %v notPlain %v, %v at %d", b, i,
+			got.raw, got.esc, got.notPlain, ok, s.i, want.raw, want.esc, want.notPlain, wantOK, wantEnd)
+	}
+	if len(b) > i && b[i] == '"' {
+		end, ok := skipString(b, i)
+		wantEnd, wantOK := skipStringByByte(b, i)
+		if ok != wantOK || ok && end != wantEnd {
+			t.Fatalf("skipString(%q at %d) = %d %v, want %d %v", b, i, end, ok, wantEnd, wantOK)
+		}
+	}
+}
+
+// FuzzStringScan compares str and skipString with their plain
+// definitions at every quote of the input.
+func FuzzStringScan(f *testing.F) {
+	for _, s := range []string{`"abc"`, `"a\"b"`, "\"\xe4\xb8\xad\x01\"", `"0123456\\"`, `"01234567"`, `"\`, `"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for i, c := range b {
+			if c == '"' {
+				checkStringScan(t, b, i)
+			}
+		}
+	})
 }
 
 // TestScanWhiteSpace inserts each kind of white space, and two bytes that
