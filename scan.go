@@ -2,7 +2,9 @@ package memerr
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
 )
@@ -132,11 +134,10 @@ type scanner struct {
 // object (HTML, text, an array, truncated or malformed JSON).
 func scanFields(body []byte, set *profileSet, f *fields) bool {
 	s := scanner{b: trimBOM(body)}
-	s.ws()
-	if s.peek() != '{' || !s.object(set.tree, f) {
+	if s.next() != '{' || !s.object(set.tree, f) {
 		return false
 	}
-	s.ws()
+	s.next()
 	return s.i == len(s.b)
 }
 
@@ -147,10 +148,15 @@ func trimBOM(b []byte) []byte { return bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"
 // most bytes are told apart by the first comparison.
 func isSpace(c byte) bool { return c <= ' ' && (c == ' ' || c == '\n' || c == '\r' || c == '\t') }
 
-func (s *scanner) ws() {
-	for s.i < len(s.b) && isSpace(s.b[s.i]) {
-		s.i++
+// next passes over white space and returns the byte it stops at, 0 at
+// the end of the body.
+func (s *scanner) next() byte {
+	for ; s.i < len(s.b); s.i++ {
+		if c := s.b[s.i]; !isSpace(c) {
+			return c
+		}
 	}
+	return 0
 }
 
 func (s *scanner) peek() byte {
@@ -163,23 +169,16 @@ func (s *scanner) peek() byte {
 // object walks the object at s.i, recording the members n wants.
 func (s *scanner) object(n *pathNode, f *fields) bool {
 	s.i++ // '{'
-	s.ws()
-	if s.peek() == '}' {
+	if s.next() == '}' {
 		s.i++
 		return true
 	}
 	for {
-		s.ws()
 		key, ok := s.str()
-		if !ok {
-			return false
-		}
-		s.ws()
-		if s.peek() != ':' {
+		if !ok || s.next() != ':' {
 			return false
 		}
 		s.i++
-		s.ws()
 		var child *pathNode
 		if n != nil {
 			if key.esc {
@@ -191,10 +190,10 @@ func (s *scanner) object(n *pathNode, f *fields) bool {
 		if !s.member(child, f) {
 			return false
 		}
-		s.ws()
-		switch s.peek() {
+		switch s.next() {
 		case ',':
 			s.i++
+			s.next() // to the next key
 		case '}':
 			s.i++
 			return true
@@ -207,7 +206,8 @@ func (s *scanner) object(n *pathNode, f *fields) bool {
 // member reads one member's value, recording it when n wants it and
 // walking into it when n wants members inside it.
 func (s *scanner) member(n *pathNode, f *fields) bool {
-	start, c := s.i, s.peek()
+	c := s.next() // the value's first byte
+	start := s.i
 	var v value // a string's or number's, read by str or number
 	var ok bool
 	switch {
@@ -240,31 +240,47 @@ func (s *scanner) member(n *pathNode, f *fields) bool {
 }
 
 // str reads the string at s.i: its text without quotes, noting escapes
-// and bytes of 0x80 or more on the way.
+// and bytes of 0x80 or more on the way. Most strings hold no byte it must
+// stop at but their closing quote, and a message or an id runs for dozens
+// of bytes: it reads eight bytes at a time (see stringStops), and only the
+// body's last few bytes one by one.
 func (s *scanner) str() (value, bool) {
 	if s.peek() != '"' {
 		return value{}, false
 	}
 	b := s.b
 	esc := false
-	var or byte // the text's bytes ORed together: 0x80 is set if any is 0x80 or more
-	for j := s.i + 1; j < len(b); j++ {
-		c := b[j]
-		if !stringStop[c] {
-			or |= c
+	var or uint64 // the text's bytes ORed together, a word at a time: a 0x80 bit is set if a byte is 0x80 or more
+	for j := s.i + 1; j < len(b); {
+		// Pass over eight bytes, or one of the body's last few, unless
+		// they hold a stop byte: then j moves to the first.
+		if j+8 <= len(b) {
+			w := binary.LittleEndian.Uint64(b[j : j+8]) // b[j] in the lowest byte
+			m := stringStops(w)
+			if m == 0 {
+				or |= w
+				j += 8
+				continue
+			}
+			k := bits.TrailingZeros64(m) / 8 // b[j+k] is the first stop byte
+			or |= w & (1<<(8*k) - 1)         // the bytes before it
+			j += k
+		} else if !stringStop[b[j]] {
+			or |= uint64(b[j])
+			j++
 			continue
 		}
-		switch c {
+		switch b[j] {
 		case '"':
-			v := value{raw: b[s.i+1 : j], kind: '"', esc: esc, notPlain: or >= utf8.RuneSelf}
+			v := value{raw: b[s.i+1 : j], kind: '"', esc: esc, notPlain: or&highBits != 0}
 			s.i = j + 1
 			return v, true
 		case '\\':
 			esc = true
-			j++ // the escaped byte cannot end the string, but counts for or
-			if j < len(b) {
-				or |= b[j]
+			if j+1 < len(b) { // the escaped byte cannot end the string, but counts for or
+				or |= uint64(b[j+1])
 			}
+			j += 2
 		default:
 			return value{}, false // control characters must be escaped
 		}
@@ -281,6 +297,35 @@ var stringStop = func() (t [256]bool) {
 	t['"'], t['\\'] = true, true
 	return t
 }()
+
+// Word-at-a-time tests. Eight bytes of the body are read as one uint64
+// w, b[j] in its lowest byte, and tested together. A byte x is below n
+// (n <= 0x80) when x - n borrows: subtracting lowBits*n from w subtracts n
+// from every byte, and while no byte under it has borrowed, byte x comes
+// out with its high bit set when x < n (it wrapped around) or when
+// x >= 0x80+n, a case that &^ w clears. A byte that borrowed takes one
+// from the byte above it, which may then be flagged wrongly, so only the
+// lowest flag counts: the tests return zero when no byte matches, else a
+// word whose lowest set bit is the high bit of the first byte that does.
+// A byte equal to c is one that is below 1 after an exclusive or with c.
+const (
+	lowBits  = 0x0101010101010101 // 0x01 in each byte of a word
+	highBits = 0x8080808080808080 // 0x80 in each byte of a word
+)
+
+// quotesOrBackslashes flags the bytes of w that are '"' or '\\'. The
+// exclusive ors with them (both below 0x80) leave each byte's high bit as
+// in w, so one &^ w serves both tests.
+func quotesOrBackslashes(w uint64) uint64 {
+	q := w ^ lowBits*'"'  // a zero byte where w has '"'
+	e := w ^ lowBits*'\\' // a zero byte where w has '\\'
+	return ((q - lowBits) | (e - lowBits)) &^ w & highBits
+}
+
+// stringStops flags the bytes of w that stringStop marks.
+func stringStops(w uint64) uint64 {
+	return quotesOrBackslashes(w) | (w-lowBits*0x20)&^w&highBits
+}
 
 // skip passes over one value: scalars are checked in full, objects and
 // arrays for balanced brackets and strings.
@@ -307,7 +352,8 @@ func (s *scanner) skip() bool {
 }
 
 func (s *scanner) literal(lit string) bool {
-	if !bytes.HasPrefix(s.b[s.i:], []byte(lit)) {
+	// Inlined with a constant lit, the comparison is a load or two.
+	if len(s.b)-s.i < len(lit) || string(s.b[s.i:s.i+len(lit)]) != lit {
 		return false
 	}
 	s.i += len(lit)
@@ -397,16 +443,26 @@ func skipNested(b []byte, i int) (int, bool) {
 var structural = [256]bool{'"': true, '{': true, '[': true, '}': true, ']': true}
 
 // skipString passes over the string at b[i] (which holds '"') and returns
-// the index just after its closing quote. Strings in payloads are mostly
-// short: a plain loop costs less here than a call to bytes.IndexByte.
+// the index just after its closing quote. It reads eight bytes at a time
+// as str does, but looks for quotes and backslashes only: inside a skipped
+// value, strings are checked for their end and nothing else.
 func skipString(b []byte, i int) (int, bool) {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '"':
-			return j + 1, true
-		case '\\':
-			j++ // the escaped byte cannot end the string
+	for j := i + 1; j < len(b); {
+		if j+8 <= len(b) {
+			m := quotesOrBackslashes(binary.LittleEndian.Uint64(b[j : j+8]))
+			if m == 0 {
+				j += 8
+				continue
+			}
+			j += bits.TrailingZeros64(m) / 8
+		} else if b[j] != '"' && b[j] != '\\' {
+			j++
+			continue
 		}
+		if b[j] == '"' {
+			return j + 1, true
+		}
+		j += 2 // a backslash: the escaped byte cannot end the string
 	}
 	return 0, false
 }
