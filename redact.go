@@ -43,7 +43,7 @@ func redactWords(s string) string {
 			}
 			continue
 		}
-		lf := strings.ToLower(f)
+		lf := lowerASCIIString(f) // credential names are ASCII, and lf[:k] must cut where f[:k] does
 		if named {
 			named = false
 			if f[0] == ':' || f[0] == '=' { // "api_key" : "abc", "token"="abc"
@@ -169,13 +169,20 @@ func lowerASCII(c byte) byte {
 }
 
 // lowerASCIIString returns s with its ASCII capital letters in lower case
-// and every other byte as it is.
+// and every other byte as it is (s itself when it has no capital), so the
+// result is as long as s. Unlike strings.ToLower it folds no other letter
+// into an ASCII one (the Kelvin sign into "k"), just as mayHoldSecret.
 func lowerASCIIString(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		b[i] = lowerASCII(c)
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 'A' && s[i] <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				b[j] = lowerASCII(b[j])
+			}
+			return string(b)
+		}
 	}
-	return string(b)
+	return s
 }
 
 // quotesAndSpace may stand between a credential's name and its '=' or
