@@ -340,18 +340,26 @@ func safeURL(u *url.URL) string {
 // looks like one (redact), and the values in secrets (those the request
 // carried, which a server may echo).
 func scrubError(e *Error, secrets []string) {
-	clean := func(s string) string { return scrub(redact(s), secrets) }
-	e.Message = clean(e.Message)
-	e.Code = clean(e.Code)
-	e.RequestID = clean(e.RequestID)
-	// The details are copied into a string only when there may be
-	// something to remove.
-	if len(e.Details) > 0 && (len(secrets) > 0 || mayHoldSecret(e.Details)) {
-		if d := clean(string(e.Details)); d != string(e.Details) {
-			e.Details = json.RawMessage(d)
-			if !json.Valid(e.Details) {
-				e.Details, _ = json.Marshal(d) // still JSON: the redacted text as a string
-			}
+	e.Message = scrub(redact(e.Message), secrets)
+	e.Code = scrub(redact(e.Code), secrets)
+	e.RequestID = scrub(redact(e.RequestID), secrets)
+	if len(e.Details) == 0 {
+		return
+	}
+	// The details are tested where they are, and copied into a string only
+	// when there may be something to remove.
+	hold := mayHoldSecret(e.Details)
+	if !hold && len(secrets) == 0 {
+		return
+	}
+	d := string(e.Details)
+	if hold {
+		d = redactWords(d)
+	}
+	if d = scrub(d, secrets); d != string(e.Details) {
+		e.Details = json.RawMessage(d)
+		if !json.Valid(e.Details) {
+			e.Details, _ = json.Marshal(d) // still JSON: the redacted text as a string
 		}
 	}
 }
