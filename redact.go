@@ -207,9 +207,8 @@ func secretNameBefore[T ~string | ~[]byte](s T, i int) bool {
 	if end == 0 {
 		return false
 	}
-	last := lowerASCII(s[end-1]) // compared first: it rules out most names
-	for _, suffix := range secretSuffixes {
-		if last == suffix[len(suffix)-1] && end >= len(suffix) && hasPrefixFold(s[end-len(suffix):end], suffix) {
+	for _, suffix := range secretSuffixesByLast[lowerASCII(s[end-1])] {
+		if end >= len(suffix) && hasPrefixFold(s[end-len(suffix):end], suffix) {
 			return true
 		}
 	}
@@ -239,6 +238,16 @@ func isSecretWord(w string) bool {
 // secretSuffixes end a key name that announces a credential ("x-api-key",
 // "access_token").
 var secretSuffixes = []string{"-key", "_key", "apikey", "token", "secret", "password"}
+
+// secretSuffixesByLast indexes secretSuffixes by their last letter, so
+// that secretNameBefore compares a name only with the suffixes it may end
+// with; most names end in none of their letters.
+var secretSuffixesByLast = func() (t [256][]string) {
+	for _, s := range secretSuffixes {
+		t[s[len(s)-1]] = append(t[s[len(s)-1]], s)
+	}
+	return t
+}()
 
 // isSecretName reports whether a key name ("token", "api_key",
 // "x-api-key", "access_token") announces a credential as its value.
