@@ -2,6 +2,7 @@ package memerr
 
 import (
 	"encoding/json"
+	"math/bits"
 	"net/http"
 	"net/url"
 	"strings"
@@ -105,6 +106,9 @@ func mayHoldSecret[T ~string | ~[]byte](s T) bool {
 	for i := 0; i < len(s); i++ {
 		class := byteClass[s[i]]
 		if class == 0 {
+			if s[i] >= 0x80 { // text in another script: its run is skipped at once
+				i = asciiFrom(s, i+1) - 1
+			}
 			continue // most bytes
 		}
 		switch class {
@@ -128,6 +132,33 @@ func mayHoldSecret[T ~string | ~[]byte](s T) bool {
 		}
 	}
 	return false
+}
+
+// asciiFrom returns the index of the first ASCII byte (below 0x80) of s
+// from i on, or len(s). Text in another script, such as a Chinese message,
+// is all bytes from 0x80 up, which mayHoldSecret passes over, so asciiFrom
+// reads them eight at a time: in a uint64 of eight such bytes every byte
+// has its high bit set.
+func asciiFrom[T ~string | ~[]byte](s T, i int) int {
+	for ; i+8 <= len(s); i += 8 {
+		if ascii := ^load8(s[i:i+8]) & highs; ascii != 0 {
+			return i + bits.TrailingZeros64(ascii)/8 // the first ASCII byte
+		}
+	}
+	for i < len(s) && s[i] >= 0x80 {
+		i++
+	}
+	return i
+}
+
+// highs is a uint64 with the high bit (0x80) of each of its bytes set.
+const highs = 0x8080808080808080
+
+// load8 returns the eight bytes of b as a uint64, b[0] in its lowest byte
+// (the compiler makes it one load).
+func load8[T ~string | ~[]byte](b T) uint64 {
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
 }
 
 // byteClass sorts bytes for mayHoldSecret: 'a' for letters and digits,

@@ -2,6 +2,7 @@ package memerr
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -52,6 +53,9 @@ func FuzzQuickTest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		if redactWords(s) != s {
 			checkQuickTest(t, s)
+		}
+		if got, want := mayHoldSecret(s), plainMayHoldSecret(s); got != want {
+			t.Fatalf("mayHoldSecret(%q) = %v, the plain loop says %v", s, got, want)
 		}
 	})
 }
@@ -138,4 +142,111 @@ func TestRedactFoldsASCIIOnly(t *testing.T) {
 	e := parse(Auto, 400, nil, []byte(`{"code":4000,"msg":"`+msg+`"}`))
 	require.NotNil(t, e)
 	assert.Equal(t, "token: [redacted] \u212a\u212a\u212a=y", e.Message)
+}
+
+// plainMayHoldSecret is mayHoldSecret as its comment defines it, one byte
+// at a time with no shortcut: the reference the quick test is compared to.
+func plainMayHoldSecret(s string) bool {
+	starts := &profiles.Load().secretStarts
+	wordStart := true // the byte before is no letter or digit
+	for i := 0; i < len(s); i++ {
+		class := byteClass[s[i]]
+		switch {
+		case class == 'a' && wordStart:
+			for _, w := range starts[lowerASCII(s[i])] {
+				if strings.HasPrefix(lowerASCIIString(s[i:]), w) {
+					return true
+				}
+			}
+		case class == '@':
+			return true
+		case class == '=' && secretNameBefore(s, i):
+			return true
+		}
+		wordStart = class != 'a'
+	}
+	return false
+}
+
+// mayHoldSecretInputs are strings built of quickTestPieces, runs of
+// Chinese text (which mayHoldSecret skips eight bytes at a time) and
+// random bytes, with a fixed seed.
+func mayHoldSecretInputs() []string {
+	pieces := append([]string{
+		"已达系统请求上限，请稍后重试", "请求", "\xe5\x8f", "\x80", "\xff\xff\xff\xff\xff\xff\xff\xff\xff", "\x7f",
+		"20240708143040790E78F9318B35A2910B", `{"logid":"`, `"}`,
+	}, quickTestPieces...)
+	rng := rand.New(rand.NewPCG(11, 5))
+	var out []string
+	for n := 0; n < 20000; n++ {
+		var b strings.Builder
+		for k := rng.IntN(8); k >= 0; k-- {
+			if rng.IntN(4) == 0 {
+				b.WriteByte(byte(rng.IntN(256)))
+			} else {
+				b.WriteString(pieces[rng.IntN(len(pieces))])
+			}
+		}
+		out = append(out, b.String())
+	}
+	return out
+}
+
+// mayHoldSecret gives the plain loop's answer, on strings and on bytes.
+func TestMayHoldSecretMatchesPlainLoop(t *testing.T) {
+	held := 0
+	for _, s := range mayHoldSecretInputs() {
+		want := plainMayHoldSecret(s)
+		if got := mayHoldSecret(s); got != want {
+			t.Fatalf("mayHoldSecret(%q) = %v, the plain loop says %v", s, got, want)
+		}
+		if got := mayHoldSecret([]byte(s)); got != want {
+			t.Fatalf("mayHoldSecret([]byte(%q)) = %v, the plain loop says %v", s, got, want)
+		}
+		if want {
+			held++
+		}
+	}
+	if held < 2000 || held > 18000 {
+		t.Fatalf("%d of 20000 inputs may hold a secret: the inputs test little", held)
+	}
+}
+
+// asciiFrom, which reads eight bytes at a time, finds the byte the plain
+// loop finds, from every index of strings of ASCII and non-ASCII bytes.
+func TestASCIIFromMatchesPlainLoop(t *testing.T) {
+	plain := func(s string, i int) int {
+		for i < len(s) && s[i] >= 0x80 {
+			i++
+		}
+		return i
+	}
+	inputs := []string{"", "a", "\x7f", "\x80", "已达系统请求上限，请稍后重试", "已达系统请求上限，请稍后重试 key", strings.Repeat("\xff", 33)}
+	for k := 0; k < 24; k++ { // one ASCII byte at each place of a run of 24 others
+		b := []byte(strings.Repeat("\x80", 24))
+		b[k] = 0x7f
+		inputs = append(inputs, string(b))
+	}
+	rng := rand.New(rand.NewPCG(3, 7))
+	for n := 0; n < 5000; n++ {
+		b := make([]byte, rng.IntN(40))
+		for k := range b {
+			b[k] = byte(0x80 + rng.IntN(128))
+			if rng.IntN(10) == 0 {
+				b[k] = byte(rng.IntN(128))
+			}
+		}
+		inputs = append(inputs, string(b))
+	}
+	for _, s := range inputs {
+		for i := 0; i <= len(s); i++ {
+			want := plain(s, i)
+			if got := asciiFrom(s, i); got != want {
+				t.Fatalf("asciiFrom(%q, %d) = %d, want %d", s, i, got, want)
+			}
+			if got := asciiFrom([]byte(s), i); got != want {
+				t.Fatalf("asciiFrom([]byte(%q), %d) = %d, want %d", s, i, got, want)
+			}
+		}
+	}
 }
