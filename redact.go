@@ -178,12 +178,14 @@ var byteClass = func() (t [256]byte) {
 }()
 
 // hasPrefixFold reports whether s starts with lower, an ASCII word in
-// lower case, in any case.
+// lower case, in any case. It compares from the last letter back:
+// mayHoldSecret has matched the first letter already, and a word that
+// starts with it mostly differs after it ("text" from "tk_" and "token").
 func hasPrefixFold[T ~string | ~[]byte](s T, lower string) bool {
 	if len(s) < len(lower) {
 		return false
 	}
-	for k := 0; k < len(lower); k++ {
+	for k := len(lower) - 1; k >= 0; k-- {
 		if lowerASCII(s[k]) != lower[k] {
 			return false
 		}
