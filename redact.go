@@ -106,12 +106,11 @@ func mayHoldSecret[T ~string | ~[]byte](s T) bool {
 	for i := 0; i < len(s); i++ {
 		class := byteClass[s[i]]
 		if class == 0 {
-			if s[i] >= 0x80 { // text in another script: its run is skipped at once
-				i = asciiFrom(s, i+1) - 1
-			}
 			continue // most bytes
 		}
 		switch class {
+		case 'x': // text in another script: its run is skipped at once
+			i = asciiFrom(s, i+1) - 1
 		case 'a': // a word starts
 			for _, w := range starts[s[i]|0x20] {
 				if hasPrefixFold(s[i:], w) {
@@ -162,7 +161,8 @@ func load8[T ~string | ~[]byte](b T) uint64 {
 }
 
 // byteClass sorts bytes for mayHoldSecret: 'a' for letters and digits,
-// '@', '=' for '=' and ':', 0 for the rest.
+// '@', '=' for '=' and ':', 'x' for non-ASCII bytes (0x80 and up), 0 for
+// the rest.
 var byteClass = func() (t [256]byte) {
 	for c := 0; c < 256; c++ {
 		switch {
@@ -172,6 +172,8 @@ var byteClass = func() (t [256]byte) {
 			t[c] = '@'
 		case c == '=' || c == ':':
 			t[c] = '='
+		case c >= 0x80:
+			t[c] = 'x'
 		}
 	}
 	return t
