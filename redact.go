@@ -2,6 +2,7 @@ package memerr
 
 import (
 	"encoding/json"
+	"math/bits"
 	"net/http"
 	"net/url"
 	"strings"
@@ -43,7 +44,7 @@ func redactWords(s string) string {
 			}
 			continue
 		}
-		lf := strings.ToLower(f)
+		lf := lowerASCIIString(f) // credential names are ASCII, and lf[:k] must cut where f[:k] does
 		if named {
 			named = false
 			if f[0] == ':' || f[0] == '=' { // "api_key" : "abc", "token"="abc"
@@ -108,6 +109,8 @@ func mayHoldSecret[T ~string | ~[]byte](s T) bool {
 			continue // most bytes
 		}
 		switch class {
+		case 'x': // text in another script: its run is skipped at once
+			i = asciiFrom(s, i+1) - 1
 		case 'a': // a word starts
 			for _, w := range starts[s[i]|0x20] {
 				if hasPrefixFold(s[i:], w) {
@@ -130,8 +133,36 @@ func mayHoldSecret[T ~string | ~[]byte](s T) bool {
 	return false
 }
 
+// asciiFrom returns the index of the first ASCII byte (below 0x80) of s
+// from i on, or len(s). Text in another script, such as a Chinese message,
+// is all bytes from 0x80 up, which mayHoldSecret passes over, so asciiFrom
+// reads them eight at a time: in a uint64 of eight such bytes every byte
+// has its high bit set.
+func asciiFrom[T ~string | ~[]byte](s T, i int) int {
+	for ; i+8 <= len(s); i += 8 {
+		if ascii := ^load8(s[i:i+8]) & highs; ascii != 0 {
+			return i + bits.TrailingZeros64(ascii)/8 // the first ASCII byte
+		}
+	}
+	for i < len(s) && s[i] >= 0x80 {
+		i++
+	}
+	return i
+}
+
+// highs is a uint64 with the high bit (0x80) of each of its bytes set.
+const highs = 0x8080808080808080
+
+// load8 returns the eight bytes of b as a uint64, b[0] in its lowest byte
+// (the compiler makes it one load).
+func load8[T ~string | ~[]byte](b T) uint64 {
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
+
 // byteClass sorts bytes for mayHoldSecret: 'a' for letters and digits,
-// '@', '=' for '=' and ':', 0 for the rest.
+// '@', '=' for '=' and ':', 'x' for non-ASCII bytes (0x80 and up), 0 for
+// the rest.
 var byteClass = func() (t [256]byte) {
 	for c := 0; c < 256; c++ {
 		switch {
@@ -141,18 +172,22 @@ var byteClass = func() (t [256]byte) {
 			t[c] = '@'
 		case c == '=' || c == ':':
 			t[c] = '='
+		case c >= 0x80:
+			t[c] = 'x'
 		}
 	}
 	return t
 }()
 
 // hasPrefixFold reports whether s starts with lower, an ASCII word in
-// lower case, in any case.
+// lower case, in any case. It compares from the last letter back:
+// mayHoldSecret has matched the first letter already, and a word that
+// starts with it mostly differs after it ("text" from "tk_" and "token").
 func hasPrefixFold[T ~string | ~[]byte](s T, lower string) bool {
 	if len(s) < len(lower) {
 		return false
 	}
-	for k := 0; k < len(lower); k++ {
+	for k := len(lower) - 1; k >= 0; k-- {
 		if lowerASCII(s[k]) != lower[k] {
 			return false
 		}
@@ -169,13 +204,20 @@ func lowerASCII(c byte) byte {
 }
 
 // lowerASCIIString returns s with its ASCII capital letters in lower case
-// and every other byte as it is.
+// and every other byte as it is (s itself when it has no capital), so the
+// result is as long as s. Unlike strings.ToLower it folds no other letter
+// into an ASCII one (the Kelvin sign into "k"), just as mayHoldSecret.
 func lowerASCIIString(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		b[i] = lowerASCII(c)
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 'A' && s[i] <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				b[j] = lowerASCII(b[j])
+			}
+			return string(b)
+		}
 	}
-	return string(b)
+	return s
 }
 
 // quotesAndSpace may stand between a credential's name and its '=' or
@@ -200,9 +242,8 @@ func secretNameBefore[T ~string | ~[]byte](s T, i int) bool {
 	if end == 0 {
 		return false
 	}
-	last := lowerASCII(s[end-1]) // compared first: it rules out most names
-	for _, suffix := range secretSuffixes {
-		if last == suffix[len(suffix)-1] && end >= len(suffix) && hasPrefixFold(s[end-len(suffix):end], suffix) {
+	for _, suffix := range secretSuffixesByLast[lowerASCII(s[end-1])] {
+		if end >= len(suffix) && hasPrefixFold(s[end-len(suffix):end], suffix) {
 			return true
 		}
 	}
@@ -232,6 +273,16 @@ func isSecretWord(w string) bool {
 // secretSuffixes end a key name that announces a credential ("x-api-key",
 // "access_token").
 var secretSuffixes = []string{"-key", "_key", "apikey", "token", "secret", "password"}
+
+// secretSuffixesByLast indexes secretSuffixes by their last letter, so
+// that secretNameBefore compares a name only with the suffixes it may end
+// with; most names end in none of their letters.
+var secretSuffixesByLast = func() (t [256][]string) {
+	for _, s := range secretSuffixes {
+		t[s[len(s)-1]] = append(t[s[len(s)-1]], s)
+	}
+	return t
+}()
 
 // isSecretName reports whether a key name ("token", "api_key",
 // "x-api-key", "access_token") announces a credential as its value.
@@ -330,21 +381,35 @@ func safeURL(u *url.URL) string {
 }
 
 // scrubError removes credentials from every text field of e: whatever
-// looks like one (redact), and the values in secrets (those the request
-// carried, which a server may echo).
+// looks like one (redact: its quick test, then its word pass), and the
+// values in secrets (those the request carried, which a server may echo).
 func scrubError(e *Error, secrets []string) {
-	clean := func(s string) string { return scrub(redact(s), secrets) }
-	e.Message = clean(e.Message)
-	e.Code = clean(e.Code)
-	e.RequestID = clean(e.RequestID)
-	// The details are copied into a string only when there may be
-	// something to remove.
-	if len(e.Details) > 0 && (len(secrets) > 0 || mayHoldSecret(e.Details)) {
-		if d := clean(string(e.Details)); d != string(e.Details) {
-			e.Details = json.RawMessage(d)
-			if !json.Valid(e.Details) {
-				e.Details, _ = json.Marshal(d) // still JSON: the redacted text as a string
-			}
+	for _, f := range [...]*string{&e.Message, &e.Code, &e.RequestID} {
+		if *f != "" && mayHoldSecret(*f) { // redact(*f), with one call fewer
+			*f = redactWords(*f)
+			*f = redactWords(*f)
+		}
+		if len(secrets) > 0 {
+			*f = scrub(*f, secrets)
+		}
+	}
+	if len(e.Details) == 0 {
+		return
+	}
+	// The details are tested where they are, and copied into a string only
+	// when there may be something to remove.
+	hold := mayHoldSecret(e.Details)
+	if !hold && len(secrets) == 0 {
+		return
+	}
+	d := string(e.Details)
+	if hold {
+		d = redactWords(d)
+	}
+	if d = scrub(d, secrets); d != string(e.Details) {
+		e.Details = json.RawMessage(d)
+		if !json.Valid(e.Details) {
+			e.Details, _ = json.Marshal(d) // still JSON: the redacted text as a string
 		}
 	}
 }

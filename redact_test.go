@@ -2,6 +2,7 @@ package memerr
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -45,6 +46,7 @@ func FuzzQuickTest(f *testing.F) {
 		"invalid key sk-live-SECRET123456", "https://bob:hunter2@api.example.com", "Authorization: Bearer abcdef",
 		"Authorization: Token krlk_0f0f0f0f0f0f0f0f", "myApiKey=abc", `{"x-api-key":"abc"}`, "?q=1&access_token=abc",
 		"PASSWORD: hunter2", "token expired", "Invalid request data", `{"field":"text","message":"field required"}`,
+		"\u212aey: abc", "API_\u212aEY=abc", "pa\u017f\u017fword: abc", "token: x \u212a\u212a\u212a=y",
 	} {
 		f.Add(s)
 	}
@@ -52,18 +54,16 @@ func FuzzQuickTest(f *testing.F) {
 		if redactWords(s) != s {
 			checkQuickTest(t, s)
 		}
+		if got, want := mayHoldSecret(s), plainMayHoldSecret(s); got != want {
+			t.Fatalf("mayHoldSecret(%q) = %v, the plain loop says %v", s, got, want)
+		}
 	})
 }
 
 // checkQuickTest fails unless mayHoldSecret flags s, which redact's word
-// pass changes. The quick test folds ASCII letters only; redact also lower-cases
-// the rest with strings.ToLower, which turns a few other letters into ASCII
-// ones ("K", the Kelvin sign, into "k"), so strings where that matters are left out.
+// pass changes. Both fold ASCII letters only, so no string is left out.
 func checkQuickTest(t *testing.T, s string) {
 	t.Helper()
-	if strings.ToLower(s) != lowerASCIIString(s) {
-		return
-	}
 	if !mayHoldSecret(s) {
 		t.Fatalf("mayHoldSecret(%q) is false, but redact changes it to %q", s, redactWords(s))
 	}
@@ -111,4 +111,142 @@ func TestRedactQuotedSecretNames(t *testing.T) {
 	require.NotNil(t, e)
 	assert.NotContains(t, string(e.Details), key)
 	assert.True(t, json.Valid(e.Details), "%s", e.Details)
+}
+
+// A credential's name is ASCII: the word pass folds ASCII letters only, as
+// the quick test does, so both give the same answer on a name spelled with
+// a letter that Unicode folds into an ASCII one (the Kelvin sign U+212A
+// into "k", the long s U+017F into "s"): no credential's name. The word
+// pass once lower-cased with strings.ToLower, which shortens "\u212a" to
+// "k", and cut the lower-cased word where '=' stood in the original: three
+// Kelvin signs before '=' made it panic.
+func TestRedactFoldsASCIIOnly(t *testing.T) {
+	for _, s := range []string{
+		"\u212aey: abc", "API_\u212aEY=abc", "x-api-\u212aey = abc", "to\u212aen: abc", "Ba\u017fic abc",
+		"pa\u017f\u017fword: abc", "\u017fecret=abc", "api\u017fecret: abc", "\u017fk-live-4f9a8b7c6d5e",
+		"{\"\u212aey\":\"abc\"}", "{\"pa\u017f\u017fword\":\"abc\"}",
+	} {
+		assert.Equal(t, s, redactWords(s), "word pass")
+		assert.False(t, mayHoldSecret(s), "quick test on %q", s)
+		assert.Equal(t, s, Redact(s))
+		// The same names in ASCII are credentials' names to both.
+		ascii := strings.NewReplacer("\u212a", "k", "\u017f", "s").Replace(s)
+		assert.NotEqual(t, ascii, redactWords(ascii), "word pass")
+		assert.True(t, mayHoldSecret(ascii), "quick test on %q", ascii)
+	}
+	assert.Equal(t, "\u212a\u212a\u212a=abc", Redact("\u212a\u212a\u212a=abc"))
+	// Next to a credential, the Kelvin signs stay and the credential goes,
+	// in Redact and in a decoded error's message.
+	const msg = "token: abc \u212a\u212a\u212a=y"
+	assert.Equal(t, "token: [redacted] \u212a\u212a\u212a=y", Redact(msg))
+	e := parse(Auto, 400, nil, []byte(`{"code":4000,"msg":"`+msg+`"}`))
+	require.NotNil(t, e)
+	assert.Equal(t, "token: [redacted] \u212a\u212a\u212a=y", e.Message)
+}
+
+// plainMayHoldSecret is mayHoldSecret as its comment defines it, one byte
+// at a time with no shortcut: the reference the quick test is compared to.
+func plainMayHoldSecret(s string) bool {
+	starts := &profiles.Load().secretStarts
+	wordStart := true // the byte before is no letter or digit
+	for i := 0; i < len(s); i++ {
+		class := byteClass[s[i]]
+		switch {
+		case class == 'a' && wordStart:
+			for _, w := range starts[lowerASCII(s[i])] {
+				if strings.HasPrefix(lowerASCIIString(s[i:]), w) {
+					return true
+				}
+			}
+		case class == '@':
+			return true
+		case class == '=' && secretNameBefore(s, i):
+			return true
+		}
+		wordStart = class != 'a'
+	}
+	return false
+}
+
+// mayHoldSecretInputs are strings built of quickTestPieces, runs of
+// Chinese text (which mayHoldSecret skips eight bytes at a time) and
+// random bytes, with a fixed seed.
+func mayHoldSecretInputs() []string {
+	pieces := append([]string{
+		"已达系统请求上限，请稍后重试", "请求", "\xe5\x8f", "\x80", "\xff\xff\xff\xff\xff\xff\xff\xff\xff", "\x7f",
+		"20240708143040790E78F9318B35A2910B", `{"logid":"`, `"}`,
+	}, quickTestPieces...)
+	rng := rand.New(rand.NewPCG(11, 5))
+	var out []string
+	for n := 0; n < 20000; n++ {
+		var b strings.Builder
+		for k := rng.IntN(8); k >= 0; k-- {
+			if rng.IntN(4) == 0 {
+				b.WriteByte(byte(rng.IntN(256)))
+			} else {
+				b.WriteString(pieces[rng.IntN(len(pieces))])
+			}
+		}
+		out = append(out, b.String())
+	}
+	return out
+}
+
+// mayHoldSecret gives the plain loop's answer, on strings and on bytes.
+func TestMayHoldSecretMatchesPlainLoop(t *testing.T) {
+	held := 0
+	for _, s := range mayHoldSecretInputs() {
+		want := plainMayHoldSecret(s)
+		if got := mayHoldSecret(s); got != want {
+			t.Fatalf("mayHoldSecret(%q) = %v, the plain loop says %v", s, got, want)
+		}
+		if got := mayHoldSecret([]byte(s)); got != want {
+			t.Fatalf("mayHoldSecret([]byte(%q)) = %v, the plain loop says %v", s, got, want)
+		}
+		if want {
+			held++
+		}
+	}
+	if held < 2000 || held > 18000 {
+		t.Fatalf("%d of 20000 inputs may hold a secret: the inputs test little", held)
+	}
+}
+
+// asciiFrom, which reads eight bytes at a time, finds the byte the plain
+// loop finds, from every index of strings of ASCII and non-ASCII bytes.
+func TestASCIIFromMatchesPlainLoop(t *testing.T) {
+	plain := func(s string, i int) int {
+		for i < len(s) && s[i] >= 0x80 {
+			i++
+		}
+		return i
+	}
+	inputs := []string{"", "a", "\x7f", "\x80", "已达系统请求上限，请稍后重试", "已达系统请求上限，请稍后重试 key", strings.Repeat("\xff", 33)}
+	for k := 0; k < 24; k++ { // one ASCII byte at each place of a run of 24 others
+		b := []byte(strings.Repeat("\x80", 24))
+		b[k] = 0x7f
+		inputs = append(inputs, string(b))
+	}
+	rng := rand.New(rand.NewPCG(3, 7))
+	for n := 0; n < 5000; n++ {
+		b := make([]byte, rng.IntN(40))
+		for k := range b {
+			b[k] = byte(0x80 + rng.IntN(128))
+			if rng.IntN(10) == 0 {
+				b[k] = byte(rng.IntN(128))
+			}
+		}
+		inputs = append(inputs, string(b))
+	}
+	for _, s := range inputs {
+		for i := 0; i <= len(s); i++ {
+			want := plain(s, i)
+			if got := asciiFrom(s, i); got != want {
+				t.Fatalf("asciiFrom(%q, %d) = %d, want %d", s, i, got, want)
+			}
+			if got := asciiFrom([]byte(s), i); got != want {
+				t.Fatalf("asciiFrom([]byte(%q), %d) = %d, want %d", s, i, got, want)
+			}
+		}
+	}
 }
