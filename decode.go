@@ -395,11 +395,13 @@ func (set *profileSet) detectSure(f *fields, h http.Header) (*profile, bool) {
 			}
 			n := e.found(f)
 			if c := f.get(e.code); c.scalar() {
-				code.read(set, e.code, c)
+				if code.id != e.code {
+					code.read(set, e.code, c)
+				}
 				if slices.Contains(code.knownBy, p) {
 					n += 3
 					strong = true
-				} else if code.inRanges(p.Detect.CodeRanges) {
+				} else if len(p.Detect.CodeRanges) > 0 && code.inRanges(p.Detect.CodeRanges) {
 					n += 2
 				}
 			}
@@ -433,12 +435,9 @@ type codeFacts struct {
 	isInt   bool
 }
 
-// read makes c the facts of the member with path id and value v, unless
-// they are already.
+// read makes c the facts of the member with path id and value v. Its
+// callers skip it when c.id is id already: they are.
 func (c *codeFacts) read(set *profileSet, id int, v value) {
-	if c.id == id {
-		return
-	}
 	*c = codeFacts{id: id, v: v}
 	if v.plain() {
 		c.knownBy = set.knownBy[string(v.raw)]
