@@ -411,7 +411,10 @@ func (set *profileSet) detectSure(f *fields, h http.Header) (*profile, bool) {
 // its envelopes may apply (a member that decides one is present), the
 // members of all its envelopes and 3 for a code.
 func (p *profile) bound(f *fields) int {
-	b := 3 * bits.OnesCount64(p.signals&f.present)
+	b := 0
+	if s := p.signals & f.present; s != 0 {
+		b = 3 * bits.OnesCount64(s)
+	}
 	if p.decides&f.present != 0 {
 		b += bits.OnesCount64(p.fits&f.present) + 3
 	}
