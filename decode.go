@@ -368,55 +368,96 @@ func (set *profileSet) detect(f *fields, h http.Header) *profile {
 // a signal of its own (a header, a member, a code of its table or one of
 // its success codes) and a score no other vendor ties. A Transport
 // remembers a host's vendor only then.
+//
+// Scoring a profile looks at each of its envelopes and looks up its
+// headers; its bound (see bound) costs two bit counts. The profile whose
+// members can score most is scored first, then each other one in turn only
+// when its bound reaches the best score so far: one that cannot reach it
+// can neither win nor tie, so the result is that of scoring every profile.
 func (set *profileSet) detectSure(f *fields, h http.Header) (*profile, bool) {
-	var best *profile
-	bestScore, second, bestStrong := 0, 0, false
-	code := codeFacts{id: -1}
-	for _, p := range set.list {
-		if p.Vendor == Generic {
-			continue
-		}
-		score, strong := 0, false
-		if headerSignal(h, p.Detect.Headers) {
-			score += 4
-			strong = true
-		} else if p.mask&f.present == 0 {
-			continue // nothing of this vendor's in the body
-		}
-		if n := bits.OnesCount64(p.signals & f.present); n > 0 {
-			score += 3 * n
-			strong = true
-		}
-		fit := 0
-		for i := range p.envs {
-			e := &p.envs[i]
-			if !e.applies(f) {
-				continue
-			}
-			n := e.found(f)
-			if c := f.get(e.code); c.scalar() {
-				code.read(set, e.code, c)
-				if slices.Contains(code.knownBy, p) {
-					n += 3
-					strong = true
-				} else if code.inRanges(p.Detect.CodeRanges) {
-					n += 2
-				}
-			}
-			fit = max(fit, n)
-		}
-		score += fit
-		switch {
-		case score > bestScore:
-			best, second, bestScore, bestStrong = p, bestScore, score, strong
-		case score > second:
-			second = score
+	first, most := -1, 0
+	for i, p := range set.detecting {
+		if b := p.bound(f); b > most {
+			first, most = i, b
 		}
 	}
-	if best == nil {
+	code := codeFacts{id: -1}
+	best, bestScore, sure := -1, 0, false
+	if first >= 0 { // its bound is 1 or more: it is scored
+		bestScore, sure, _ = set.detecting[first].score(set, f, h, 1, &code)
+		best = first
+	}
+	for i, p := range set.detecting {
+		if i == first || p.bound(f)+p.headerScore < max(bestScore, 1) {
+			continue // p cannot reach the best score
+		}
+		score, strong, ok := p.score(set, f, h, max(bestScore, 1), &code)
+		switch {
+		case !ok:
+		case score > bestScore:
+			best, bestScore, sure = i, score, strong
+		case score == bestScore: // a tie: the first registered wins, not for sure
+			best, sure = min(best, i), false
+		}
+	}
+	if bestScore == 0 {
 		return set.byVendor[Generic], false
 	}
-	return best, bestStrong && bestScore > second
+	return set.detecting[best], sure
+}
+
+// bound is the most p can score with the members of f (see detect),
+// headers left out: 3 for each of its detection members, and when one of
+// its envelopes may apply (a member that decides one is present), the
+// members of all its envelopes and 3 for a code.
+func (p *profile) bound(f *fields) int {
+	b := 0
+	if s := p.signals & f.present; s != 0 {
+		b = 3 * bits.OnesCount64(s)
+	}
+	if p.decides&f.present != 0 {
+		b += bits.OnesCount64(p.fits&f.present) + 3
+	}
+	return b
+}
+
+// score is p's detection score on f and h and whether p has a signal of
+// its own (see detectSure); ok is false, and p is not scored, when its
+// bound and headers show it cannot reach atLeast.
+func (p *profile) score(set *profileSet, f *fields, h http.Header, atLeast int, code *codeFacts) (score int, strong, ok bool) {
+	bound := p.bound(f)
+	if p.headerScore > 0 && bound+p.headerScore >= atLeast && headerSignal(h, p.Detect.Headers) {
+		bound += p.headerScore
+		score, strong = p.headerScore, true
+	}
+	if bound < atLeast {
+		return 0, false, false
+	}
+	if n := bits.OnesCount64(p.signals & f.present); n > 0 {
+		score += 3 * n
+		strong = true
+	}
+	fit := 0
+	for i := range p.envs {
+		e := &p.envs[i]
+		if !e.applies(f) {
+			continue
+		}
+		n := e.found(f)
+		if c := f.get(e.code); c.scalar() {
+			if code.id != e.code {
+				code.read(set, e.code, c)
+			}
+			if slices.Contains(code.knownBy, p) {
+				n += 3
+				strong = true
+			} else if len(p.Detect.CodeRanges) > 0 && code.inRanges(p.Detect.CodeRanges) {
+				n += 2
+			}
+		}
+		fit = max(fit, n)
+	}
+	return score + fit, strong, true
 }
 
 // codeFacts is what detection learns from the value of a code member:
@@ -433,12 +474,9 @@ type codeFacts struct {
 	isInt   bool
 }
 
-// read makes c the facts of the member with path id and value v, unless
-// they are already.
+// read makes c the facts of the member with path id and value v. Its
+// callers skip it when c.id is id already: they are.
 func (c *codeFacts) read(set *profileSet, id int, v value) {
-	if c.id == id {
-		return
-	}
 	*c = codeFacts{id: id, v: v}
 	if v.plain() {
 		c.knownBy = set.knownBy[string(v.raw)]

@@ -222,11 +222,14 @@ type profile struct {
 	events map[string]bool
 
 	// Ids of the member paths it reads, in the tree of its profileSet.
-	envs      []envelope
-	resources bool // some envelope is a Resource shape
-	authority int
-	mask      uint64 // every path it reads, as bits of fields.present
-	signals   uint64 // its Detection members, as bits
+	envs        []envelope
+	resources   bool // some envelope is a Resource shape
+	authority   int
+	mask        uint64 // every path it reads, as bits of fields.present
+	signals     uint64 // its Detection members, as bits
+	fits        uint64 // the members of all its envelopes, as bits (see bound)
+	decides     uint64 // the members that can make one of its envelopes apply, as bits
+	headerScore int    // what a detection header adds to its score: 4, or 0 when it has none
 }
 
 // envelope is an Envelope with the ids of its member paths (-1: none).
@@ -250,7 +253,8 @@ type profileSet struct {
 	secretStarts     [256][]string // secret words and key prefixes by first letter (mayHoldSecret)
 	requestIDHeaders []string      // every profile's RequestIDHeaders, then the common ones
 
-	knownBy map[string][]*profile // a code value -> the profiles whose Codes or SuccessCodes hold it (detection)
+	knownBy   map[string][]*profile // a code value -> the profiles whose Codes or SuccessCodes hold it (detection)
+	detecting []*profile            // every profile but Generic, in order: those detection scores
 }
 
 var (
@@ -388,6 +392,9 @@ func (p Profile) compile(cur *profileSet) (*profile, error) {
 	for i, h := range rp.Detect.Headers {
 		rp.Detect.Headers[i] = http.CanonicalHeaderKey(h)
 	}
+	if len(rp.Detect.Headers) > 0 {
+		rp.headerScore = 4
+	}
 	rp.RequestIDHeaders = slices.Clone(p.RequestIDHeaders)
 	for i, h := range rp.RequestIDHeaders {
 		rp.RequestIDHeaders[i] = http.CanonicalHeaderKey(h)
@@ -486,6 +493,7 @@ func (s *profileSet) buildTree() error {
 			p.mask |= 1 << p.authority
 		}
 		p.envs = make([]envelope, len(p.Envelopes))
+		p.fits, p.decides = 0, 0
 		for i := range p.Envelopes {
 			e := &p.Envelopes[i]
 			p.envs[i] = envelope{Envelope: e,
@@ -494,8 +502,16 @@ func (s *profileSet) buildTree() error {
 				message: each(e.Message), requestID: each(e.RequestID), all: each(e.paths())}
 			p.envs[i].mask = maskOf(p.envs[i].all)
 			p.envs[i].decides = p.envs[i].deciding()
-			p.mask |= p.envs[i].mask
+			p.fits |= p.envs[i].mask
+			p.decides |= p.envs[i].decides
 			p.resources = p.resources || e.Resource
+		}
+		p.mask |= p.fits
+	}
+	s.detecting = nil
+	for _, p := range s.list {
+		if p.Vendor != Generic {
+			s.detecting = append(s.detecting, p)
 		}
 	}
 	s.keyPrefixes, s.requestIDHeaders = nil, nil
