@@ -1,8 +1,10 @@
 package memerr
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"math/bits"
 	"net/http"
 	"slices"
 	"strings"
@@ -429,8 +431,8 @@ type pathNode struct {
 }
 
 // child returns the child of n named key, or nil. A node has a few dozen
-// children at most, and few of one length: a loop over those costs less
-// than a map's hashing.
+// children at most, and few of one length: a loop over those, the most
+// read first (see sortChildren), costs less than a map's hashing.
 func (n *pathNode) child(key []byte) *pathNode {
 	if len(key) >= len(n.children) {
 		return nil
@@ -453,6 +455,7 @@ func (s *profileSet) buildTree() error {
 	s.tree = &pathNode{id: -1}
 	s.npaths = 0
 	ids := map[string]int{}
+	var paths []string // by id
 	id := func(path string) int {
 		if path == "" {
 			return -1
@@ -460,6 +463,7 @@ func (s *profileSet) buildTree() error {
 		if i, ok := ids[path]; ok {
 			return i
 		}
+		paths = append(paths, path)
 		n := s.tree
 		for _, part := range strings.Split(path, ".") {
 			c := n.child([]byte(part))
@@ -524,7 +528,41 @@ func (s *profileSet) buildTree() error {
 	if s.npaths > maxPaths {
 		return fmt.Errorf("the profiles read %d member paths together; at most %d are supported", s.npaths, maxPaths)
 	}
+	s.tree.sortChildren(readers(s.tree, s.list, paths))
 	return nil
+}
+
+// readers counts, for each member of the tree, the profiles that read it
+// or a member inside it.
+func readers(tree *pathNode, list []*profile, paths []string) map[*pathNode]int {
+	count := map[*pathNode]int{}
+	for _, p := range list {
+		seen := map[*pathNode]bool{}
+		for m := p.mask; m != 0; m &= m - 1 {
+			n := tree
+			for _, part := range strings.Split(paths[bits.TrailingZeros64(m)], ".") {
+				n = n.child([]byte(part))
+				if !seen[n] {
+					seen[n] = true
+					count[n]++
+				}
+			}
+		}
+	}
+	return count
+}
+
+// sortChildren orders the children of each length, at every level, by how
+// many profiles read them, most first (ties in the order the profiles
+// name them): child compares a key with them in that order, so the
+// members most bodies hold ("code" before "data") are found soonest.
+func (n *pathNode) sortChildren(readers map[*pathNode]int) {
+	for _, same := range n.children {
+		slices.SortStableFunc(same, func(a, b *pathNode) int { return cmp.Compare(readers[b], readers[a]) })
+		for _, c := range same {
+			c.sortChildren(readers)
+		}
+	}
 }
 
 // deciding returns the members that can make e apply (see decidedBy), as

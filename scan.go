@@ -114,7 +114,7 @@ type fields struct {
 
 // get returns the value of the path with id i; a zero value for -1.
 func (f *fields) get(i int) value {
-	if i < 0 {
+	if uint(i) >= maxPaths { // -1; and the index needs no second check
 		return value{}
 	}
 	return f.vals[i]

@@ -266,3 +266,24 @@ func TestScanWhiteSpace(t *testing.T) {
 		}
 	}
 }
+
+// TestTreeMostReadMembersFirst checks the order the scanner compares a
+// key with the members of one length (see sortChildren): "code", which
+// most vendors' bodies hold, comes before "data", "meta" and "type"; and
+// each member is still found under its name.
+func TestTreeMostReadMembersFirst(t *testing.T) {
+	set := profiles.Load()
+	top := set.tree.children[len("code")]
+	require.NotEmpty(t, top)
+	assert.Equal(t, "code", top[0].name)
+	var walk func(n *pathNode)
+	walk = func(n *pathNode) {
+		for _, same := range n.children {
+			for _, c := range same {
+				assert.Same(t, c, n.child([]byte(c.name)))
+				walk(c)
+			}
+		}
+	}
+	walk(set.tree)
+}
