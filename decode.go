@@ -89,13 +89,13 @@ func decodeBody(v, learned Vendor, status int, h http.Header, body []byte, call 
 		scrubError(e, nil)
 		return e, ""
 	}
+	code := codeFacts{set: set, id: -1}
 	if p == nil && learned != "" && status < 400 {
-		if lp := set.byVendor[learned]; lp != nil && lp.speaks(&f) && lp.failing(&f, call) == nil {
+		if lp := set.byVendor[learned]; lp != nil && lp.speaks(&f) && lp.failing(&f, call, &code) == nil {
 			return nil, ""
 		}
 	}
 	var sure Vendor
-	code := codeFacts{set: set, id: -1}
 	if p == nil {
 		var ok bool
 		if p, ok = set.detectSure(&f, h, &code); ok {
@@ -104,7 +104,7 @@ func decodeBody(v, learned Vendor, status int, h http.Header, body []byte, call 
 	} else if !p.speaks(&f) {
 		p = set.detect(&f, h, &code)
 	}
-	env := p.failing(&f, call)
+	env := p.failing(&f, call, &code)
 	if env == nil {
 		if status < 400 {
 			return nil, sure
@@ -133,16 +133,15 @@ func (p *profile) speaks(f *fields) bool {
 // failing returns the envelope of p that reports a failure in the fields
 // of a 2xx body, or nil when the body is a success for p. call leaves out
 // the Resource shapes; an Authority member holding a success value leaves
-// only them.
-func (p *profile) failing(f *fields, call bool) *envelope {
-	a := f.get(p.authority)
-	succeeded := a.present() && p.successValue(a)
+// only them. code serves the facts of the code members (see codeFacts).
+func (p *profile) failing(f *fields, call bool, code *codeFacts) *envelope {
+	succeeded := p.succeeds(f, p.authority, code)
 	for i := range p.envs {
 		e := &p.envs[i]
 		if e.Resource && call || !e.Resource && succeeded {
 			continue
 		}
-		if failed, _ := p.reports(e, f); failed {
+		if failed, _ := p.reports(e, f, code); failed {
 			return e
 		}
 	}
@@ -151,7 +150,7 @@ func (p *profile) failing(f *fields, call bool) *envelope {
 
 // reports applies one envelope to the fields (see Envelope): whether it
 // speaks at all, and whether it reports a failure.
-func (p *profile) reports(e *envelope, f *fields) (failed, applies bool) {
+func (p *profile) reports(e *envelope, f *fields, code *codeFacts) (failed, applies bool) {
 	switch e.decidedBy(f) {
 	case byWhen, byMessage:
 		return !e.StatusOnly, true
@@ -160,7 +159,7 @@ func (p *profile) reports(e *envelope, f *fields) (failed, applies bool) {
 	case byFailed:
 		return true, true
 	case byCode:
-		return !p.successValue(f.get(e.code)) && !e.StatusOnly, true
+		return !p.succeeds(f, e.code, code) && !e.StatusOnly, true
 	}
 	return false, false
 }
@@ -222,6 +221,21 @@ func selected(e *envelope, f *fields) bool {
 		return w.present()
 	}
 	return w.matches(e.Is)
+}
+
+// succeeds reports whether the member with path id (-1: none) holds a
+// value that means success for p (see successValue); a code is looked up
+// in code, which keeps the facts for build.
+func (p *profile) succeeds(f *fields, id int, code *codeFacts) bool {
+	v := f.get(id)
+	if v.kind == 't' {
+		return true
+	}
+	if !v.scalar() {
+		return false
+	}
+	i, known := code.at(id, v).of(p)
+	return known && i < 0
 }
 
 // successValue reports whether a code or flag value means success: true,
@@ -286,7 +300,7 @@ func (p *profile) build(env *envelope, status int, h http.Header, f *fields, cod
 	e := &Error{StatusCode: status, Vendor: p.Vendor}
 	known := KindUnknown // the Kind p's table gives e.Code
 	if env != nil {
-		if c := f.get(env.code); c.scalar() && !p.successValue(c) {
+		if c := f.get(env.code); c.scalar() {
 			e.Code, known = p.codeOf(c, code.at(env.code, c))
 		}
 		e.Message = message(env, f).String()
@@ -313,12 +327,17 @@ func (p *profile) build(env *envelope, status int, h http.Header, f *fields, cod
 // codeOf returns the text (see value.code) of a code value c whose facts
 // are facts, and the Kind p's table gives it (KindUnknown when it is not
 // in the table). A code of the table is returned as the table's own
-// string, without allocating.
+// string, without allocating; one of p's success codes reports no failure
+// and gives "".
 func (p *profile) codeOf(c value, facts *codeFacts) (string, Kind) {
-	if i, ok := facts.of(p); ok && i >= 0 {
-		return p.Codes[i].Code.Value, p.Codes[i].Kind
+	i, known := facts.of(p)
+	switch {
+	case !known:
+		return c.code(), KindUnknown
+	case i < 0:
+		return "", KindUnknown
 	}
-	return c.code(), KindUnknown
+	return p.Codes[i].Code.Value, p.Codes[i].Kind
 }
 
 // tableKind is the Kind p's table gives code, KindUnknown if none.
@@ -694,7 +713,7 @@ func ParseStreamEvent(v Vendor, h http.Header, event string, data []byte) error 
 	if p == nil || p.Vendor == Generic || !p.speaks(&f) {
 		p = set.detect(&f, h, &code)
 	}
-	env := p.failing(&f, false)
+	env := p.failing(&f, false, &code)
 	if env == nil {
 		if !errorEvent {
 			return nil

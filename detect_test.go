@@ -44,7 +44,7 @@ func detectByTheRules(set *profileSet, f *fields, h http.Header) (*profile, bool
 		fit := 0
 		for i := range p.envs {
 			e := &p.envs[i]
-			if _, applies := p.reports(e, f); !applies {
+			if _, applies := p.reports(e, f, &codeFacts{set: set, id: -1}); !applies {
 				continue
 			}
 			n := bits.OnesCount64(e.mask & f.present)
@@ -260,12 +260,14 @@ func put(m map[string]any, path []string, v any) {
 }
 
 // TestCodeFactsFollowTheTables compares what codeFacts tells of a code
-// value, and the text and Kind codeOf gives it, with each profile's Codes
-// and SuccessCodes read plainly: for every code of every profile (a sixth
-// vendor's too, which shares 4009 with Coze) and codes no profile knows,
-// written as a string, an escaped string, and, when a number, as a number
-// and with a fraction. Each body has two code members, read in turn, so
-// the facts of one are never taken for the other's.
+// value, the text and Kind codeOf gives it and whether succeeds finds a
+// success, with each profile's Codes and SuccessCodes read plainly
+// (successValue): for every code of every profile (a sixth vendor's too,
+// which shares 4009 with Coze) and codes no profile knows, written as a
+// string, an escaped string, and, when a number, as a number and with a
+// fraction, and values that are no code (true, null, an object...). Each
+// body has two code members, read in turn, so the facts of one are never
+// taken for the other's.
 func TestCodeFactsFollowTheTables(t *testing.T) {
 	keepProfiles(t)
 	require.NoError(t, Register(acmeDetectProfile()))
@@ -291,6 +293,7 @@ func TestCodeFactsFollowTheTables(t *testing.T) {
 			forms = append(forms, c, c+".0")
 		}
 	}
+	forms = append(forms, "true", "false", "null", `{"code":0}`, "[0]")
 	checks := 0
 	for k, a := range forms {
 		b := forms[(k*7+3)%len(forms)]
@@ -299,6 +302,11 @@ func TestCodeFactsFollowTheTables(t *testing.T) {
 		for _, p := range set.list {
 			for _, id := range []int{top, nested, top} {
 				v := f.get(id)
+				require.Equal(t, p.successValue(v), p.succeeds(f, id, &code), "%s: %s", p.Vendor, v.raw)
+				checks++
+				if !v.scalar() {
+					continue // not a code: codeOf never sees it
+				}
 				text := v.code()
 				ti, inTable := p.codes[text]
 				i, known := code.at(id, v).of(p)
@@ -314,6 +322,9 @@ func TestCodeFactsFollowTheTables(t *testing.T) {
 				wantText, wantKind := text, KindUnknown
 				if inTable {
 					wantText, wantKind = p.Codes[ti].Code.Value, p.Codes[ti].Kind
+				}
+				if p.successValue(v) { // a success code names no failure
+					wantText = ""
 				}
 				require.Equal(t, wantText, gotText, "%s: %s", p.Vendor, text)
 				require.Equal(t, wantKind, gotKind, "%s: %s", p.Vendor, text)
