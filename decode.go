@@ -89,28 +89,29 @@ func decodeBody(v, learned Vendor, status int, h http.Header, body []byte, call 
 		scrubError(e, nil)
 		return e, ""
 	}
+	code := codeFacts{set: set, id: -1}
 	if p == nil && learned != "" && status < 400 {
-		if lp := set.byVendor[learned]; lp != nil && lp.speaks(&f) && lp.failing(&f, call) == nil {
+		if lp := set.byVendor[learned]; lp != nil && lp.speaks(&f) && lp.failing(&f, call, &code) == nil {
 			return nil, ""
 		}
 	}
 	var sure Vendor
 	if p == nil {
 		var ok bool
-		if p, ok = set.detectSure(&f, h); ok {
+		if p, ok = set.detectSure(&f, h, &code); ok {
 			sure = p.Vendor
 		}
 	} else if !p.speaks(&f) {
-		p = set.detect(&f, h)
+		p = set.detect(&f, h, &code)
 	}
-	env := p.failing(&f, call)
+	env := p.failing(&f, call, &code)
 	if env == nil {
 		if status < 400 {
 			return nil, sure
 		}
 		env = p.describing(&f)
 	}
-	return p.build(env, status, h, &f), sure
+	return p.build(env, status, h, &f, &code), sure
 }
 
 // speaks reports whether the body is in one of p's shapes: its Authority
@@ -132,16 +133,15 @@ func (p *profile) speaks(f *fields) bool {
 // failing returns the envelope of p that reports a failure in the fields
 // of a 2xx body, or nil when the body is a success for p. call leaves out
 // the Resource shapes; an Authority member holding a success value leaves
-// only them.
-func (p *profile) failing(f *fields, call bool) *envelope {
-	a := f.get(p.authority)
-	succeeded := a.present() && p.successValue(a)
+// only them. code serves the facts of the code members (see codeFacts).
+func (p *profile) failing(f *fields, call bool, code *codeFacts) *envelope {
+	succeeded := p.succeeds(f, p.authority, code)
 	for i := range p.envs {
 		e := &p.envs[i]
 		if e.Resource && call || !e.Resource && succeeded {
 			continue
 		}
-		if failed, _ := p.reports(e, f); failed {
+		if failed, _ := p.reports(e, f, code); failed {
 			return e
 		}
 	}
@@ -150,7 +150,7 @@ func (p *profile) failing(f *fields, call bool) *envelope {
 
 // reports applies one envelope to the fields (see Envelope): whether it
 // speaks at all, and whether it reports a failure.
-func (p *profile) reports(e *envelope, f *fields) (failed, applies bool) {
+func (p *profile) reports(e *envelope, f *fields, code *codeFacts) (failed, applies bool) {
 	switch e.decidedBy(f) {
 	case byWhen, byMessage:
 		return !e.StatusOnly, true
@@ -159,7 +159,7 @@ func (p *profile) reports(e *envelope, f *fields) (failed, applies bool) {
 	case byFailed:
 		return true, true
 	case byCode:
-		return !p.successValue(f.get(e.code)) && !e.StatusOnly, true
+		return !p.succeeds(f, e.code, code) && !e.StatusOnly, true
 	}
 	return false, false
 }
@@ -223,6 +223,21 @@ func selected(e *envelope, f *fields) bool {
 	return w.matches(e.Is)
 }
 
+// succeeds reports whether the member with path id (-1: none) holds a
+// value that means success for p (see successValue); a code is looked up
+// in code, which keeps the facts for build.
+func (p *profile) succeeds(f *fields, id int, code *codeFacts) bool {
+	v := f.get(id)
+	if v.kind == 't' {
+		return true
+	}
+	if !v.scalar() {
+		return false
+	}
+	i, known := code.at(id, v).of(p)
+	return known && i < 0
+}
+
 // successValue reports whether a code or flag value means success: true,
 // or one of the profile's success codes.
 func (p *profile) successValue(v value) bool {
@@ -278,13 +293,15 @@ func (p *profile) describing(f *fields) *envelope {
 func (e *envelope) found(f *fields) int { return bits.OnesCount64(e.mask & f.present) }
 
 // build makes the Error of a failure of p described by env (nil: no
-// envelope of p found anything, and the status decides).
-func (p *profile) build(env *envelope, status int, h http.Header, f *fields) *Error {
+// envelope of p found anything, and the status decides). code holds the
+// facts of the code member detection read last, if any: when env reads
+// the same member, its value is not looked up again.
+func (p *profile) build(env *envelope, status int, h http.Header, f *fields, code *codeFacts) *Error {
 	e := &Error{StatusCode: status, Vendor: p.Vendor}
 	known := KindUnknown // the Kind p's table gives e.Code
 	if env != nil {
-		if c := f.get(env.code); c.scalar() && !p.successValue(c) {
-			e.Code, known = p.codeOf(c)
+		if c := f.get(env.code); c.scalar() {
+			e.Code, known = p.codeOf(c, code.at(env.code, c))
 		}
 		e.Message = message(env, f).String()
 		if d := f.get(env.details); d.kind == '"' {
@@ -307,19 +324,20 @@ func (p *profile) build(env *envelope, status int, h http.Header, f *fields) *Er
 	return e
 }
 
-// codeOf returns a code value's text (see value.code) and the Kind p's
-// table gives it (KindUnknown when it is not in the table). A plain code of
-// the table is found by its raw text and returned as the table's own
-// string, without allocating.
-func (p *profile) codeOf(c value) (string, Kind) {
-	if c.plain() {
-		if i, ok := p.codes[string(c.raw)]; ok {
-			return p.Codes[i].Code.Value, p.Codes[i].Kind
-		}
+// codeOf returns the text (see value.code) of a code value c whose facts
+// are facts, and the Kind p's table gives it (KindUnknown when it is not
+// in the table). A code of the table is returned as the table's own
+// string, without allocating; one of p's success codes reports no failure
+// and gives "".
+func (p *profile) codeOf(c value, facts *codeFacts) (string, Kind) {
+	i, known := facts.of(p)
+	switch {
+	case !known:
 		return c.code(), KindUnknown
+	case i < 0:
+		return "", KindUnknown
 	}
-	code := c.code()
-	return code, p.tableKind(code)
+	return p.Codes[i].Code.Value, p.Codes[i].Kind
 }
 
 // tableKind is the Kind p's table gives code, KindUnknown if none.
@@ -359,8 +377,10 @@ func (p *profile) kind(code string, known Kind, msg string, status int) Kind {
 // envelope's code is in its table (or a success code) or 2 when the code is
 // in its ranges; the highest score wins, ties going to the profile
 // registered first. With no score at all the body is Generic.
-func (set *profileSet) detect(f *fields, h http.Header) *profile {
-	p, _ := set.detectSure(f, h)
+//
+// code gathers the facts of the code members read (see codeFacts).
+func (set *profileSet) detect(f *fields, h http.Header, code *codeFacts) *profile {
+	p, _ := set.detectSure(f, h, code)
 	return p
 }
 
@@ -374,24 +394,23 @@ func (set *profileSet) detect(f *fields, h http.Header) *profile {
 // members can score most is scored first, then each other one in turn only
 // when its bound reaches the best score so far: one that cannot reach it
 // can neither win nor tie, so the result is that of scoring every profile.
-func (set *profileSet) detectSure(f *fields, h http.Header) (*profile, bool) {
+func (set *profileSet) detectSure(f *fields, h http.Header, code *codeFacts) (*profile, bool) {
 	first, most := -1, 0
 	for i, p := range set.detecting {
 		if b := p.bound(f); b > most {
 			first, most = i, b
 		}
 	}
-	code := codeFacts{id: -1}
 	best, bestScore, sure := -1, 0, false
 	if first >= 0 { // its bound is 1 or more: it is scored
-		bestScore, sure, _ = set.detecting[first].score(set, f, h, 1, &code)
+		bestScore, sure, _ = set.detecting[first].score(f, h, 1, code)
 		best = first
 	}
 	for i, p := range set.detecting {
 		if i == first || p.bound(f)+p.headerScore < max(bestScore, 1) {
 			continue // p cannot reach the best score
 		}
-		score, strong, ok := p.score(set, f, h, max(bestScore, 1), &code)
+		score, strong, ok := p.score(f, h, max(bestScore, 1), code)
 		switch {
 		case !ok:
 		case score > bestScore:
@@ -424,7 +443,7 @@ func (p *profile) bound(f *fields) int {
 // score is p's detection score on f and h and whether p has a signal of
 // its own (see detectSure); ok is false, and p is not scored, when its
 // bound and headers show it cannot reach atLeast.
-func (p *profile) score(set *profileSet, f *fields, h http.Header, atLeast int, code *codeFacts) (score int, strong, ok bool) {
+func (p *profile) score(f *fields, h http.Header, atLeast int, code *codeFacts) (score int, strong, ok bool) {
 	bound := p.bound(f)
 	if p.headerScore > 0 && bound+p.headerScore >= atLeast && headerSignal(h, p.Detect.Headers) {
 		bound += p.headerScore
@@ -445,10 +464,7 @@ func (p *profile) score(set *profileSet, f *fields, h http.Header, atLeast int, 
 		}
 		n := e.found(f)
 		if c := f.get(e.code); c.scalar() {
-			if code.id != e.code {
-				code.read(set, e.code, c)
-			}
-			if slices.Contains(code.knownBy, p) {
+			if _, known := code.at(e.code, c).of(p); known {
 				n += 3
 				strong = true
 			} else if len(p.Detect.CodeRanges) > 0 && code.inRanges(p.Detect.CodeRanges) {
@@ -460,29 +476,51 @@ func (p *profile) score(set *profileSet, f *fields, h http.Header, atLeast int, 
 	return score + fit, strong, true
 }
 
-// codeFacts is what detection learns from the value of a code member:
-// which profiles know it (their Codes or SuccessCodes hold it) and
-// whether it is in a profile's CodeRanges. Most shapes of most vendors
-// read the same member ("code"), so the facts of the last member read
-// serve the next shape that reads it.
+// codeFacts is what one Parse learns from the value of a code member:
+// what the profiles of set know of it (see knownCode) and whether it is
+// in a profile's CodeRanges. Most shapes of most vendors read the same
+// member ("code"), so the facts of the last member read serve the next
+// shape that reads it, in detection and then in build: the value is
+// looked up once.
 type codeFacts struct {
+	set     *profileSet
 	id      int // the member's path id; -1 before the first
 	v       value
-	knownBy []*profile
+	knownBy []knownCode
 	n       int64 // the value as an integer, when isInt; read only for CodeRanges
 	intRead bool
 	isInt   bool
 }
 
-// read makes c the facts of the member with path id and value v. Its
-// callers skip it when c.id is id already: they are.
-func (c *codeFacts) read(set *profileSet, id int, v value) {
-	*c = codeFacts{id: id, v: v}
-	if v.plain() {
-		c.knownBy = set.knownBy[string(v.raw)]
-	} else {
-		c.knownBy = set.knownBy[v.code()]
+// at returns the facts of the member with path id, whose value is v: c,
+// made those facts first unless it holds them already.
+func (c *codeFacts) at(id int, v value) *codeFacts {
+	if c.id != id {
+		c.read(id, v)
 	}
+	return c
+}
+
+// read makes c the facts of the member with path id and value v.
+func (c *codeFacts) read(id int, v value) {
+	*c = codeFacts{set: c.set, id: id, v: v}
+	if v.plain() {
+		c.knownBy = c.set.knownBy[string(v.raw)]
+	} else {
+		c.knownBy = c.set.knownBy[v.code()]
+	}
+}
+
+// of returns p's entry for the code: its index in p.Codes, or -1 for one
+// of p's success codes (see knownCode); known is false when p knows the
+// code as neither.
+func (c *codeFacts) of(p *profile) (i int, known bool) {
+	for _, k := range c.knownBy {
+		if k.p == p {
+			return k.i, true
+		}
+	}
+	return 0, false
 }
 
 // inRanges reports whether the code is an integer in one of ranges.
@@ -671,17 +709,18 @@ func ParseStreamEvent(v Vendor, h http.Header, event string, data []byte) error 
 		scrubError(e, nil)
 		return e
 	}
+	code := codeFacts{set: set, id: -1}
 	if p == nil || p.Vendor == Generic || !p.speaks(&f) {
-		p = set.detect(&f, h)
+		p = set.detect(&f, h, &code)
 	}
-	env := p.failing(&f, false)
+	env := p.failing(&f, false, &code)
 	if env == nil {
 		if !errorEvent {
 			return nil
 		}
 		env = p.describing(&f)
 	}
-	e := p.build(env, http.StatusOK, h, &f)
+	e := p.build(env, http.StatusOK, h, &f, &code)
 	if e.Message == "" && env == nil {
 		e.Message = "error event without details"
 	}
@@ -771,7 +810,7 @@ func successData(v Vendor, h http.Header, body []byte) []byte {
 	}
 	p := set.byVendor[v]
 	if p == nil || p.Vendor == Generic || !p.speaks(&f) {
-		p = set.detect(&f, h)
+		p = set.detect(&f, h, &codeFacts{set: set, id: -1})
 	}
 	if d := f.get(set.data); p.Vendor != Generic && d.kind != 0 {
 		return d.raw

@@ -2,6 +2,7 @@ package memerr
 
 import (
 	"encoding/json"
+	"fmt"
 	"math/bits"
 	"math/rand"
 	"net/http"
@@ -43,7 +44,7 @@ func detectByTheRules(set *profileSet, f *fields, h http.Header) (*profile, bool
 		fit := 0
 		for i := range p.envs {
 			e := &p.envs[i]
-			if _, applies := p.reports(e, f); !applies {
+			if _, applies := p.reports(e, f, &codeFacts{set: set, id: -1}); !applies {
 				continue
 			}
 			n := bits.OnesCount64(e.mask & f.present)
@@ -144,7 +145,7 @@ func TestDetectionScores(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := detectFields(t, tc.set, tc.body)
-			p, sure := tc.set.detectSure(f, tc.h)
+			p, sure := tc.set.detectSure(f, tc.h, &codeFacts{set: tc.set, id: -1})
 			assert.Equal(t, tc.vendor, p.Vendor)
 			assert.Equal(t, tc.sure, sure, "sure")
 			rp, rsure := detectByTheRules(tc.set, f, tc.h)
@@ -232,7 +233,7 @@ func TestDetectionFollowsTheRules(t *testing.T) {
 			if !scanFields(b, set, &f) {
 				continue
 			}
-			p, ok := set.detectSure(&f, h)
+			p, ok := set.detectSure(&f, h, &codeFacts{set: set, id: -1})
 			rp, rok := detectByTheRules(set, &f, h)
 			require.Equal(t, rp.Vendor, p.Vendor, "%s %v", b, h)
 			require.Equal(t, rok, ok, "sure: %s %v", b, h)
@@ -256,4 +257,80 @@ func put(m map[string]any, path []string, v any) {
 		m = next
 	}
 	m[path[len(path)-1]] = v
+}
+
+// TestCodeFactsFollowTheTables compares what codeFacts tells of a code
+// value, the text and Kind codeOf gives it and whether succeeds finds a
+// success, with each profile's Codes and SuccessCodes read plainly
+// (successValue): for every code of every profile (a sixth vendor's too,
+// which shares 4009 with Coze) and codes no profile knows, written as a
+// string, an escaped string, and, when a number, as a number and with a
+// fraction, and values that are no code (true, null, an object...). Each
+// body has two code members, read in turn, so the facts of one are never
+// taken for the other's.
+func TestCodeFactsFollowTheTables(t *testing.T) {
+	keepProfiles(t)
+	require.NoError(t, Register(acmeDetectProfile()))
+	set := profiles.Load()
+	top, nested := set.byVendor[Coze].envs[0].code, set.byVendor[MemoryOS].envs[0].code // "code", "error.code"
+	var codes []string
+	for _, p := range set.list {
+		for _, c := range p.Codes {
+			codes = append(codes, c.Code.Value)
+		}
+		codes = append(codes, p.SuccessCodes...)
+	}
+	codes = append(codes, "4242", "NOT_A_CODE", "-1", "")
+	var forms []string // JSON values
+	for _, c := range codes {
+		q, err := json.Marshal(c)
+		require.NoError(t, err)
+		forms = append(forms, string(q))
+		if c != "" {
+			forms = append(forms, fmt.Sprintf(`"\u%04x%s"`, c[0], c[1:]))
+		}
+		if n, err := strconv.ParseInt(c, 10, 64); err == nil && strconv.FormatInt(n, 10) == c {
+			forms = append(forms, c, c+".0")
+		}
+	}
+	forms = append(forms, "true", "false", "null", `{"code":0}`, "[0]")
+	checks := 0
+	for k, a := range forms {
+		b := forms[(k*7+3)%len(forms)]
+		f := detectFields(t, set, `{"code":`+a+`,"error":{"code":`+b+`}}`)
+		code := codeFacts{set: set, id: -1}
+		for _, p := range set.list {
+			for _, id := range []int{top, nested, top} {
+				v := f.get(id)
+				require.Equal(t, p.successValue(v), p.succeeds(f, id, &code), "%s: %s", p.Vendor, v.raw)
+				checks++
+				if !v.scalar() {
+					continue // not a code: codeOf never sees it
+				}
+				text := v.code()
+				ti, inTable := p.codes[text]
+				i, known := code.at(id, v).of(p)
+				switch {
+				case inTable:
+					require.True(t, known && i == ti, "%s: %s in the table at %d: %d %v", p.Vendor, text, ti, i, known)
+				case slices.Contains(p.SuccessCodes, text):
+					require.True(t, known && i == -1, "%s: %s a success code: %d %v", p.Vendor, text, i, known)
+				default:
+					require.False(t, known, "%s: %s unknown", p.Vendor, text)
+				}
+				gotText, gotKind := p.codeOf(v, code.at(id, v))
+				wantText, wantKind := text, KindUnknown
+				if inTable {
+					wantText, wantKind = p.Codes[ti].Code.Value, p.Codes[ti].Kind
+				}
+				if p.successValue(v) { // a success code names no failure
+					wantText = ""
+				}
+				require.Equal(t, wantText, gotText, "%s: %s", p.Vendor, text)
+				require.Equal(t, wantKind, gotKind, "%s: %s", p.Vendor, text)
+				checks++
+			}
+		}
+	}
+	assert.Greater(t, checks, 1000)
 }

@@ -255,8 +255,8 @@ type profileSet struct {
 	secretStarts     [256][]string // secret words and key prefixes by first letter (mayHoldSecret)
 	requestIDHeaders []string      // every profile's RequestIDHeaders, then the common ones
 
-	knownBy   map[string][]*profile // a code value -> the profiles whose Codes or SuccessCodes hold it (detection)
-	detecting []*profile            // every profile but Generic, in order: those detection scores
+	knownBy   map[string][]knownCode // a code value -> the profiles whose Codes or SuccessCodes hold it
+	detecting []*profile             // every profile but Generic, in order: those detection scores
 }
 
 var (
@@ -274,14 +274,22 @@ func (s *profileSet) add(p *profile) {
 		s.names[n] = p.Vendor
 	}
 	if s.knownBy == nil {
-		s.knownBy = map[string][]*profile{}
+		s.knownBy = map[string][]knownCode{}
 	}
-	for _, c := range p.Codes {
-		s.knownBy[c.Code.Value] = append(s.knownBy[c.Code.Value], p)
+	for i, c := range p.Codes {
+		s.knownBy[c.Code.Value] = append(s.knownBy[c.Code.Value], knownCode{p, i})
 	}
 	for _, c := range p.SuccessCodes {
-		s.knownBy[c] = append(s.knownBy[c], p)
+		s.knownBy[c] = append(s.knownBy[c], knownCode{p, -1})
 	}
+}
+
+// knownCode is what a profile knows of a code value: the code of its
+// table at index i of its Codes, or, when i is -1, one of its success
+// codes (compile refuses a code that is both).
+type knownCode struct {
+	p *profile
+	i int
 }
 
 // lookupProfile returns the profile of v, or nil.

@@ -95,7 +95,7 @@ func checkShortcut(t *testing.T, body []byte) {
 	for _, p := range profiles.Load().list {
 		if authoritySuccess(p, body) {
 			var f fields
-			if scanFields(body, profiles.Load(), &f) && !f.dup && p.failing(&f, true) != nil {
+			if set := profiles.Load(); scanFields(body, set, &f) && !f.dup && p.failing(&f, true, &codeFacts{set: set, id: -1}) != nil {
 				t.Fatalf("the shortcut of %s calls %q a success; the full decode does not", p.Vendor, body)
 			}
 		}
