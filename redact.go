@@ -387,7 +387,6 @@ func scrubError(e *Error, secrets []string) {
 	for _, f := range [...]*string{&e.Message, &e.Code, &e.RequestID} {
 		if *f != "" && mayHoldSecret(*f) { // redact(*f), with one call fewer
 			*f = redactWords(*f)
-			*f = redactWords(*f)
 		}
 		if len(secrets) > 0 {
 			*f = scrub(*f, secrets)
