@@ -187,9 +187,7 @@ func TestDetectionFollowsTheRules(t *testing.T) {
 		}
 		for _, p := range set.list {
 			for i := range p.Envelopes {
-				for _, w := range p.Envelopes[i].Is {
-					codes = append(codes, w)
-				}
+				codes = append(codes, p.Envelopes[i].Is...)
 			}
 		}
 		value := func() any {
