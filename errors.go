@@ -1,7 +1,6 @@
 package memerr
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -311,7 +310,7 @@ func cleanLine(s string, max int) string {
 func printableASCII(s string) bool {
 	i := 0
 	for ; len(s)-i >= 8; i += 8 {
-		if unprintable8(binary.LittleEndian.Uint64([]byte(s[i : i+8]))) {
+		if unprintable8(load8(s[i : i+8])) {
 			return false
 		}
 	}
@@ -338,10 +337,9 @@ func printableASCII(s string) bool {
 // Which end of s a byte came from does not matter: only whether any is
 // flagged.
 func unprintable8(x uint64) bool {
-	const ones, tops = 0x0101010101010101, 0x8080808080808080
-	below := (x - 0x20*ones) &^ x
-	above := (x + ones) | x
-	return (below|above)&tops != 0
+	below := (x - 0x20*lowBits) &^ x
+	above := (x + lowBits) | x
+	return (below|above)&highBits != 0
 }
 
 // ParseVendor reads a vendor name case-insensitively, ignoring spaces,

@@ -140,7 +140,7 @@ func mayHoldSecret[T ~string | ~[]byte](s T) bool {
 // has its high bit set.
 func asciiFrom[T ~string | ~[]byte](s T, i int) int {
 	for ; i+8 <= len(s); i += 8 {
-		if ascii := ^load8(s[i:i+8]) & highs; ascii != 0 {
+		if ascii := ^load8(s[i:i+8]) & highBits; ascii != 0 {
 			return i + bits.TrailingZeros64(ascii)/8 // the first ASCII byte
 		}
 	}
@@ -148,16 +148,6 @@ func asciiFrom[T ~string | ~[]byte](s T, i int) int {
 		i++
 	}
 	return i
-}
-
-// highs is a uint64 with the high bit (0x80) of each of its bytes set.
-const highs = 0x8080808080808080
-
-// load8 returns the eight bytes of b as a uint64, b[0] in its lowest byte
-// (the compiler makes it one load).
-func load8[T ~string | ~[]byte](b T) uint64 {
-	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
 }
 
 // byteClass sorts bytes for mayHoldSecret: 'a' for letters and digits,

@@ -2,7 +2,6 @@ package memerr
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"math/bits"
 	"strconv"
@@ -255,7 +254,7 @@ func (s *scanner) str() (value, bool) {
 		// Pass over eight bytes, or one of the body's last few, unless
 		// they hold a stop byte: then j moves to the first.
 		if j+8 <= len(b) {
-			w := binary.LittleEndian.Uint64(b[j : j+8]) // b[j] in the lowest byte
+			w := load8(b[j : j+8]) // b[j] in the lowest byte
 			m := stringStops(w)
 			if m == 0 {
 				or |= w
@@ -312,6 +311,14 @@ const (
 	lowBits  = 0x0101010101010101 // 0x01 in each byte of a word
 	highBits = 0x8080808080808080 // 0x80 in each byte of a word
 )
+
+// load8 returns the first eight bytes of b as a word, b[0] in its lowest
+// byte (the compiler makes it one load). It takes strings too, for the
+// secret test and cleanLine.
+func load8[T ~string | ~[]byte](b T) uint64 {
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
 
 // quotesOrBackslashes flags the bytes of w that are '"' or '\\'. The
 // exclusive ors with them (both below 0x80) leave each byte's high bit as
@@ -449,7 +456,7 @@ var structural = [256]bool{'"': true, '{': true, '[': true, '}': true, ']': true
 func skipString(b []byte, i int) (int, bool) {
 	for j := i + 1; j < len(b); {
 		if j+8 <= len(b) {
-			m := quotesOrBackslashes(binary.LittleEndian.Uint64(b[j : j+8]))
+			m := quotesOrBackslashes(load8(b[j : j+8]))
 			if m == 0 {
 				j += 8
 				continue
