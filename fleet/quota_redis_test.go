@@ -44,9 +44,9 @@ func TestRealRedisQuotaCombinedRate(t *testing.T) {
 	q := memerr.Quota{Requests: 20, Per: time.Second}
 	var reps []*replica
 	for i := 0; i < 4; i++ {
-		// Round trips may take a second: this test is of the shared GCRA,
-		// not of the local share a slow Redis falls back to.
-		f := newFleet(t, r.addr(), WithTimeout(time.Second), WithQuotaTimeout(time.Second))
+		// Round trips may take patient (3 s): this test is of the shared
+		// GCRA, not of the local share a slow Redis falls back to.
+		f := newFleet(t, r.addr(), WithTimeout(patient), WithQuotaTimeout(patient))
 		reps = append(reps, quotaReplicaOf(t, f, v, q))
 	}
 	var sent, refused atomic.Int64
