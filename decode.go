@@ -577,7 +577,7 @@ func kindByWords(s string) Kind {
 		return KindUnavailable
 	case has("INTERNAL", "FAILED", "SERVER"):
 		return KindInternal
-	case has("INVALID", "VALIDATION", "BAD_REQUEST", "REQUIRED", "UNSUPPORTED"):
+	case has("INVALID", "VALIDATION", "BAD_REQUEST", "REQUIRED", "UNSUPPORTED", "NOT_SUPPORTED"):
 		return KindInvalidRequest
 	}
 	return KindUnknown

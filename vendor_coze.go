@@ -84,6 +84,12 @@ var (
 	CozeUnusualTraffic     = Code{Coze, "700012014"}
 	CozeRegionNotAvailable = Code{Coze, "700012015"}
 
+	// Billing: the account's Coze tokens are used up (for a chat, for a
+	// workflow).
+
+	CozeTokenInsufficient         = Code{Coze, "702082020"}
+	CozeWorkflowTokenInsufficient = Code{Coze, "702095072"}
+
 	// OAuth errors of the token endpoints, in "error_code".
 
 	CozeAuthorizationPending = Code{Coze, "authorization_pending"}
@@ -167,6 +173,9 @@ var cozeProfile = Profile{
 		{Code: CozeAccessTokenInvalid, Kind: KindUnauthenticated, Status: 401, Meaning: "the access token is invalid", Resolution: "obtain a new access token"},
 		{Code: CozeUnusualTraffic, Kind: KindPermissionDenied, Meaning: "risk control blocked traffic from this network", Resolution: "retry much later from another network; report the log id if it persists"},
 		{Code: CozeRegionNotAvailable, Kind: KindPermissionDenied, Meaning: "the service is not offered in this region", Resolution: "call from a supported region"},
+		// Billing.
+		{Code: CozeTokenInsufficient, Kind: KindInsufficientBalance, Meaning: "the account's Coze tokens are used up", Resolution: "top up the account"},
+		{Code: CozeWorkflowTokenInsufficient, Kind: KindInsufficientBalance, Meaning: "the account's Coze tokens are used up for workflow runs", Resolution: "top up the account"},
 		// OAuth token endpoints.
 		{Code: CozeAuthorizationPending, Kind: KindConflict, Status: 400, Meaning: "the user has not approved the device authorization yet", Resolution: "poll again after the interval the device code came with"},
 		{Code: CozeSlowDown, Kind: KindRateLimited, Status: 400, Meaning: "the token endpoint is polled too often", Resolution: "poll 5 s less often, then retry"},
@@ -179,9 +188,11 @@ var cozeProfile = Profile{
 // cozeKind settles the Coze codes the table leaves open. 4008 covers both
 // a per-second limit and the bot's daily quota; its message tells them
 // apart. Undocumented codes take their family's Kind: 41xx permission,
-// 42xx not found, other 4xxx the request, 5xxx and 6xxx server, 7xxxxxxxx
+// 42xx not found, other 4xxx the request, 5xxx and 6xxx server, 7000xxxxx
 // the access layer (authentication and risk control; its message's words
-// decide when they can).
+// decide when they can). The other nine-digit families (702 billing, 708
+// knowledge, 720 and 777 workflow, 788 plugin...) mix every kind of
+// failure: only their message's words classify them.
 func cozeKind(code, msg string, status int, known Kind) Kind {
 	if code == CozeUserRateLimited.Value {
 		m := strings.ToLower(msg)
@@ -206,7 +217,7 @@ func cozeKind(code, msg string, status int, known Kind) Kind {
 		return KindInvalidRequest
 	case n >= 5000 && n < 7000:
 		return KindInternal
-	case n >= 700000000 && n < 800000000:
+	case n >= 700000000 && n < 701000000:
 		if k := kindByWords(msg); k != KindUnknown {
 			return k
 		}

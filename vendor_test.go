@@ -395,6 +395,50 @@ func TestCozeUndocumentedAndSplitCodes(t *testing.T) {
 	assert.Equal(t, "20250402172757C9D48D9701EFB24031A7", e.RequestID)
 }
 
+// Coze's nine-digit codes are not one family: besides the access layer
+// (7000xxxxx: 700012006 authentication, 700012014 unusual traffic,
+// 700012015 region), the open-source Coze server (coze-dev/coze-studio)
+// sends workflow codes (720xxxxxx, 777777xxx; backend/types/errno/
+// workflow.go) in its workflow stream's Error events, and its frontend
+// names billing (702082020, 702095072: frontend/packages/arch/bot-http/
+// src/axios.ts) and knowledge-base codes (708xxxxxx: the i18n resource
+// en.json). None of those is a permission problem.
+func TestCozePlatformCodeFamilies(t *testing.T) {
+	tests := []struct {
+		origin string
+		event  string // "" for a response body
+		body   string
+		kind   memerr.Kind
+	}{
+		{"coze-studio axios.ts COZE_TOKEN_INSUFFICIENT", "", `{"code":702082020,"msg":"Your Coze token balance is insufficient"}`, memerr.KindInsufficientBalance},
+		{"coze-studio axios.ts COZE_TOKEN_INSUFFICIENT_WORKFLOW", "", `{"code":702095072,"msg":"token insufficient"}`, memerr.KindInsufficientBalance},
+		// workflow.go ErrWorkflowExecuteFail: "Workflow execution failure: {cause}".
+		{"coze-studio workflow stream Error event", "Error",
+			`{"debug_url":"https://www.coze.cn/work_flow?execute_id=7","error_code":720701013,"error_message":"Workflow execution failure: the plugin returned nothing"}`, memerr.KindUnknown},
+		// workflow.go ErrWorkflowCanceledByUser.
+		{"coze-studio workflow cancelled", "Error", `{"error_code":777777777,"error_message":"workflow cancel by user"}`, memerr.KindUnknown},
+		// workflow.go ErrDatabaseError.
+		{"coze-studio workflow database error", "Error", `{"error_code":720700801,"error_message":"database operation failed"}`, memerr.KindInternal},
+		// en.json "708025002".
+		{"coze-studio knowledge: unsupported file type", "", `{"code":708025002,"msg":"The file type is currently not supported."}`, memerr.KindInvalidRequest},
+		// The access layer keeps its default.
+		{"coze-studio user.go: authentication", "", `{"code":700012006,"msg":"authentication failed: api key invalid"}`, memerr.KindUnauthenticated},
+		{"an undocumented access-layer code", "", `{"code":700012098,"msg":"请稍后"}`, memerr.KindPermissionDenied},
+	}
+	for _, tc := range tests {
+		var err error
+		if tc.event != "" {
+			err = memerr.ParseStreamEvent(memerr.Coze, nil, tc.event, []byte(tc.body))
+		} else {
+			err = memerr.Parse(memerr.Coze, 200, nil, []byte(tc.body))
+		}
+		var e *memerr.Error
+		require.ErrorAs(t, err, &e, tc.origin)
+		assert.Equal(t, memerr.Coze, e.Vendor, tc.origin)
+		assert.Equal(t, tc.kind, e.Kind, tc.origin)
+	}
+}
+
 func TestMemOSServerShapes(t *testing.T) {
 	// The validation handler (src/memos/api/exceptions.py): code = status,
 	// the pydantic errors in "detail".
