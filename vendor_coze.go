@@ -9,8 +9,9 @@ import (
 //
 // Errors: {"code":4000,"msg":"...","detail":{"logid":"..."}}, usually with
 // HTTP 200 (authentication failures also with 200: {"code":700012006,...});
-// the log id is in the X-Tt-Logid header, and sometimes in the body as
-// detail.logid, error.logid or log_id. Success: {"code":0,"msg":"",
+// the log id is in the X-Tt-Logid header (X-Log-ID from the open-source
+// Coze server), and sometimes in the body as detail.logid, error.logid or
+// log_id. Success: {"code":0,"msg":"",
 // "data":...}. Workflow streams report {"error_code":4000,
 // "error_message":"..."} in "Error" events; the OAuth endpoints answer
 // {"error_code":"slow_down","error_message":"...","error":""} (HTTP 400, or
@@ -116,8 +117,9 @@ var cozeProfile = Profile{
 	SuccessCodes: []string{"0", ""},
 	// A code of 0 is a successful call whatever else the body holds; the
 	// OAuth and workflow shapes, which can fail at 200, carry no "code".
-	Authority:        "code",
-	RequestIDHeaders: []string{"X-Tt-Logid"},
+	Authority: "code",
+	// The open-source Coze server sends its log id in X-Log-ID.
+	RequestIDHeaders: []string{"X-Tt-Logid", "X-Log-Id"},
 	KeyPrefixes:      []string{"pat_", "sat_", "czs_"}, // personal and service access tokens
 	ErrorEvents:      []string{"error", "Error", "conversation.chat.failed"},
 	Classify:         cozeKind,

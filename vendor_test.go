@@ -439,6 +439,33 @@ func TestCozePlatformCodeFamilies(t *testing.T) {
 	}
 }
 
+// The open-source Coze server (coze-dev/coze-studio) answers {"code","msg"}
+// (backend/api/internal/httputil/error_resp.go: 400 and 401 with the status
+// as the code, 500 "internal server error", or a business code at 200) and
+// puts its log id, a UUID, in X-Log-ID on every response
+// (backend/api/middleware/log.go, SetLogIDMW), not in X-Tt-Logid.
+func TestCozeStudioLogID(t *testing.T) {
+	const id = "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f"
+	for _, tc := range []struct {
+		status int
+		body   string
+		kind   memerr.Kind
+	}{
+		{400, `{"code":400,"msg":"invalid request body"}`, memerr.KindInvalidRequest},
+		{401, `{"code":401,"msg":"missing session_key in cookie"}`, memerr.KindUnauthenticated},
+		{500, `{"code":500,"msg":"internal server error"}`, memerr.KindInternal},
+		{200, `{"code":700012006,"msg":"authentication failed: missing authorization in header"}`, memerr.KindUnauthenticated},
+	} {
+		e := parseErr(t, memerr.Coze, tc.status, header("X-Log-ID", id), tc.body)
+		assert.Equal(t, memerr.Coze, e.Vendor, tc.body)
+		assert.Equal(t, tc.kind, e.Kind, tc.body)
+		assert.Equal(t, id, e.RequestID, tc.body)
+	}
+	// The hosted API's X-Tt-Logid comes first.
+	h := header("X-Tt-Logid", "20250402172757C9D48D9701EFB24031A7", "X-Log-ID", id)
+	assert.Equal(t, "20250402172757C9D48D9701EFB24031A7", parseErr(t, memerr.Coze, 200, h, `{"code":4000,"msg":"x"}`).RequestID)
+}
+
 func TestMemOSServerShapes(t *testing.T) {
 	// The validation handler (src/memos/api/exceptions.py): code = status,
 	// the pydantic errors in "detail".
