@@ -100,13 +100,18 @@ var (
 	CozeUnauthorized         = Code{Coze, "unauthorized"}
 )
 
+// cozeOAuth is the index of the shape of the OAuth token endpoints'
+// errors, {"error_code":"slow_down","error_message":"..."}, in Coze's
+// Envelopes.
+const cozeOAuth = 1
+
 var cozeProfile = Profile{
 	Vendor:      Coze,
 	Names:       []string{"Coze", "coze.cn", "coze.com", "扣子"},
 	ErrorsIn2xx: true,
 	Envelopes: []Envelope{
 		{Code: "code", Message: []string{"msg"}, Details: "detail", RequestID: []string{"detail.logid", "error.logid", "log_id"}},
-		{Code: "error_code", Message: []string{"error_message"}, RequestID: []string{"detail.logid", "log_id"}},
+		{Code: "error_code", Message: []string{"error_message"}, RequestID: []string{"detail.logid", "log_id"}}, // cozeOAuth
 		// A chat that failed: what the call returned, not a failed call
 		// (retrieving it again returns the same chat).
 		{When: "data.status", Is: []string{"failed"}, Code: "data.last_error.code", Message: []string{"data.last_error.msg"}, RequestID: []string{"detail.logid", "log_id"}, Resource: true},
@@ -179,11 +184,11 @@ var cozeProfile = Profile{
 		{Code: CozeTokenInsufficient, Kind: KindInsufficientBalance, Meaning: "the account's Coze tokens are used up", Resolution: "top up the account"},
 		{Code: CozeWorkflowTokenInsufficient, Kind: KindInsufficientBalance, Meaning: "the account's Coze tokens are used up for workflow runs", Resolution: "top up the account"},
 		// OAuth token endpoints.
-		{Code: CozeAuthorizationPending, Kind: KindConflict, Status: 400, Meaning: "the user has not approved the device authorization yet", Resolution: "poll again after the interval the device code came with"},
-		{Code: CozeSlowDown, Kind: KindRateLimited, Status: 400, Meaning: "the token endpoint is polled too often", Resolution: "poll 5 s less often, then retry"},
-		{Code: CozeAccessDenied, Kind: KindPermissionDenied, Status: 400, Meaning: "the user denied the authorization", Resolution: "start the authorization again if the user agrees"},
-		{Code: CozeExpiredToken, Kind: KindUnauthenticated, Status: 400, Meaning: "the device code expired before it was approved", Resolution: "start a new device authorization"},
-		{Code: CozeUnauthorized, Kind: KindUnauthenticated, Status: 401, Meaning: "the credentials were not accepted", Resolution: "check the token, client id and key"},
+		{Code: CozeAuthorizationPending, Kind: KindConflict, Status: 400, Meaning: "the user has not approved the device authorization yet", Resolution: "poll again after the interval the device code came with", Envelope: cozeOAuth},
+		{Code: CozeSlowDown, Kind: KindRateLimited, Status: 400, Meaning: "the token endpoint is polled too often", Resolution: "poll 5 s less often, then retry", Envelope: cozeOAuth},
+		{Code: CozeAccessDenied, Kind: KindPermissionDenied, Status: 400, Meaning: "the user denied the authorization", Resolution: "start the authorization again if the user agrees", Envelope: cozeOAuth},
+		{Code: CozeExpiredToken, Kind: KindUnauthenticated, Status: 400, Meaning: "the device code expired before it was approved", Resolution: "start a new device authorization", Envelope: cozeOAuth},
+		{Code: CozeUnauthorized, Kind: KindUnauthenticated, Status: 401, Meaning: "the credentials were not accepted", Resolution: "check the token, client id and key", Envelope: cozeOAuth},
 	},
 }
 
