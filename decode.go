@@ -669,7 +669,7 @@ func clone(b []byte) []byte {
 // {"error_code":4000,"error_message":"..."}, a "conversation.chat.failed"
 // chat with its last_error, or a MemOS {"type":"error",...} frame. A leading
 // "data:" is accepted. It returns nil when the data reports success or is
-// the "[DONE]" end marker, and a Generic *Error of KindUnknown quoting the
+// the [DONE] end marker (bare or as a JSON string), and a Generic *Error of KindUnknown quoting the
 // text when the data is not JSON. Use ParseStreamEvent when the event name
 // is known: an error event is a failure even when its data says nothing.
 func ParseEvent(v Vendor, data []byte) error {
@@ -687,8 +687,8 @@ func ParseEvent(v Vendor, data []byte) error {
 func ParseStreamEvent(v Vendor, h http.Header, event string, data []byte) error {
 	data = bytes.TrimSpace(data)
 	data = bytes.TrimSpace(bytes.TrimPrefix(data, []byte("data:")))
-	if string(data) == "[DONE]" {
-		return nil // the end-of-stream marker is no error
+	if string(data) == "[DONE]" || string(data) == `"[DONE]"` {
+		return nil // the end-of-stream marker (Coze may quote it) is no error
 	}
 	set := profiles.Load()
 	p := set.byVendor[v]
