@@ -721,7 +721,9 @@ func ParseStreamEvent(v Vendor, h http.Header, event string, data []byte) error 
 		env = p.describing(&f)
 	}
 	e := p.build(env, http.StatusOK, h, &f, &code)
-	if e.Message == "" && env == nil {
+	if e.Message == "" && e.Code == "" {
+		// An error event with {}, or a failed chat without its
+		// last_error: say so rather than print nothing.
 		e.Message = "error event without details"
 	}
 	return e

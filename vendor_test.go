@@ -277,6 +277,12 @@ func TestStreamErrorEvents(t *testing.T) {
 			&memerr.Error{Vendor: memerr.Coze, Kind: memerr.KindUnknown, Message: "error event without details"}},
 		{"coze error event with no data", memerr.Coze, "error", ``,
 			&memerr.Error{Vendor: memerr.Coze, Kind: memerr.KindUnknown, Message: "error event without data"}},
+		// Coze Studio's failed chat carries no last_error
+		// (backend/application/conversation/openapi_agent_run.go,
+		// buildARSM2ApiChatMessage).
+		{"coze studio failed chat without last_error", memerr.Coze, "conversation.chat.failed",
+			`{"id":"7390342853760696354","conversation_id":"7390331532575195148","bot_id":"7374724495711502387","status":"failed","section_id":"7390331532575195148","created_at":1720698285,"completed_at":0,"failed_at":1720698286}`,
+			&memerr.Error{Vendor: memerr.Coze, Kind: memerr.KindUnknown, Message: "error event without details"}},
 		// Coze Studio's chat stream: data {code,msg} (run.ErrorData).
 		{"coze studio chat error", memerr.Auto, "error", `{"code":103100001,"msg":"agent run failed"}`,
 			&memerr.Error{Vendor: memerr.Coze, Code: "103100001", Kind: memerr.KindInternal, Message: "agent run failed"}},
