@@ -149,6 +149,8 @@ var expectedRegistry = map[Vendor][]expectedCode{
 		{"700012006", KindUnauthenticated, 401},
 		{"700012014", KindPermissionDenied, 0},
 		{"700012015", KindPermissionDenied, 0},
+		{"702082020", KindInsufficientBalance, 0},
+		{"702095072", KindInsufficientBalance, 0},
 		{"authorization_pending", KindConflict, 400},
 		{"slow_down", KindRateLimited, 400},
 		{"access_denied", KindPermissionDenied, 400},
@@ -158,7 +160,7 @@ var expectedRegistry = map[Vendor][]expectedCode{
 }
 
 func TestRegistryKinds(t *testing.T) {
-	counts := map[Vendor]int{MemOS: 38, Tensorheart: 18, MemoryOS: 6, MemoriesAI: 9, Coze: 45}
+	counts := map[Vendor]int{MemOS: 38, Tensorheart: 18, MemoryOS: 6, MemoriesAI: 9, Coze: 47}
 	for _, v := range builtins {
 		t.Run(string(v), func(t *testing.T) {
 			want := expectedRegistry[v]

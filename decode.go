@@ -577,7 +577,7 @@ func kindByWords(s string) Kind {
 		return KindUnavailable
 	case has("INTERNAL", "FAILED", "SERVER"):
 		return KindInternal
-	case has("INVALID", "VALIDATION", "BAD_REQUEST", "REQUIRED", "UNSUPPORTED"):
+	case has("INVALID", "VALIDATION", "BAD_REQUEST", "REQUIRED", "UNSUPPORTED", "NOT_SUPPORTED"):
 		return KindInvalidRequest
 	}
 	return KindUnknown
@@ -669,7 +669,7 @@ func clone(b []byte) []byte {
 // {"error_code":4000,"error_message":"..."}, a "conversation.chat.failed"
 // chat with its last_error, or a MemOS {"type":"error",...} frame. A leading
 // "data:" is accepted. It returns nil when the data reports success or is
-// the "[DONE]" end marker, and a Generic *Error of KindUnknown quoting the
+// the [DONE] end marker (bare or as a JSON string), and a Generic *Error of KindUnknown quoting the
 // text when the data is not JSON. Use ParseStreamEvent when the event name
 // is known: an error event is a failure even when its data says nothing.
 func ParseEvent(v Vendor, data []byte) error {
@@ -687,8 +687,8 @@ func ParseEvent(v Vendor, data []byte) error {
 func ParseStreamEvent(v Vendor, h http.Header, event string, data []byte) error {
 	data = bytes.TrimSpace(data)
 	data = bytes.TrimSpace(bytes.TrimPrefix(data, []byte("data:")))
-	if string(data) == "[DONE]" {
-		return nil // the end-of-stream marker is no error
+	if string(data) == "[DONE]" || string(data) == `"[DONE]"` {
+		return nil // the end-of-stream marker (Coze may quote it) is no error
 	}
 	set := profiles.Load()
 	p := set.byVendor[v]
@@ -721,7 +721,9 @@ func ParseStreamEvent(v Vendor, h http.Header, event string, data []byte) error 
 		env = p.describing(&f)
 	}
 	e := p.build(env, http.StatusOK, h, &f, &code)
-	if e.Message == "" && env == nil {
+	if e.Message == "" && e.Code == "" {
+		// An error event with {}, or a failed chat without its
+		// last_error: say so rather than print nothing.
 		e.Message = "error event without details"
 	}
 	return e

@@ -286,6 +286,9 @@ func TestParseEvent(t *testing.T) {
 		{name: "truncated", data: `data: {"code":4009,"msg":"bu`,
 			want: &Error{Vendor: Generic, Kind: KindUnknown}},
 		{name: "end-of-stream marker", data: "data: [DONE]"},
+		// Coze's "done" event may hold the marker as a JSON string:
+		// coze-go's chats.go accepts "", [DONE] and "[DONE]".
+		{name: "end-of-stream marker as a JSON string", data: `data:"[DONE]"`},
 		{name: "empty", data: "",
 			want: &Error{Vendor: Generic, Kind: KindUnknown, Message: "error event without data"}},
 	}

@@ -264,6 +264,12 @@ type CodeInfo struct {
 	Meaning    string // short, English, our own words
 	Resolution string // what the caller should do, our own words
 	Retryable  bool   // whether an automatic retry can help (Kind.Retryable())
+
+	// Envelope is the index, in its vendor's Profile.Envelopes, of the
+	// shape the vendor sends this code in: 0, the first, for most codes
+	// (Coze's OAuth codes come in its error_code shape). memerrtest
+	// renders the code in it.
+	Envelope int
 }
 
 // cleanLine turns s into one printable line of at most max runes: control

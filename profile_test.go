@@ -62,6 +62,11 @@ func TestRegisterRefusesMalformedProfiles(t *testing.T) {
 		{"another vendor's code", mutate(func(p *Profile) { p.Codes[0].Code.Vendor = Coze }), `belongs to vendor "coze"`},
 		{"a code twice", mutate(func(p *Profile) { p.Codes[1].Code.Value = "SLOW_DOWN" }), "listed twice"},
 		{"a code without Kind", mutate(func(p *Profile) { p.Codes[0].Kind = KindUnknown }), "has no Kind"},
+		{"a code in a missing envelope", mutate(func(p *Profile) { p.Codes[0].Envelope = 1 }), "envelope 1 does not exist"},
+		{"a code in an envelope without code", mutate(func(p *Profile) {
+			p.Envelopes = append(p.Envelopes, Envelope{Message: []string{"text"}})
+			p.Codes[0].Envelope = 1
+		}), "has no Code member"},
 		{"a success code in the table", mutate(func(p *Profile) { p.SuccessCodes = []string{"GONE"} }), "also a success code"},
 		{"an empty code range", mutate(func(p *Profile) { p.Detect.CodeRanges = [][2]int64{{5, 1}} }), "is empty"},
 		{"an empty key prefix", mutate(func(p *Profile) { p.KeyPrefixes = []string{""} }), "key prefix"},

@@ -9,8 +9,9 @@ import (
 //
 // Errors: {"code":4000,"msg":"...","detail":{"logid":"..."}}, usually with
 // HTTP 200 (authentication failures also with 200: {"code":700012006,...});
-// the log id is in the X-Tt-Logid header, and sometimes in the body as
-// detail.logid, error.logid or log_id. Success: {"code":0,"msg":"",
+// the log id is in the X-Tt-Logid header (X-Log-ID from the open-source
+// Coze server), and sometimes in the body as detail.logid, error.logid or
+// log_id. Success: {"code":0,"msg":"",
 // "data":...}. Workflow streams report {"error_code":4000,
 // "error_message":"..."} in "Error" events; the OAuth endpoints answer
 // {"error_code":"slow_down","error_message":"...","error":""} (HTTP 400, or
@@ -84,6 +85,12 @@ var (
 	CozeUnusualTraffic     = Code{Coze, "700012014"}
 	CozeRegionNotAvailable = Code{Coze, "700012015"}
 
+	// Billing: the account's Coze tokens are used up (for a chat, for a
+	// workflow).
+
+	CozeTokenInsufficient         = Code{Coze, "702082020"}
+	CozeWorkflowTokenInsufficient = Code{Coze, "702095072"}
+
 	// OAuth errors of the token endpoints, in "error_code".
 
 	CozeAuthorizationPending = Code{Coze, "authorization_pending"}
@@ -93,13 +100,18 @@ var (
 	CozeUnauthorized         = Code{Coze, "unauthorized"}
 )
 
+// cozeOAuth is the index of the shape of the OAuth token endpoints'
+// errors, {"error_code":"slow_down","error_message":"..."}, in Coze's
+// Envelopes.
+const cozeOAuth = 1
+
 var cozeProfile = Profile{
 	Vendor:      Coze,
 	Names:       []string{"Coze", "coze.cn", "coze.com", "扣子"},
 	ErrorsIn2xx: true,
 	Envelopes: []Envelope{
 		{Code: "code", Message: []string{"msg"}, Details: "detail", RequestID: []string{"detail.logid", "error.logid", "log_id"}},
-		{Code: "error_code", Message: []string{"error_message"}, RequestID: []string{"detail.logid", "log_id"}},
+		{Code: "error_code", Message: []string{"error_message"}, RequestID: []string{"detail.logid", "log_id"}}, // cozeOAuth
 		// A chat that failed: what the call returned, not a failed call
 		// (retrieving it again returns the same chat).
 		{When: "data.status", Is: []string{"failed"}, Code: "data.last_error.code", Message: []string{"data.last_error.msg"}, RequestID: []string{"detail.logid", "log_id"}, Resource: true},
@@ -110,8 +122,9 @@ var cozeProfile = Profile{
 	SuccessCodes: []string{"0", ""},
 	// A code of 0 is a successful call whatever else the body holds; the
 	// OAuth and workflow shapes, which can fail at 200, carry no "code".
-	Authority:        "code",
-	RequestIDHeaders: []string{"X-Tt-Logid"},
+	Authority: "code",
+	// The open-source Coze server sends its log id in X-Log-ID.
+	RequestIDHeaders: []string{"X-Tt-Logid", "X-Log-Id"},
 	KeyPrefixes:      []string{"pat_", "sat_", "czs_"}, // personal and service access tokens
 	ErrorEvents:      []string{"error", "Error", "conversation.chat.failed"},
 	Classify:         cozeKind,
@@ -167,21 +180,26 @@ var cozeProfile = Profile{
 		{Code: CozeAccessTokenInvalid, Kind: KindUnauthenticated, Status: 401, Meaning: "the access token is invalid", Resolution: "obtain a new access token"},
 		{Code: CozeUnusualTraffic, Kind: KindPermissionDenied, Meaning: "risk control blocked traffic from this network", Resolution: "retry much later from another network; report the log id if it persists"},
 		{Code: CozeRegionNotAvailable, Kind: KindPermissionDenied, Meaning: "the service is not offered in this region", Resolution: "call from a supported region"},
+		// Billing.
+		{Code: CozeTokenInsufficient, Kind: KindInsufficientBalance, Meaning: "the account's Coze tokens are used up", Resolution: "top up the account"},
+		{Code: CozeWorkflowTokenInsufficient, Kind: KindInsufficientBalance, Meaning: "the account's Coze tokens are used up for workflow runs", Resolution: "top up the account"},
 		// OAuth token endpoints.
-		{Code: CozeAuthorizationPending, Kind: KindConflict, Status: 400, Meaning: "the user has not approved the device authorization yet", Resolution: "poll again after the interval the device code came with"},
-		{Code: CozeSlowDown, Kind: KindRateLimited, Status: 400, Meaning: "the token endpoint is polled too often", Resolution: "poll 5 s less often, then retry"},
-		{Code: CozeAccessDenied, Kind: KindPermissionDenied, Status: 400, Meaning: "the user denied the authorization", Resolution: "start the authorization again if the user agrees"},
-		{Code: CozeExpiredToken, Kind: KindUnauthenticated, Status: 400, Meaning: "the device code expired before it was approved", Resolution: "start a new device authorization"},
-		{Code: CozeUnauthorized, Kind: KindUnauthenticated, Status: 401, Meaning: "the credentials were not accepted", Resolution: "check the token, client id and key"},
+		{Code: CozeAuthorizationPending, Kind: KindConflict, Status: 400, Meaning: "the user has not approved the device authorization yet", Resolution: "poll again after the interval the device code came with", Envelope: cozeOAuth},
+		{Code: CozeSlowDown, Kind: KindRateLimited, Status: 400, Meaning: "the token endpoint is polled too often", Resolution: "poll 5 s less often, then retry", Envelope: cozeOAuth},
+		{Code: CozeAccessDenied, Kind: KindPermissionDenied, Status: 400, Meaning: "the user denied the authorization", Resolution: "start the authorization again if the user agrees", Envelope: cozeOAuth},
+		{Code: CozeExpiredToken, Kind: KindUnauthenticated, Status: 400, Meaning: "the device code expired before it was approved", Resolution: "start a new device authorization", Envelope: cozeOAuth},
+		{Code: CozeUnauthorized, Kind: KindUnauthenticated, Status: 401, Meaning: "the credentials were not accepted", Resolution: "check the token, client id and key", Envelope: cozeOAuth},
 	},
 }
 
 // cozeKind settles the Coze codes the table leaves open. 4008 covers both
 // a per-second limit and the bot's daily quota; its message tells them
 // apart. Undocumented codes take their family's Kind: 41xx permission,
-// 42xx not found, other 4xxx the request, 5xxx and 6xxx server, 7xxxxxxxx
+// 42xx not found, other 4xxx the request, 5xxx and 6xxx server, 7000xxxxx
 // the access layer (authentication and risk control; its message's words
-// decide when they can).
+// decide when they can). The other nine-digit families (702 billing, 708
+// knowledge, 720 and 777 workflow, 788 plugin...) mix every kind of
+// failure: only their message's words classify them.
 func cozeKind(code, msg string, status int, known Kind) Kind {
 	if code == CozeUserRateLimited.Value {
 		m := strings.ToLower(msg)
@@ -206,7 +224,7 @@ func cozeKind(code, msg string, status int, known Kind) Kind {
 		return KindInvalidRequest
 	case n >= 5000 && n < 7000:
 		return KindInternal
-	case n >= 700000000 && n < 800000000:
+	case n >= 700000000 && n < 701000000:
 		if k := kindByWords(msg); k != KindUnknown {
 			return k
 		}

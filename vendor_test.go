@@ -277,6 +277,12 @@ func TestStreamErrorEvents(t *testing.T) {
 			&memerr.Error{Vendor: memerr.Coze, Kind: memerr.KindUnknown, Message: "error event without details"}},
 		{"coze error event with no data", memerr.Coze, "error", ``,
 			&memerr.Error{Vendor: memerr.Coze, Kind: memerr.KindUnknown, Message: "error event without data"}},
+		// Coze Studio's failed chat carries no last_error
+		// (backend/application/conversation/openapi_agent_run.go,
+		// buildARSM2ApiChatMessage).
+		{"coze studio failed chat without last_error", memerr.Coze, "conversation.chat.failed",
+			`{"id":"7390342853760696354","conversation_id":"7390331532575195148","bot_id":"7374724495711502387","status":"failed","section_id":"7390331532575195148","created_at":1720698285,"completed_at":0,"failed_at":1720698286}`,
+			&memerr.Error{Vendor: memerr.Coze, Kind: memerr.KindUnknown, Message: "error event without details"}},
 		// Coze Studio's chat stream: data {code,msg} (run.ErrorData).
 		{"coze studio chat error", memerr.Auto, "error", `{"code":103100001,"msg":"agent run failed"}`,
 			&memerr.Error{Vendor: memerr.Coze, Code: "103100001", Kind: memerr.KindInternal, Message: "agent run failed"}},
@@ -393,6 +399,77 @@ func TestCozeUndocumentedAndSplitCodes(t *testing.T) {
 	}
 	e := parseErr(t, memerr.Auto, 200, nil, tests[len(tests)-1].body)
 	assert.Equal(t, "20250402172757C9D48D9701EFB24031A7", e.RequestID)
+}
+
+// Coze's nine-digit codes are not one family: besides the access layer
+// (7000xxxxx: 700012006 authentication, 700012014 unusual traffic,
+// 700012015 region), the open-source Coze server (coze-dev/coze-studio)
+// sends workflow codes (720xxxxxx, 777777xxx; backend/types/errno/
+// workflow.go) in its workflow stream's Error events, and its frontend
+// names billing (702082020, 702095072: frontend/packages/arch/bot-http/
+// src/axios.ts) and knowledge-base codes (708xxxxxx: the i18n resource
+// en.json). None of those is a permission problem.
+func TestCozePlatformCodeFamilies(t *testing.T) {
+	tests := []struct {
+		origin string
+		event  string // "" for a response body
+		body   string
+		kind   memerr.Kind
+	}{
+		{"coze-studio axios.ts COZE_TOKEN_INSUFFICIENT", "", `{"code":702082020,"msg":"Your Coze token balance is insufficient"}`, memerr.KindInsufficientBalance},
+		{"coze-studio axios.ts COZE_TOKEN_INSUFFICIENT_WORKFLOW", "", `{"code":702095072,"msg":"token insufficient"}`, memerr.KindInsufficientBalance},
+		// workflow.go ErrWorkflowExecuteFail: "Workflow execution failure: {cause}".
+		{"coze-studio workflow stream Error event", "Error",
+			`{"debug_url":"https://www.coze.cn/work_flow?execute_id=7","error_code":720701013,"error_message":"Workflow execution failure: the plugin returned nothing"}`, memerr.KindUnknown},
+		// workflow.go ErrWorkflowCanceledByUser.
+		{"coze-studio workflow cancelled", "Error", `{"error_code":777777777,"error_message":"workflow cancel by user"}`, memerr.KindUnknown},
+		// workflow.go ErrDatabaseError.
+		{"coze-studio workflow database error", "Error", `{"error_code":720700801,"error_message":"database operation failed"}`, memerr.KindInternal},
+		// en.json "708025002".
+		{"coze-studio knowledge: unsupported file type", "", `{"code":708025002,"msg":"The file type is currently not supported."}`, memerr.KindInvalidRequest},
+		// The access layer keeps its default.
+		{"coze-studio user.go: authentication", "", `{"code":700012006,"msg":"authentication failed: api key invalid"}`, memerr.KindUnauthenticated},
+		{"an undocumented access-layer code", "", `{"code":700012098,"msg":"请稍后"}`, memerr.KindPermissionDenied},
+	}
+	for _, tc := range tests {
+		var err error
+		if tc.event != "" {
+			err = memerr.ParseStreamEvent(memerr.Coze, nil, tc.event, []byte(tc.body))
+		} else {
+			err = memerr.Parse(memerr.Coze, 200, nil, []byte(tc.body))
+		}
+		var e *memerr.Error
+		require.ErrorAs(t, err, &e, tc.origin)
+		assert.Equal(t, memerr.Coze, e.Vendor, tc.origin)
+		assert.Equal(t, tc.kind, e.Kind, tc.origin)
+	}
+}
+
+// The open-source Coze server (coze-dev/coze-studio) answers {"code","msg"}
+// (backend/api/internal/httputil/error_resp.go: 400 and 401 with the status
+// as the code, 500 "internal server error", or a business code at 200) and
+// puts its log id, a UUID, in X-Log-ID on every response
+// (backend/api/middleware/log.go, SetLogIDMW), not in X-Tt-Logid.
+func TestCozeStudioLogID(t *testing.T) {
+	const id = "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f"
+	for _, tc := range []struct {
+		status int
+		body   string
+		kind   memerr.Kind
+	}{
+		{400, `{"code":400,"msg":"invalid request body"}`, memerr.KindInvalidRequest},
+		{401, `{"code":401,"msg":"missing session_key in cookie"}`, memerr.KindUnauthenticated},
+		{500, `{"code":500,"msg":"internal server error"}`, memerr.KindInternal},
+		{200, `{"code":700012006,"msg":"authentication failed: missing authorization in header"}`, memerr.KindUnauthenticated},
+	} {
+		e := parseErr(t, memerr.Coze, tc.status, header("X-Log-ID", id), tc.body)
+		assert.Equal(t, memerr.Coze, e.Vendor, tc.body)
+		assert.Equal(t, tc.kind, e.Kind, tc.body)
+		assert.Equal(t, id, e.RequestID, tc.body)
+	}
+	// The hosted API's X-Tt-Logid comes first.
+	h := header("X-Tt-Logid", "20250402172757C9D48D9701EFB24031A7", "X-Log-ID", id)
+	assert.Equal(t, "20250402172757C9D48D9701EFB24031A7", parseErr(t, memerr.Coze, 200, h, `{"code":4000,"msg":"x"}`).RequestID)
 }
 
 func TestMemOSServerShapes(t *testing.T) {

@@ -58,7 +58,8 @@ type Response struct {
 // Error returns what the vendor of code sends for it, built from the
 // vendor's registered profile (memerr.LookupProfile) and code table
 // (memerr.Lookup), so a vendor registered with memerr.Register is served
-// as the built-ins are. The body is the profile's first envelope with its
+// as the built-ins are. The body is the envelope the code's registry entry
+// names (CodeInfo.Envelope: the profile's first for most codes) with its
 // members filled in: a Success flag false, the code (a JSON number when it
 // is an integer), the message, details when WithDetails gave some, and a
 // request id in the envelope's first request id member and the profile's
@@ -72,7 +73,8 @@ type Response struct {
 //     {"error":{"code":"RATE_LIMITED","message":"..."},"meta":{"request_id":"req_..."}}
 //   - memories.ai: HTTP status equal to the code, {"code":429,"msg":"..."}
 //   - Coze: HTTP 200 (401 for 700012006), {"code":4009,"msg":"...","detail":{"logid":"..."}}
-//     and the same id in X-Tt-Logid
+//     and the same id in X-Tt-Logid; its OAuth codes with their status (400, 401) and
+//     {"error_code":"slow_down","error_message":"...","detail":{"logid":"..."}}
 //   - Generic: the code as HTTP status with a one-line text/plain body, as a
 //     proxy or a bare server would send
 //
@@ -340,8 +342,9 @@ func (r Response) renderError(out *rendered, ids *idSource) {
 		out.body = []byte(text + "\n")
 		return
 	}
-	// The vendor's first envelope, filled in member by member.
-	env := p.Envelopes[0]
+	// The envelope the vendor sends the code in (the first for a code
+	// missing from the registry), filled in member by member.
+	env := p.Envelopes[info.Envelope]
 	var body object
 	if env.Success != "" {
 		body.set(env.Success, json.RawMessage("false"))

@@ -125,6 +125,10 @@ func TestEnvelopes(t *testing.T) {
 			`{"code":4009,"msg":"the platform is at its request ceiling","detail":{"logid":"%[1]s"}}`},
 		{"coze auth error", memerrtest.Error(memerr.CozeAccessTokenInvalid), 401, reqRE, "X-Tt-Logid",
 			`{"code":700012006,"msg":"the access token is invalid","detail":{"logid":"%[1]s"}}`},
+		// Coze's token endpoints answer in their own shape, as coze-go's
+		// auth_test.go and coze-py's tests/test_auth.py mock them.
+		{"coze oauth error", memerrtest.Error(memerr.CozeSlowDown), 400, reqRE, "X-Tt-Logid",
+			`{"error_code":"slow_down","error_message":"the token endpoint is polled too often","detail":{"logid":"%[1]s"}}`},
 		{"memos error", memerrtest.Error(memerr.MemOSRateLimitExceeded), 200, nil, "",
 			`{"code":40300,"message":"too many requests in a short time"}`},
 		{"tensorheart error", memerrtest.Error(memerr.TensorheartRateLimitExceeded), 429, reqRE, "X-Request-ID",

@@ -203,6 +203,9 @@ func parseStatusLine(line []byte) (int, bool) {
 // Every value that came from the server passes through safeText, which
 // also replaces secrets.
 func decodeFields(v memerr.Vendor, c *capture, secrets []string) []field {
+	if c.status < 400 && isEventStream(c.header) {
+		return decodeStream(v, c, secrets)
+	}
 	err := memerr.Parse(v, c.status, c.header, c.body)
 	var e *memerr.Error
 	if !errors.As(err, &e) {
@@ -216,6 +219,11 @@ func decodeFields(v memerr.Vendor, c *capture, secrets []string) []field {
 		}
 		return fields
 	}
+	return errorFields(e, c.header, secrets)
+}
+
+// errorFields returns the report lines of a decoded error.
+func errorFields(e *memerr.Error, h http.Header, secrets []string) []field {
 	fields := []field{
 		{"result", "error"},
 		{"vendor", e.Vendor.String()},
@@ -225,7 +233,7 @@ func decodeFields(v memerr.Vendor, c *capture, secrets []string) []field {
 		{"retryable", yesNo(e.Retryable())},
 		{"message", orNone(safeText(e.Message, secrets))},
 		{"request id", orNone(safeText(e.RequestID, secrets))},
-		{"retry after", retryAfter(e, c.header)},
+		{"retry after", retryAfter(e, h)},
 	}
 	if info, ok := e.Info(); ok {
 		fields = append(fields,

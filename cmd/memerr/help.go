@@ -107,6 +107,11 @@ request id, the server's retry-after hint, and the registry's meaning and
 resolution when the code is known. An error reported in the body of an
 HTTP 200 (Coze, MemOS) is an error. Both exit 0.
 
+A stream (Content-Type text/event-stream, captured with curl -si -N) is read
+event by event: the first event that reports a failure (Coze's "error",
+"Error" and "conversation.chat.failed", a MemOS {"type":"error"} frame) is
+decoded and its event name printed; a stream without one is a success.
+
 Headers are never printed, and every value from the server is redacted and
 printed as one line, control characters shown as escapes (\x1b, \n): a
 capture with an Authorization header (the key is removed wherever the

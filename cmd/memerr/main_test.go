@@ -65,6 +65,7 @@ func TestGolden(t *testing.T) {
 		{"decode_memoryos_proxy", []string{"decode", "testdata/memoryos_proxy.txt"}},
 		{"decode_success", []string{"decode", "testdata/success.txt"}},
 		{"decode_secret_echo", []string{"decode", "testdata/secret_echo.txt"}},
+		{"decode_coze_chat_failed_stream", []string{"decode", "testdata/coze_chat_failed_stream.txt"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
@@ -85,6 +86,10 @@ var captures = []string{
 	"memoryos_proxy.txt",
 	"success.txt",
 	"secret_echo.txt",
+	// A Coze chat stream (curl -si -N) whose chat fails: the events as
+	// coze-py's tests/testdata/chat_failed_resp.txt has them, "event:x"
+	// without a space.
+	"coze_chat_failed_stream.txt",
 }
 
 func TestDecodeStdinAndLineEnds(t *testing.T) {
@@ -169,6 +174,66 @@ func TestDecodeFields(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			args := append([]string{"decode"}, tt.args...)
 			r := runCmd(t, strings.NewReader(tt.input), args...)
+			require.Equal(t, 0, r.code, r.stderr)
+			assert.Empty(t, r.stderr)
+			for _, w := range tt.want {
+				assert.Contains(t, r.stdout, w+"\n")
+			}
+		})
+	}
+}
+
+// TestDecodeStreams: a stream's failure comes inside its events, after an
+// HTTP 200 sent before the failure was known.
+func TestDecodeStreams(t *testing.T) {
+	const head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nX-Tt-Logid: 2025LOGID\r\n\r\n"
+	tests := []struct {
+		name  string
+		input string
+		want  []string // lines the output must contain
+	}{
+		{
+			// The open-source Coze server's chat stream (coze-dev/coze-studio,
+			// openapi_agent_run.go): "event: error", data {code,msg}, and
+			// the stream goes on; CRLF line ends and a keep-alive comment.
+			name: "coze chat error event",
+			input: head + ": ping\r\n\r\nevent: conversation.message.delta\r\ndata: {\"id\":\"m\",\"content\":\"hi\"}\r\n\r\n" +
+				"event: error\r\ndata: {\"code\":4009,\"msg\":\"busy\"}\r\n\r\nevent: conversation.stream.done\r\n\r\n",
+			want: []string{"result:      error", "vendor:      coze", "event:       error", "code:        4009", "kind:        unavailable", "request id:  2025LOGID"},
+		},
+		{
+			// A workflow stream (coze-py tests/testdata/workflow_run_stream_resp.txt):
+			// id lines, "Error" with error_code, more events after it.
+			name: "coze workflow Error event",
+			input: head + "id: 0\nevent: Message\ndata: {\"content\":\"x\",\"node_is_finish\":true}\n\n" +
+				"id: 1\nevent: Error\ndata: {\"error_code\":4000,\"error_message\":\"Request parameter error\"}\n\n" +
+				"id: 2\nevent: Done\ndata: {}\n\n",
+			want: []string{"event:       Error", "code:        4000", "kind:        invalid request", "message:     Request parameter error"},
+		},
+		{
+			// One event's data over two lines joins with a newline: still
+			// one JSON object.
+			name:  "multi-line data",
+			input: head + "event: error\ndata: {\"code\":4011,\ndata: \"msg\":\"no balance\"}\n\n",
+			want:  []string{"code:        4011", "kind:        insufficient balance", "message:     no balance"},
+		},
+		{
+			// The MemOS chat stream (src/memos/api/handlers/chat_handler.py):
+			// bare data lines, the failure a {"type":"error"} frame.
+			name: "memos error frame",
+			input: "HTTP/1.1 200 OK\nContent-Type: text/event-stream\n\ndata: {\"type\": \"status\", \"data\": \"0\"}\n\n" +
+				"data: {\"type\": \"text\", \"data\": \"hel\"}\n\ndata: {\"type\": \"error\", \"content\": \"model timed out\"}\n\n",
+			want: []string{"vendor:      memos", "kind:        unavailable", "message:     model timed out"},
+		},
+		{
+			name:  "a stream without failure",
+			input: head + "event: conversation.message.delta\ndata: {\"content\":\"hi\"}\n\nevent: conversation.chat.completed\ndata: {\"status\":\"completed\",\"last_error\":{\"code\":0,\"msg\":\"\"}}\n\nevent: done\ndata: [DONE]\n\n",
+			want:  []string{"result:      success", "http status: 200 OK", "events:      3"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runCmd(t, strings.NewReader(tt.input), "decode")
 			require.Equal(t, 0, r.code, r.stderr)
 			assert.Empty(t, r.stderr)
 			for _, w := range tt.want {

@@ -7,9 +7,10 @@
 // server answers with an ordinary JSON error (often in an HTTP 200), which
 // memerr.Client.Do decodes like any other response. Once the stream has
 // started, the HTTP status is long gone: the failure arrives as an event —
-// "event: error" with {"code":4000,"msg":"..."} in a chat stream, or
+// "event: error" with {"code":4000,"msg":"..."} in a chat stream, a
+// "conversation.chat.failed" chat with its last_error, or
 // {"error_code":4009,"error_message":"..."} in a workflow stream — and
-// memerr.ParseEvent decodes its data line.
+// memerr.ParseStreamEvent, given every event, finds it.
 //
 // The streams come from an httptest server in this program, written the
 // way Coze writes them.
@@ -49,6 +50,14 @@ var chatStream = []string{
 	"event: error\ndata: {\"code\":4000,\"msg\":\"The requested parameter is invalid: additional_messages\"}\n\n",
 }
 
+// failedChatStream is a chat that fails without an error event: the
+// failure is inside the chat of its "conversation.chat.failed" event.
+var failedChatStream = []string{
+	"event:conversation.chat.created\ndata:{\"id\":\"chat_2\",\"status\":\"created\",\"last_error\":{\"code\":0,\"msg\":\"\"}}\n\n",
+	"event:conversation.chat.failed\ndata:{\"id\":\"chat_2\",\"status\":\"failed\",\"last_error\":{\"code\":5000,\"msg\":\"event interval error\"}}\n\n",
+	"event:done\ndata:\"[DONE]\"\n\n",
+}
+
 // workflowStream is a workflow run that fails: workflow streams name the
 // fields error_code and error_message.
 var workflowStream = []string{
@@ -75,6 +84,7 @@ func fakeCoze() http.Handler {
 		}
 	}
 	mux.Handle("/v3/chat", serve(chatStream))
+	mux.Handle("/v3/chat/failing", serve(failedChatStream))
 	mux.Handle("/v1/workflow/stream_run", serve(workflowStream))
 	mux.HandleFunc("/v3/chat/bad-token", func(w http.ResponseWriter, r *http.Request) {
 		// Rejected before streaming: plain JSON, HTTP 200, as Coze does.
@@ -97,6 +107,12 @@ func run(w io.Writer) error {
 	fmt.Fprintln(w, "== A chat stream that fails midway ==")
 	text, err := readStream(client, srv.URL+"/v3/chat", w)
 	if err := expect(w, text, err, memerr.CozeInvalidParameter, memerr.KindInvalidRequest); err != nil {
+		return err
+	}
+
+	fmt.Fprintln(w, "\n== A chat that fails without an error event ==")
+	text, err = readStream(client, srv.URL+"/v3/chat/failing", w)
+	if err := expect(w, text, err, memerr.CozeInternalError, memerr.KindInternal); err != nil {
 		return err
 	}
 
@@ -130,31 +146,41 @@ func readStream(client *memerr.Client, url string, w io.Writer) (string, error) 
 	}
 	defer resp.Body.Close()
 
+	// Read the stream event by event, as the server-sent events standard
+	// does: "event:" names the event, its "data:" lines (there may be
+	// several) join with a newline, a blank line ends it, and a line
+	// starting with ":" is a comment. bufio.Scanner's lines drop a CR
+	// before the LF.
 	var text strings.Builder
 	var event string
+	var data []string
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		line := sc.Text()
 		switch {
-		case line == "":
-			event = "" // a blank line ends an event
-		case strings.HasPrefix(line, "event:"):
-			event = strings.TrimSpace(strings.TrimPrefix(line, "event:"))
-		case strings.HasPrefix(line, "data:"):
-			fmt.Fprintf(w, "  %-34s %s\n", "event: "+event, line)
-			// Only error events go to ParseEvent: the data of the other
-			// events is not an error envelope.
-			if strings.EqualFold(event, "error") {
-				err := memerr.ParseEvent(memerr.Coze, []byte(line))
-				// The event's data may carry no log id; the response's
-				// header has it.
-				var e *memerr.Error
-				if errors.As(err, &e) && e.RequestID == "" {
-					e.RequestID = resp.Header.Get("X-Tt-Logid")
-				}
+		case line == "": // the event is complete
+			if event == "" && data == nil {
+				continue
+			}
+			joined := strings.Join(data, "\n")
+			fmt.Fprintf(w, "  %-34s data: %s\n", "event: "+event, joined)
+			// Every event goes to ParseStreamEvent: "error" and "Error"
+			// report a failure whatever their data, and a
+			// "conversation.chat.failed" carries its failure inside a chat;
+			// the others give nil. The response's X-Tt-Logid becomes the
+			// request id when the data has none.
+			if err := memerr.ParseStreamEvent(memerr.Coze, resp.Header, event, []byte(joined)); err != nil {
 				return text.String(), err
 			}
-			text.WriteString(contentOf(line))
+			if event == "conversation.message.delta" || event == "Message" {
+				text.WriteString(contentOf(joined))
+			}
+			event, data = "", nil
+		case strings.HasPrefix(line, ":"): // a comment, such as a keep-alive
+		case strings.HasPrefix(line, "event:"):
+			event = strings.TrimPrefix(strings.TrimPrefix(line, "event:"), " ")
+		case strings.HasPrefix(line, "data:"):
+			data = append(data, strings.TrimPrefix(strings.TrimPrefix(line, "data:"), " "))
 		}
 	}
 	if err := sc.Err(); err != nil {
