@@ -51,7 +51,9 @@
 // codes are KindQuotaExceeded, not KindRateLimited, because waiting seconds
 // does not cure them. Bodies that are not JSON (a proxy's HTML page, an
 // empty 503) become Generic errors classified by HTTP status.
-// ParseStreamEvent decodes the error events of server-sent event streams.
+// EventReader reads the events of a server-sent event stream and returns
+// a failure reported inside it as an *Error; ParseStreamEvent decodes one
+// event.
 //
 // # Retries and circuit breaking
 //

@@ -179,3 +179,32 @@ func ExampleParseEvent() {
 	// memerr: coze 4000 invalid request: The requested parameter is invalid
 	// 4009 unavailable true
 }
+
+// An EventReader reads a stream's events and returns the failure a Coze
+// chat reports midway as an *Error, with the response's log id.
+func ExampleEventReader() {
+	stream := "event: conversation.message.delta\ndata: {\"content\":\"You said \"}\n\n" +
+		"event: error\ndata: {\"code\":4009,\"msg\":\"The service is busy\"}\n\n"
+	resp := &http.Response{
+		StatusCode: 200,
+		Header:     http.Header{"Content-Type": {"text/event-stream"}, "X-Tt-Logid": {"20250101120000010203040506070809A"}},
+		Body:       io.NopCloser(strings.NewReader(stream)),
+	}
+	events := memerr.NewEventReader(memerr.Coze, resp)
+	for {
+		ev, err := events.Next()
+		if err == io.EOF {
+			break
+		}
+		fmt.Printf("%s %s\n", ev.Name, ev.Data)
+		var e *memerr.Error
+		if errors.As(err, &e) {
+			fmt.Println(e.Kind, e.Code, e.RequestID, e.Retryable())
+			break
+		}
+	}
+	// Output:
+	// conversation.message.delta {"content":"You said "}
+	// error {"code":4009,"msg":"The service is busy"}
+	// unavailable 4009 20250101120000010203040506070809A true
+}

@@ -65,7 +65,7 @@ func TestReadmeGoBlocksAreCompiledCode(t *testing.T) {
 			blocks[m[2]] = true
 		}
 	}
-	for _, name := range []string{"first-example", "memerrtest", "customvendor"} {
+	for _, name := range []string{"first-example", "memerrtest", "customvendor", "stream"} {
 		code := marked(t, "examples/readme/readme.go", name)
 		assert.True(t, blocks[code], "README has no Go block equal to examples/readme/readme.go %q:\n%s", name, code)
 		delete(blocks, code)

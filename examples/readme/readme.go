@@ -5,8 +5,9 @@ package readme
 import (
 	"context"
 	"errors"
+	"io"
 	"log"
-
+	"net/http"
 	"time"
 
 	"github.com/memerr/memerr"
@@ -28,6 +29,28 @@ func remember(ctx context.Context, token string) error {
 		log.Printf("%s %s %s: %s (request id %s)", e.Vendor, e.Code, e.Kind, e.Message, e.RequestID)
 	}
 	return err
+}
+
+// README:end
+
+// README:begin stream
+func chat(c *memerr.Client, req *http.Request) error {
+	resp, err := c.Do(req) // a stream refused before it starts is an ordinary *Error
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	events := memerr.NewEventReader(memerr.Coze, resp)
+	for {
+		ev, err := events.Next() // a failure inside the stream: its *Error, with X-Tt-Logid
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		log.Printf("%s: %s", ev.Name, ev.Data)
+	}
 }
 
 // README:end

@@ -17,7 +17,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -146,45 +145,25 @@ func readStream(client *memerr.Client, url string, w io.Writer) (string, error) 
 	}
 	defer resp.Body.Close()
 
-	// Read the stream event by event, as the server-sent events standard
-	// does: "event:" names the event, its "data:" lines (there may be
-	// several) join with a newline, a blank line ends it, and a line
-	// starting with ":" is a comment. bufio.Scanner's lines drop a CR
-	// before the LF.
+	// An EventReader reads the stream event by event, as the server-sent
+	// events standard does, and decodes each: "error" and "Error" report a
+	// failure whatever their data, a "conversation.chat.failed" carries its
+	// failure inside a chat, and the others give nil. The response's
+	// X-Tt-Logid becomes the request id when the data has none.
 	var text strings.Builder
-	var event string
-	var data []string
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case line == "": // the event is complete
-			if event == "" && data == nil {
-				continue
-			}
-			joined := strings.Join(data, "\n")
-			fmt.Fprintf(w, "  %-34s data: %s\n", "event: "+event, joined)
-			// Every event goes to ParseStreamEvent: "error" and "Error"
-			// report a failure whatever their data, and a
-			// "conversation.chat.failed" carries its failure inside a chat;
-			// the others give nil. The response's X-Tt-Logid becomes the
-			// request id when the data has none.
-			if err := memerr.ParseStreamEvent(memerr.Coze, resp.Header, event, []byte(joined)); err != nil {
-				return text.String(), err
-			}
-			if event == "conversation.message.delta" || event == "Message" {
-				text.WriteString(contentOf(joined))
-			}
-			event, data = "", nil
-		case strings.HasPrefix(line, ":"): // a comment, such as a keep-alive
-		case strings.HasPrefix(line, "event:"):
-			event = strings.TrimPrefix(strings.TrimPrefix(line, "event:"), " ")
-		case strings.HasPrefix(line, "data:"):
-			data = append(data, strings.TrimPrefix(strings.TrimPrefix(line, "data:"), " "))
+	events := memerr.NewEventReader(memerr.Coze, resp)
+	for {
+		ev, err := events.Next()
+		if err == io.EOF {
+			break
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return text.String(), fmt.Errorf("reading the stream: %w", err)
+		fmt.Fprintf(w, "  %-34s data: %s\n", "event: "+ev.Name, ev.Data)
+		if err != nil {
+			return text.String(), err
+		}
+		if ev.Name == "conversation.message.delta" || ev.Name == "Message" {
+			text.WriteString(contentOf(string(ev.Data)))
+		}
 	}
 	return text.String(), nil
 }

@@ -1,0 +1,138 @@
+package memerr
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+)
+
+// MaxEventSize bounds the lines and the data of one event an EventReader
+// reads: a larger event ends the reading with ErrEventTooLarge.
+const MaxEventSize = 1 << 20
+
+// ErrEventTooLarge is returned by EventReader.Next for an event or a line
+// longer than MaxEventSize.
+var ErrEventTooLarge = errors.New("memerr: stream event larger than MaxEventSize")
+
+// Event is one server-sent event of a text/event-stream response.
+type Event struct {
+	Name string // its "event:" field; "" when it had none
+	Data []byte // its "data:" lines joined with "\n"; nil when it had none
+}
+
+// EventReader reads the events of a text/event-stream response one at a
+// time, the way the server-sent events standard reads them (lines ending in
+// LF, CRLF or CR; "data:" lines joined; comments skipped), and decodes each
+// with ParseStreamEvent, so that a vendor's failure reported in the middle
+// of a stream — Coze's "event: error", a "conversation.chat.failed" chat,
+// a workflow's {"error_code",...}, a MemOS {"type":"error"} frame — comes
+// back as a *Error carrying the response's request id (X-Tt-Logid).
+//
+// Use it on a response that Client.Do or Decode has found successful (a
+// stream refused before it starts is an ordinary error response). It reads
+// resp.Body and never closes it.
+type EventReader struct {
+	v      Vendor
+	h      http.Header
+	r      *bufio.Reader
+	line   []byte
+	skipLF bool // the last line ended in CR: an LF right after it ends nothing
+}
+
+// NewEventReader returns a reader of resp's events; v names the vendor
+// (Auto detects it from each event).
+func NewEventReader(v Vendor, resp *http.Response) *EventReader {
+	return &EventReader{v: v, h: resp.Header, r: bufio.NewReader(resp.Body)}
+}
+
+// Next returns the next event. When the event reports a failure, the error
+// is its *Error (see ParseStreamEvent); the reader may go on, but a stream
+// that failed usually ends. At the end of the stream it returns io.EOF; a
+// last event cut off before its blank line is still returned. An event
+// with no name whose data is not a JSON object (the text frames some
+// streams send) is returned as it is, never as a failure. Errors from
+// reading the body are returned as they are, and ErrEventTooLarge for an
+// event beyond MaxEventSize.
+func (er *EventReader) Next() (Event, error) {
+	var ev Event
+	seen := false // a name or a data line
+	for {
+		line, err := er.readLine()
+		if err == io.EOF && seen {
+			return er.decode(ev)
+		}
+		if err != nil {
+			return Event{}, err
+		}
+		switch {
+		case len(line) == 0: // a blank line ends the event
+			if seen {
+				return er.decode(ev)
+			}
+			continue
+		case line[0] == ':': // a comment, such as a keep-alive
+			continue
+		}
+		field, value, _ := bytes.Cut(line, []byte(":"))
+		value = bytes.TrimPrefix(value, []byte(" "))
+		switch string(field) {
+		case "event":
+			ev.Name, seen = string(value), true
+		case "data":
+			if ev.Data == nil {
+				ev.Data = []byte{} // "data:" alone is an empty data line
+			} else {
+				ev.Data = append(ev.Data, '\n')
+			}
+			if len(ev.Data)+len(value) > MaxEventSize {
+				return Event{}, ErrEventTooLarge
+			}
+			ev.Data = append(ev.Data, value...)
+			seen = true
+		}
+		// "id:", "retry:" and unknown fields are no concern of errors.
+	}
+}
+
+// decode returns ev and what ParseStreamEvent says of it.
+func (er *EventReader) decode(ev Event) (Event, error) {
+	if ev.Name == "" && !bytes.HasPrefix(bytes.TrimSpace(ev.Data), []byte("{")) {
+		return ev, nil // a text frame: no envelope to read
+	}
+	return ev, ParseStreamEvent(er.v, er.h, ev.Name, ev.Data)
+}
+
+// readLine returns the next line without its end (LF, CRLF or CR). The
+// line is valid until the next call. At the end of the body a last line
+// without an end is returned, then io.EOF.
+func (er *EventReader) readLine() ([]byte, error) {
+	er.line = er.line[:0]
+	for {
+		b, err := er.r.ReadByte()
+		if err != nil {
+			if err == io.EOF && len(er.line) > 0 {
+				return er.line, nil
+			}
+			return nil, err
+		}
+		if er.skipLF {
+			er.skipLF = false
+			if b == '\n' {
+				continue
+			}
+		}
+		switch b {
+		case '\n':
+			return er.line, nil
+		case '\r':
+			er.skipLF = true
+			return er.line, nil
+		}
+		if len(er.line) >= MaxEventSize {
+			return nil, ErrEventTooLarge
+		}
+		er.line = append(er.line, b)
+	}
+}

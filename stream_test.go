@@ -1,0 +1,230 @@
+package memerr
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// streamResponse is a 200 text/event-stream response with body and the
+// given header pairs.
+func streamResponse(body io.Reader, header ...string) *http.Response {
+	h := hdr(append([]string{"Content-Type", "text/event-stream"}, header...)...)
+	return &http.Response{StatusCode: http.StatusOK, Header: h, Body: io.NopCloser(body)}
+}
+
+// readEvents reads every event of r to its end: the events, the first
+// failure and the error that ended the reading (nil for io.EOF).
+func readEvents(r *EventReader) (events []Event, failure *Error, end error) {
+	for {
+		ev, err := r.Next()
+		var e *Error
+		switch {
+		case errors.As(err, &e):
+			if failure == nil {
+				failure = e
+			}
+		case err == io.EOF:
+			return events, failure, nil
+		case err != nil:
+			return events, failure, err
+		}
+		events = append(events, ev)
+	}
+}
+
+// A failure in the middle of a real stream is its event's *Error, with
+// the response's log id; the events before it are returned as they came.
+func TestEventReaderFailures(t *testing.T) {
+	tests := []struct {
+		name    string
+		vendor  Vendor
+		header  []string
+		stream  string
+		names   []string // the events' names, in order
+		code    string
+		kind    Kind
+		message string
+		id      string
+	}{
+		{
+			// coze-py tests/testdata/chat_failed_resp.txt: the chat
+			// fails inside a "conversation.chat.failed" event, no
+			// space after the colons, the end marker quoted.
+			name:   "coze failed chat",
+			vendor: Coze,
+			header: []string{"X-Tt-Logid", "20240711194445C1A4D6E1F1A6E5A0E9F2"},
+			stream: "event:conversation.chat.created\ndata:{\"id\":\"7390342853760696354\",\"last_error\":{\"code\":0,\"msg\":\"\"},\"status\":\"created\"}\n\n" +
+				"event:conversation.chat.failed\ndata:{\"id\":\"7390342853760696354\",\"last_error\":{\"code\":5000,\"msg\":\"event interval error\"},\"status\":\"failed\"}\n\n" +
+				"event:done\ndata:\"[DONE]\"\n\n",
+			names: []string{"conversation.chat.created", "conversation.chat.failed", "done"},
+			code:  "5000", kind: KindInternal, message: "event interval error", id: "20240711194445C1A4D6E1F1A6E5A0E9F2",
+		},
+		{
+			// The open-source Coze server's chat stream (coze-dev/coze-studio,
+			// openapi_agent_run.go): "event: error" with {code,msg}; CRLF
+			// line ends and a keep-alive comment.
+			name:   "coze error event, CRLF",
+			vendor: Auto,
+			header: []string{"X-Tt-Logid", "2025LOGID"},
+			stream: ": ping\r\n\r\nevent: conversation.message.delta\r\ndata: {\"id\":\"m\",\"content\":\"hi\"}\r\n\r\n" +
+				"event: error\r\ndata: {\"code\":4009,\"msg\":\"busy\"}\r\n\r\nevent: conversation.stream.done\r\n\r\n",
+			names: []string{"conversation.message.delta", "error", "conversation.stream.done"},
+			code:  "4009", kind: KindUnavailable, message: "busy", id: "2025LOGID",
+		},
+		{
+			// A workflow stream (coze-py tests/testdata/workflow_run_stream_resp.txt):
+			// id lines, "Error" with error_code; CR alone ends its lines.
+			name:   "coze workflow Error, CR line ends",
+			vendor: Coze,
+			stream: "id: 0\revent: Message\rdata: {\"content\":\"x\",\"node_is_finish\":true}\r\r" +
+				"id: 1\revent: Error\rdata: {\"error_code\":4000,\"error_message\":\"Request parameter error\"}\r\r" +
+				"id: 2\revent: Done\rdata: {}\r\r",
+			names: []string{"Message", "Error", "Done"},
+			code:  "4000", kind: KindInvalidRequest, message: "Request parameter error",
+		},
+		{
+			// The MemOS chat stream (MemTensor/MemOS,
+			// src/memos/api/handlers/chat_handler.py): unnamed data
+			// frames, the failure a {"type":"error"} frame; a text frame
+			// that is not JSON is no failure. The last event has no
+			// blank line after it.
+			name:   "memos error frame",
+			vendor: Auto,
+			stream: "data: {\"type\": \"status\", \"data\": \"0\"}\n\ndata: plain text\n\n" +
+				"data: {\"type\": \"error\", \"content\": \"model timed out\"}",
+			names: []string{"", "", ""},
+			kind:  KindUnavailable, message: "model timed out",
+		},
+		{
+			// One event's data over two lines joins with a newline.
+			name:   "multi-line data",
+			vendor: Coze,
+			stream: "event: error\ndata: {\"code\":4011,\ndata: \"msg\":\"no balance\"}\n\n",
+			names:  []string{"error"},
+			code:   "4011", kind: KindInsufficientBalance, message: "no balance",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Whole, and one byte per read: a line end split between
+			// reads (CR, then LF) is read the same.
+			for _, body := range []io.Reader{strings.NewReader(tt.stream), iotest.OneByteReader(strings.NewReader(tt.stream))} {
+				events, e, end := readEvents(NewEventReader(tt.vendor, streamResponse(body, tt.header...)))
+				require.NoError(t, end)
+				var names []string
+				for _, ev := range events {
+					names = append(names, ev.Name)
+				}
+				assert.Equal(t, tt.names, names)
+				require.NotNil(t, e, "the stream's failure")
+				assert.Equal(t, tt.code, e.Code)
+				assert.Equal(t, tt.kind, e.Kind)
+				assert.Equal(t, tt.message, e.Message)
+				assert.Equal(t, tt.id, e.RequestID)
+			}
+		})
+	}
+}
+
+// A stream without failure reads to io.EOF with no error; its events'
+// data come joined and copied (a later read does not change them).
+func TestEventReaderSuccess(t *testing.T) {
+	stream := "event: conversation.message.delta\ndata: {\"content\":\"hi\"}\n\n" +
+		"event: conversation.chat.completed\ndata: {\"status\":\"completed\",\"last_error\":{\"code\":0,\"msg\":\"\"}}\n\n" +
+		"retry: 10\n: comment\n\nevent: done\ndata\ndata: [DONE]\n\n\n\n"
+	events, e, end := readEvents(NewEventReader(Coze, streamResponse(strings.NewReader(stream))))
+	require.NoError(t, end)
+	assert.Nil(t, e)
+	assert.Equal(t, []Event{
+		{Name: "conversation.message.delta", Data: []byte(`{"content":"hi"}`)},
+		{Name: "conversation.chat.completed", Data: []byte(`{"status":"completed","last_error":{"code":0,"msg":""}}`)},
+		{Name: "done", Data: []byte("\n[DONE]")}, // "data" alone is an empty data line
+	}, events)
+
+	_, err := NewEventReader(Coze, streamResponse(strings.NewReader(""))).Next()
+	assert.Equal(t, io.EOF, err, "an empty body")
+}
+
+// A line or an event beyond MaxEventSize ends the reading with
+// ErrEventTooLarge, having held no more than that; an error reading the
+// body is returned as it is.
+func TestEventReaderBounds(t *testing.T) {
+	long := io.MultiReader(strings.NewReader("event: error\ndata: "), neverEnding('x'))
+	_, err := NewEventReader(Coze, streamResponse(long)).Next()
+	assert.ErrorIs(t, err, ErrEventTooLarge, "a line without end")
+
+	line := "data: " + strings.Repeat("y", 1000) + "\n"
+	many := io.MultiReader(strings.NewReader("event: error\n"), neverEndingString(line))
+	_, err = NewEventReader(Coze, streamResponse(many)).Next()
+	assert.ErrorIs(t, err, ErrEventTooLarge, "data lines without a blank line")
+
+	broken := io.MultiReader(strings.NewReader("event: delta\ndata: {}\n\nevent: err"), iotest.ErrReader(io.ErrUnexpectedEOF))
+	r := NewEventReader(Coze, streamResponse(broken))
+	ev, err := r.Next()
+	require.NoError(t, err)
+	assert.Equal(t, "delta", ev.Name)
+	_, err = r.Next()
+	assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
+}
+
+// neverEnding is an endless body of one byte.
+type neverEnding byte
+
+func (b neverEnding) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(b)
+	}
+	return len(p), nil
+}
+
+// neverEndingString is an endless body repeating a string.
+func neverEndingString(s string) io.Reader {
+	return readerFunc(func(p []byte) (int, error) {
+		n := 0
+		for n < len(p) {
+			n += copy(p[n:], s)
+		}
+		return n, nil
+	})
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+// FuzzEventReader: whatever the stream, Next never panics, ends, and
+// reads a stream the same whole or one byte at a time.
+func FuzzEventReader(f *testing.F) {
+	f.Add([]byte("event: error\r\ndata: {\"code\":4009,\"msg\":\"busy\"}\r\n\r\n"))
+	f.Add([]byte("data: a\rdata: b\r\rdata: {\"type\":\"error\"}\n"))
+	f.Add([]byte(":\n\nevent\ndata\n\n\r\n\r"))
+	f.Fuzz(func(t *testing.T, stream []byte) {
+		read := func(body io.Reader) (out []string) {
+			r := NewEventReader(Auto, streamResponse(body, "X-Tt-Logid", "id"))
+			for i := 0; ; i++ {
+				require.Less(t, i, len(stream)+2, "Next ends")
+				ev, err := r.Next()
+				if err == io.EOF {
+					return out
+				}
+				out = append(out, ev.Name+"\x00"+string(ev.Data)+"\x00"+errText(err))
+			}
+		}
+		assert.Equal(t, read(bytes.NewReader(stream)), read(iotest.OneByteReader(bytes.NewReader(stream))))
+	})
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
