@@ -285,7 +285,20 @@ func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 	vendor, learned := t.vendorFor(r.URL), t.vendorOf(r.URL, c.scope)
 	if resp.StatusCode >= 400 || (sendsErrorsIn2xx(learned) && wantsPeek(resp)) {
 		ib := new(inspectedBody)
-		if v := ib.readAhead(resp, vendor, learned, t.cfg.maxErrorBody, true); v != nil {
+		v := ib.readAhead(resp, vendor, learned, t.cfg.maxErrorBody, true)
+		if ib.cut != nil && stop != nil {
+			if err := c.attemptError(r, ib.cut); errors.As(err, new(*AttemptTimeoutError)) {
+				// The attempt timed out while its body was read ahead:
+				// the body is lost, and the attempt failed as one cut
+				// before its headers does.
+				ib.Close()
+				stop(false)
+				c.report(done, errBreakerFailure)
+				c.attempted(r, start, nil, err)
+				return nil, err
+			}
+		}
+		if v != nil {
 			v.Attempts = c.attempts
 			c.verdict = v
 		}

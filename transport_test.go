@@ -1013,6 +1013,35 @@ func TestAttemptTimeout(t *testing.T) {
 		assert.GreaterOrEqual(t, hits.Load(), int32(2))
 	})
 
+	t.Run("a timeout while a 2xx body is read ahead is retried", func(t *testing.T) {
+		// The headers come at once, the body stops after 10 bytes: the
+		// read-ahead is part of the attempt, so the cut attempt is retried
+		// instead of handing the caller a success whose body fails.
+		var hits atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Length", fmt.Sprint(len(okCoze)))
+			if hits.Add(1) == 1 {
+				io.WriteString(w, okCoze[:10])
+				w.(http.Flusher).Flush()
+				<-r.Context().Done()
+				return
+			}
+			io.WriteString(w, okCoze)
+		}))
+		defer srv.Close()
+		var attempts []AttemptEvent
+		tr := NewTransport(nil, fast(WithAttemptTimeout(100*time.Millisecond),
+			WithHooks(Hooks{OnAttempt: func(ev AttemptEvent) { attempts = append(attempts, ev) }}))...)
+		resp, err := get(t, tr, srv.URL)
+		require.NoError(t, err)
+		assert.Equal(t, okCoze, readAll(t, resp), "the body of the attempt that answered in time")
+		assert.Equal(t, int32(2), hits.Load())
+		require.Len(t, attempts, 2)
+		var ate *AttemptTimeoutError
+		assert.ErrorAs(t, attempts[0].Err, &ate, "the first attempt timed out")
+	})
+
 	t.Run("a POST that timed out is not retried", func(t *testing.T) {
 		var hits atomic.Int32
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
