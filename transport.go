@@ -401,10 +401,14 @@ func (c *call) countInFleet(outcome error) {
 }
 
 // attemptError names the cause of an attempt that got no response: the
-// caller's request body, the attempt timeout, or the network.
+// caller's request body (unreadable, or of another length than its
+// ContentLength), the attempt timeout, or the network.
 func (c *call) attemptError(r *http.Request, err error) error {
 	if c.body != nil && c.body.failed() != nil {
 		return &BodyError{Err: c.body.failed()}
+	}
+	if c.body != nil && c.body.mismatched(r.ContentLength) {
+		return &BodyError{Err: err}
 	}
 	if d := c.t.cfg.attemptTimeout; d > 0 && c.req.Context().Err() == nil && r.Context().Err() != nil {
 		return &AttemptTimeoutError{Timeout: d, Err: err}
@@ -566,20 +570,26 @@ type attemptsBody struct {
 	attempts int
 }
 
-// sentBody is an attempt's request body; it keeps the caller's read error.
+// sentBody is an attempt's request body; it keeps the caller's read error
+// and how many bytes it gave before its end.
 type sentBody struct {
 	io.ReadCloser
 	mu  sync.Mutex
 	err error
+	n   int64 // bytes read
+	eof bool  // read to its end
 }
 
 func (b *sentBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	if err != nil && err != io.EOF {
-		b.mu.Lock()
+	b.mu.Lock()
+	b.n += int64(n)
+	if err == io.EOF {
+		b.eof = true
+	} else if err != nil {
 		b.err = err
-		b.mu.Unlock()
 	}
+	b.mu.Unlock()
 	return n, err
 }
 
@@ -587,6 +597,14 @@ func (b *sentBody) failed() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.err
+}
+
+// mismatched reports whether the body ended at a length other than the
+// request's declared ContentLength, which net/http refuses to send.
+func (b *sentBody) mismatched(contentLength int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return contentLength > 0 && b.eof && b.n != contentLength
 }
 
 // BodyError is the error of a request whose own body could not be read: the

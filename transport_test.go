@@ -836,6 +836,36 @@ func TestCallerBodyReadErrorIsTheCallers(t *testing.T) {
 	}
 }
 
+func TestContentLengthMismatchIsTheCallers(t *testing.T) {
+	// A body shorter than the request's ContentLength is the caller's
+	// bug: net/http refuses to send it, every time. It is not a network
+	// failure to retry, nor a failure of the host to count. (A longer one
+	// fails too, but the server may answer after the declared bytes.)
+	for _, withGetBody := range []bool{true, false} {
+		t.Run(fmt.Sprintf("GetBody %v", withGetBody), func(t *testing.T) {
+			srv := newScripted(t, jsonStep(200, okCoze))
+			c := NewClient(fast(WithBreaker(BreakerSettings{ConsecutiveFailures: 2}))...)
+			for i := 0; i < 3; i++ {
+				req, _ := http.NewRequest(http.MethodPut, srv.URL, io.NopCloser(strings.NewReader("hello")))
+				req.ContentLength = 10
+				if withGetBody {
+					req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("hello")), nil }
+				}
+				_, err := c.Do(req)
+				var e *Error
+				require.ErrorAs(t, err, &e)
+				var be *BodyError
+				assert.ErrorAs(t, err, &be)
+				assert.NotErrorIs(t, err, ErrCircuitOpen)
+				assert.Equal(t, KindUnknown, e.Kind, "the caller's own error says nothing of the server")
+				assert.Equal(t, 1, e.Attempts, "never retried")
+			}
+			st, _ := c.Transport().BreakerState(srv.URL)
+			assert.Equal(t, CircuitClosed, st, "never counted against the host")
+		})
+	}
+}
+
 func TestStreamingJSONNotHeldBack(t *testing.T) {
 	for _, ct := range []string{"application/json", "Application/JSON; charset=UTF-8", "application/json-seq", "application/jsonl", "application/x-ndjson"} {
 		t.Run(ct, func(t *testing.T) {
