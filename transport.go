@@ -152,6 +152,7 @@ type callState struct {
 	spent    int64         // budget tokens spent on this request's retries
 	held     *hold         // the hold this request's own response set, which its retry waits out itself
 	trial    *hold         // the fleet's ended open circuit whose trial this attempt is (call.probe); nil if none
+	location []string      // the Location of the attempt's 3xx, kept from the inner client until finish
 }
 
 var calls = sync.Pool{New: func() any {
@@ -245,7 +246,7 @@ func (c *call) track(body io.ReadCloser) io.ReadCloser {
 func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 	t := c.t
 	c.attempts++
-	c.verdict = nil
+	c.verdict, c.location = nil, nil
 	err := c.waitOutHold(r)
 	if err == nil {
 		err = c.takeQuota(r)
@@ -281,6 +282,15 @@ func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	if resp.Request == nil {
 		resp.Request = r // as net/http's transport sets it; the read-ahead scrubs its credentials from the verdict
+	}
+	if loc, ok := resp.Header["Location"]; ok && resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		// The inner http.Client acts on a redirect before its CheckRedirect
+		// declines it: it fails on a Location it cannot parse, dropping the
+		// response, and opens a body for a 307 or 308 through GetBody that
+		// nobody closes. A 3xx without Location it hands back as it is;
+		// finish puts the Location back.
+		c.location = loc
+		delete(resp.Header, "Location")
 	}
 	vendor, learned := t.vendorFor(r.URL), t.vendorOf(r.URL, c.scope)
 	if resp.StatusCode >= 400 || (sendsErrorsIn2xx(learned) && wantsPeek(resp)) {
@@ -558,6 +568,9 @@ func (c *call) finish(resp *http.Response, err error) (*http.Response, error) {
 		// A 2xx body not read ahead may still hold an error that Client.Do
 		// finds later; it needs the count of the attempts made.
 		resp.Body = &attemptsBody{ReadCloser: resp.Body, attempts: c.attempts}
+	}
+	if c.location != nil {
+		resp.Header["Location"] = c.location
 	}
 	resp.Request = c.req // the caller's request, as sent by the caller
 	return resp, nil

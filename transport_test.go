@@ -488,6 +488,55 @@ func TestRedirectsNotFollowedInside(t *testing.T) {
 	assert.Equal(t, int32(1), target.Load())
 }
 
+// countedBodies is a GetBody that opens a fresh body each call, as one
+// that opens a file does, and counts the opened and the closed.
+type countedBodies struct{ opened, closed atomic.Int32 }
+
+func (c *countedBodies) get() (io.ReadCloser, error) {
+	c.opened.Add(1)
+	return &closeCounted{Reader: strings.NewReader(`{"text":"likes tea"}`), closed: &c.closed}, nil
+}
+
+type closeCounted struct {
+	io.Reader
+	closed *atomic.Int32
+}
+
+func (b *closeCounted) Close() error { b.closed.Add(1); return nil }
+
+func TestRedirectResponsesHandedBackAsSent(t *testing.T) {
+	// RoundTrip hands a 3xx back as the server sent it, as a bare
+	// http.Transport does (a reverse proxy relays it): it neither opens a
+	// body for a redirect it does not follow nor reads the Location.
+	for _, tc := range []struct {
+		status   int
+		location string
+	}{
+		{http.StatusTemporaryRedirect, "/new"},
+		{http.StatusPermanentRedirect, "https://other.example/new"},
+		{http.StatusFound, "http://[::1"}, // unparsable
+		{http.StatusSeeOther, "/%zz"},     // a bad escape
+	} {
+		t.Run(fmt.Sprintf("%d %s", tc.status, tc.location), func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body)
+				w.Header()["Location"] = []string{tc.location}
+				w.WriteHeader(tc.status)
+			}))
+			defer srv.Close()
+			var bodies countedBodies
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/old", strings.NewReader(`{"text":"likes tea"}`))
+			req.GetBody = bodies.get
+			resp, err := NewTransport(nil).RoundTrip(req)
+			require.NoError(t, err)
+			readAll(t, resp)
+			assert.Equal(t, tc.status, resp.StatusCode)
+			assert.Equal(t, []string{tc.location}, resp.Header["Location"])
+			assert.Equal(t, bodies.opened.Load(), bodies.closed.Load(), "every body opened is closed")
+		})
+	}
+}
+
 func TestLoggingAndSecrets(t *testing.T) {
 	const key = "sk-live-4f9a8b7c6d5e4f3a2b1c"
 	const qkey = "qk9f8e7d6c5b4a39281"
