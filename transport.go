@@ -283,13 +283,13 @@ func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 	if resp.Request == nil {
 		resp.Request = r // as net/http's transport sets it; the read-ahead scrubs its credentials from the verdict
 	}
-	if loc, ok := resp.Header["Location"]; ok && resp.StatusCode >= 300 && resp.StatusCode < 400 {
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 && len(resp.Header["Location"]) > 0 {
 		// The inner http.Client acts on a redirect before its CheckRedirect
 		// declines it: it fails on a Location it cannot parse, dropping the
 		// response, and opens a body for a 307 or 308 through GetBody that
 		// nobody closes. A 3xx without Location it hands back as it is;
 		// finish puts the Location back.
-		c.location = loc
+		c.location = resp.Header["Location"]
 		delete(resp.Header, "Location")
 	}
 	vendor, learned := t.vendorFor(r.URL), t.vendorOf(r.URL, c.scope)
