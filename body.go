@@ -29,6 +29,7 @@ type inspectedBody struct {
 	done    bool          // a verdict was reached
 	vendor  Vendor        // decoded without a named vendor: the vendor detected for sure, or ""
 	call    bool          // the verdict judged the call alone: Resource shapes unread
+	cut     error         // the read error that cut the read-ahead short; nil if none
 }
 
 // ahead holds the bytes read ahead of a body.
@@ -209,7 +210,7 @@ func (b *inspectedBody) readAhead(resp *http.Response, v, learned Vendor, limit 
 		resp.Body = http.NoBody
 	}
 	full, err := b.fill(resp.Body, resp.ContentLength, limit)
-	b.done = true
+	b.done, b.cut = true, err
 	if resp.StatusCode < 400 && !full {
 		// Larger than PeekLimit: a success payload. Replay what was read.
 		resp.Body = b

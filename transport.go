@@ -152,6 +152,7 @@ type callState struct {
 	spent    int64         // budget tokens spent on this request's retries
 	held     *hold         // the hold this request's own response set, which its retry waits out itself
 	trial    *hold         // the fleet's ended open circuit whose trial this attempt is (call.probe); nil if none
+	location []string      // the Location of the attempt's 3xx, kept from the inner client until finish
 }
 
 var calls = sync.Pool{New: func() any {
@@ -245,7 +246,7 @@ func (c *call) track(body io.ReadCloser) io.ReadCloser {
 func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 	t := c.t
 	c.attempts++
-	c.verdict = nil
+	c.verdict, c.location = nil, nil
 	err := c.waitOutHold(r)
 	if err == nil {
 		err = c.takeQuota(r)
@@ -282,10 +283,32 @@ func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 	if resp.Request == nil {
 		resp.Request = r // as net/http's transport sets it; the read-ahead scrubs its credentials from the verdict
 	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 && len(resp.Header["Location"]) > 0 {
+		// The inner http.Client acts on a redirect before its CheckRedirect
+		// declines it: it fails on a Location it cannot parse, dropping the
+		// response, and opens a body for a 307 or 308 through GetBody that
+		// nobody closes. A 3xx without Location it hands back as it is;
+		// finish puts the Location back.
+		c.location = resp.Header["Location"]
+		delete(resp.Header, "Location")
+	}
 	vendor, learned := t.vendorFor(r.URL), t.vendorOf(r.URL, c.scope)
 	if resp.StatusCode >= 400 || (sendsErrorsIn2xx(learned) && wantsPeek(resp)) {
 		ib := new(inspectedBody)
-		if v := ib.readAhead(resp, vendor, learned, t.cfg.maxErrorBody, true); v != nil {
+		v := ib.readAhead(resp, vendor, learned, t.cfg.maxErrorBody, true)
+		if ib.cut != nil && stop != nil {
+			if err := c.attemptError(r, ib.cut); errors.As(err, new(*AttemptTimeoutError)) {
+				// The attempt timed out while its body was read ahead:
+				// the body is lost, and the attempt failed as one cut
+				// before its headers does.
+				ib.Close()
+				stop(false)
+				c.report(done, errBreakerFailure)
+				c.attempted(r, start, nil, err)
+				return nil, err
+			}
+		}
+		if v != nil {
 			v.Attempts = c.attempts
 			c.verdict = v
 		}
@@ -388,10 +411,14 @@ func (c *call) countInFleet(outcome error) {
 }
 
 // attemptError names the cause of an attempt that got no response: the
-// caller's request body, the attempt timeout, or the network.
+// caller's request body (unreadable, or of another length than its
+// ContentLength), the attempt timeout, or the network.
 func (c *call) attemptError(r *http.Request, err error) error {
 	if c.body != nil && c.body.failed() != nil {
 		return &BodyError{Err: c.body.failed()}
+	}
+	if c.body != nil && c.body.mismatched(r.ContentLength) {
+		return &BodyError{Err: err}
 	}
 	if d := c.t.cfg.attemptTimeout; d > 0 && c.req.Context().Err() == nil && r.Context().Err() != nil {
 		return &AttemptTimeoutError{Timeout: d, Err: err}
@@ -542,6 +569,9 @@ func (c *call) finish(resp *http.Response, err error) (*http.Response, error) {
 		// finds later; it needs the count of the attempts made.
 		resp.Body = &attemptsBody{ReadCloser: resp.Body, attempts: c.attempts}
 	}
+	if c.location != nil {
+		resp.Header["Location"] = c.location
+	}
 	resp.Request = c.req // the caller's request, as sent by the caller
 	return resp, nil
 }
@@ -553,20 +583,26 @@ type attemptsBody struct {
 	attempts int
 }
 
-// sentBody is an attempt's request body; it keeps the caller's read error.
+// sentBody is an attempt's request body; it keeps the caller's read error
+// and how many bytes it gave before its end.
 type sentBody struct {
 	io.ReadCloser
 	mu  sync.Mutex
 	err error
+	n   int64 // bytes read
+	eof bool  // read to its end
 }
 
 func (b *sentBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	if err != nil && err != io.EOF {
-		b.mu.Lock()
+	b.mu.Lock()
+	b.n += int64(n)
+	if err == io.EOF {
+		b.eof = true
+	} else if err != nil {
 		b.err = err
-		b.mu.Unlock()
 	}
+	b.mu.Unlock()
 	return n, err
 }
 
@@ -574,6 +610,14 @@ func (b *sentBody) failed() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.err
+}
+
+// mismatched reports whether the body ended at a length other than the
+// request's declared ContentLength, which net/http refuses to send.
+func (b *sentBody) mismatched(contentLength int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return contentLength > 0 && b.eof && b.n != contentLength
 }
 
 // BodyError is the error of a request whose own body could not be read: the

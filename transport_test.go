@@ -488,6 +488,55 @@ func TestRedirectsNotFollowedInside(t *testing.T) {
 	assert.Equal(t, int32(1), target.Load())
 }
 
+// countedBodies is a GetBody that opens a fresh body each call, as one
+// that opens a file does, and counts the opened and the closed.
+type countedBodies struct{ opened, closed atomic.Int32 }
+
+func (c *countedBodies) get() (io.ReadCloser, error) {
+	c.opened.Add(1)
+	return &closeCounted{Reader: strings.NewReader(`{"text":"likes tea"}`), closed: &c.closed}, nil
+}
+
+type closeCounted struct {
+	io.Reader
+	closed *atomic.Int32
+}
+
+func (b *closeCounted) Close() error { b.closed.Add(1); return nil }
+
+func TestRedirectResponsesHandedBackAsSent(t *testing.T) {
+	// RoundTrip hands a 3xx back as the server sent it, as a bare
+	// http.Transport does (a reverse proxy relays it): it neither opens a
+	// body for a redirect it does not follow nor reads the Location.
+	for _, tc := range []struct {
+		status   int
+		location string
+	}{
+		{http.StatusTemporaryRedirect, "/new"},
+		{http.StatusPermanentRedirect, "https://other.example/new"},
+		{http.StatusFound, "http://[::1"}, // unparsable
+		{http.StatusSeeOther, "/%zz"},     // a bad escape
+	} {
+		t.Run(fmt.Sprintf("%d %s", tc.status, tc.location), func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body)
+				w.Header()["Location"] = []string{tc.location}
+				w.WriteHeader(tc.status)
+			}))
+			defer srv.Close()
+			var bodies countedBodies
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/old", strings.NewReader(`{"text":"likes tea"}`))
+			req.GetBody = bodies.get
+			resp, err := NewTransport(nil).RoundTrip(req)
+			require.NoError(t, err)
+			readAll(t, resp)
+			assert.Equal(t, tc.status, resp.StatusCode)
+			assert.Equal(t, []string{tc.location}, resp.Header["Location"])
+			assert.Equal(t, bodies.opened.Load(), bodies.closed.Load(), "every body opened is closed")
+		})
+	}
+}
+
 func TestLoggingAndSecrets(t *testing.T) {
 	const key = "sk-live-4f9a8b7c6d5e4f3a2b1c"
 	const qkey = "qk9f8e7d6c5b4a39281"
@@ -836,6 +885,36 @@ func TestCallerBodyReadErrorIsTheCallers(t *testing.T) {
 	}
 }
 
+func TestContentLengthMismatchIsTheCallers(t *testing.T) {
+	// A body shorter than the request's ContentLength is the caller's
+	// bug: net/http refuses to send it, every time. It is not a network
+	// failure to retry, nor a failure of the host to count. (A longer one
+	// fails too, but the server may answer after the declared bytes.)
+	for _, withGetBody := range []bool{true, false} {
+		t.Run(fmt.Sprintf("GetBody %v", withGetBody), func(t *testing.T) {
+			srv := newScripted(t, jsonStep(200, okCoze))
+			c := NewClient(fast(WithBreaker(BreakerSettings{ConsecutiveFailures: 2}))...)
+			for i := 0; i < 3; i++ {
+				req, _ := http.NewRequest(http.MethodPut, srv.URL, io.NopCloser(strings.NewReader("hello")))
+				req.ContentLength = 10
+				if withGetBody {
+					req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("hello")), nil }
+				}
+				_, err := c.Do(req)
+				var e *Error
+				require.ErrorAs(t, err, &e)
+				var be *BodyError
+				assert.ErrorAs(t, err, &be)
+				assert.NotErrorIs(t, err, ErrCircuitOpen)
+				assert.Equal(t, KindUnknown, e.Kind, "the caller's own error says nothing of the server")
+				assert.Equal(t, 1, e.Attempts, "never retried")
+			}
+			st, _ := c.Transport().BreakerState(srv.URL)
+			assert.Equal(t, CircuitClosed, st, "never counted against the host")
+		})
+	}
+}
+
 func TestStreamingJSONNotHeldBack(t *testing.T) {
 	for _, ct := range []string{"application/json", "Application/JSON; charset=UTF-8", "application/json-seq", "application/jsonl", "application/x-ndjson"} {
 		t.Run(ct, func(t *testing.T) {
@@ -1011,6 +1090,35 @@ func TestAttemptTimeout(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, okCoze, readAll(t, resp), "the body outlives the attempt's timer")
 		assert.GreaterOrEqual(t, hits.Load(), int32(2))
+	})
+
+	t.Run("a timeout while a 2xx body is read ahead is retried", func(t *testing.T) {
+		// The headers come at once, the body stops after 10 bytes: the
+		// read-ahead is part of the attempt, so the cut attempt is retried
+		// instead of handing the caller a success whose body fails.
+		var hits atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Length", fmt.Sprint(len(okCoze)))
+			if hits.Add(1) == 1 {
+				io.WriteString(w, okCoze[:10])
+				w.(http.Flusher).Flush()
+				<-r.Context().Done()
+				return
+			}
+			io.WriteString(w, okCoze)
+		}))
+		defer srv.Close()
+		var attempts []AttemptEvent
+		tr := NewTransport(nil, fast(WithAttemptTimeout(100*time.Millisecond),
+			WithHooks(Hooks{OnAttempt: func(ev AttemptEvent) { attempts = append(attempts, ev) }}))...)
+		resp, err := get(t, tr, srv.URL)
+		require.NoError(t, err)
+		assert.Equal(t, okCoze, readAll(t, resp), "the body of the attempt that answered in time")
+		assert.GreaterOrEqual(t, hits.Load(), int32(2))
+		require.GreaterOrEqual(t, len(attempts), 2)
+		var ate *AttemptTimeoutError
+		assert.ErrorAs(t, attempts[0].Err, &ate, "the first attempt timed out")
 	})
 
 	t.Run("a POST that timed out is not retried", func(t *testing.T) {
