@@ -239,7 +239,7 @@ type Hooks struct {
 // AttemptEvent describes one attempt that was sent, or refused by an open
 // breaker.
 type AttemptEvent struct {
-	Method     string
+	Method     string        // the request's method
 	URL        string        // scheme://host/path: never a query or credentials
 	Host       string        // the breaker scope: scheme://host:port unless WithBreakerScope says otherwise
 	Attempt    int           // from 1
@@ -258,7 +258,7 @@ type AttemptEvent struct {
 
 // RetryEvent describes a retry about to happen.
 type RetryEvent struct {
-	Method     string
+	Method     string        // the request's method
 	URL        string        // scheme://host/path: never a query or credentials
 	Attempt    int           // the attempt that failed, from 1
 	Wait       time.Duration // the wait before the next attempt
@@ -272,6 +272,6 @@ type RetryEvent struct {
 
 // BreakerChange describes a breaker state change.
 type BreakerChange struct {
-	Host     string // the breaker scope: scheme://host:port unless WithBreakerScope says otherwise
-	From, To CircuitState
+	Host     string       // the breaker scope: scheme://host:port unless WithBreakerScope says otherwise
+	From, To CircuitState // the state before and after the change
 }

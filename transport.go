@@ -579,7 +579,9 @@ func (b *sentBody) failed() error {
 // BodyError is the error of a request whose own body could not be read: the
 // caller's fault, never retried and never counted by a breaker. Unwrap
 // gives the reader's error.
-type BodyError struct{ Err error }
+type BodyError struct {
+	Err error // the error the request body's reader returned
+}
 
 // Error reads "memerr: reading request body: <the read error>".
 func (e *BodyError) Error() string { return "memerr: reading request body: " + e.Err.Error() }
