@@ -202,7 +202,8 @@ func WithMaxReplayBody(n int64) Option {
 // the context deadline" ...). Default: nothing is logged.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
-// WithHooks sets callbacks for retries and breaker changes. Default: none.
+// WithHooks sets callbacks for attempts, retries and breaker changes.
+// Default: none.
 func WithHooks(h Hooks) Option { return func(c *config) { c.hooks = h } }
 
 // WithBaseTransport sets the transport that sends each attempt, for

@@ -37,8 +37,9 @@ import (
 // PeekLimit bytes — waiting for the server's hint or an exponential
 // backoff, within the context's deadline, MaxRetryWait and the scope's
 // retry budget. POST and PATCH are retried only when the server certainly
-// did not act, unless they carry an Idempotency-Key or were marked with
-// Idempotent.
+// did not act, unless they were marked with Idempotent or carry an
+// Idempotency-Key for a vendor whose profile honours one (none of the five
+// built-in vendors does; see Idempotent).
 //
 // The zero Transport works as NewTransport(nil) does. A Transport is safe
 // for concurrent use.
