@@ -29,6 +29,8 @@ type inspectedBody struct {
 	done    bool          // a verdict was reached
 	vendor  Vendor        // decoded without a named vendor: the vendor detected for sure, or ""
 	call    bool          // the verdict judged the call alone: Resource shapes unread
+
+	attempts int // the attempts behind the response, when the Transport made several
 }
 
 // ahead holds the bytes read ahead of a body.

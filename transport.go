@@ -537,7 +537,9 @@ func (c *call) finish(resp *http.Response, err error) (*http.Response, error) {
 		}
 		return nil, err
 	}
-	if _, read := resp.Body.(*inspectedBody); !read && c.attempts > 1 && resp.StatusCode != http.StatusSwitchingProtocols &&
+	if ib, read := resp.Body.(*inspectedBody); read && c.attempts > 1 {
+		ib.attempts = c.attempts // for a 2xx body larger than the read-ahead, judged by DoJSON
+	} else if !read && c.attempts > 1 && resp.StatusCode != http.StatusSwitchingProtocols &&
 		resp.Body != nil && resp.Body != http.NoBody {
 		// A 2xx body not read ahead may still hold an error that Client.Do
 		// finds later; it needs the count of the attempts made.
