@@ -21,15 +21,16 @@ import (
 // a Read; WriteTo does not hold it while it writes, so such a Close never
 // waits on a slow writer, and the buffer goes back when the write returns.
 type inspectedBody struct {
-	mu      sync.Mutex
-	a       *ahead        // the bytes read ahead; nil once handed back
-	rest    io.ReadCloser // the original body; nil once read to EOF and closed
-	writing bool          // WriteTo is writing from a's buffer, unlocked
-	err     *Error        // the verdict: nil for success
-	done    bool          // a verdict was reached
-	vendor  Vendor        // decoded without a named vendor: the vendor detected for sure, or ""
-	call    bool          // the verdict judged the call alone: Resource shapes unread
-	cut     error         // the read error that cut the read-ahead short; nil if none
+	mu       sync.Mutex
+	a        *ahead        // the bytes read ahead; nil once handed back
+	rest     io.ReadCloser // the original body; nil once read to EOF and closed
+	writing  bool          // WriteTo is writing from a's buffer, unlocked
+	err      *Error        // the verdict: nil for success
+	done     bool          // a verdict was reached
+	vendor   Vendor        // decoded without a named vendor: the vendor detected for sure, or ""
+	call     bool          // the verdict judged the call alone: Resource shapes unread
+	cut      error         // the read error that cut the read-ahead short; nil if none
+	attempts int           // the attempts behind the response, when the Transport made several
 }
 
 // ahead holds the bytes read ahead of a body.

@@ -36,9 +36,11 @@ func (c *Client) Transport() *Transport { return c.t }
 
 // Do sends req, with the headers of WithHeader that it does not set itself
 // (on a copy: req is never modified). On success it returns the response,
-// its body unread. On any failure it returns a nil response and a *Error
-// carrying Attempts: the vendor's decoded error for a failed response (its
-// body read and closed), or, when no response was obtained, an *Error of
+// its body unread. A 2xx body is judged as Decode judges it: a body longer
+// than PeekLimit is a success payload, not read (DoJSON judges it whole).
+// On any failure it returns a nil response and a *Error carrying
+// Attempts: the vendor's decoded error for a failed response (its body
+// read and closed), or, when no response was obtained, an *Error of
 // Vendor Generic whose Unwrap gives the cause — the network error,
 // ErrCircuitOpen (with a *BreakerError), a *BodyError, or the context's
 // error — with KindUnavailable, or KindUnknown when the request's own
@@ -63,6 +65,21 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	return resp, nil
+}
+
+// attemptsOf is the number of attempts behind a response with body b, as
+// the Transport noted it (1 when it made one).
+func attemptsOf(b io.ReadCloser) int {
+	if ib, ok := b.(*inspectedBody); ok {
+		if ib.attempts > 0 {
+			return ib.attempts
+		}
+		b = ib.rest
+	}
+	if ab, ok := b.(*attemptsBody); ok {
+		return ab.attempts
+	}
+	return 1
 }
 
 // withHeader is req with the WithHeader headers it lacks, on a copy when
@@ -139,7 +156,8 @@ const MaxJSONBody = 64 << 20
 // in is nil) and decodes the vendor's data payload of a successful response
 // into out (nothing when out is nil): the "data" member of every vendor's
 // success envelope, or the whole body when it has no envelope. Failures are
-// *Error as from Do; a body that cannot be decoded into out gives an error
+// *Error as from Do, and a 2xx body longer than PeekLimit, which Do leaves
+// unread, is judged whole as Parse judges it; a body that cannot be decoded into out gives an error
 // wrapping the json error.
 func (c *Client) DoJSON(ctx context.Context, method, rawURL string, in, out any) error {
 	var body io.Reader
@@ -163,12 +181,24 @@ func (c *Client) DoJSON(ctx context.Context, method, rawURL string, in, out any)
 		return err
 	}
 	defer resp.Body.Close()
+	attempts := attemptsOf(resp.Body)
 	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxJSONBody+1))
 	if err != nil {
 		return c.failure(req, err)
 	}
 	if len(data) > MaxJSONBody {
 		return fmt.Errorf("memerr: response body larger than %d bytes", MaxJSONBody)
+	}
+	if len(data) > PeekLimit {
+		// Do judged at most PeekLimit bytes and took a longer body for a
+		// success payload unread; DoJSON has it whole, so it judges it as
+		// Parse does (an error envelope, a chat that failed).
+		e, _ := decodeBody(c.t.vendorFor(resp.Request.URL), c.t.vendorForRequest(resp.Request), resp.StatusCode, resp.Header, data, false)
+		if e != nil {
+			scrubError(e, requestSecrets(resp.Request))
+			e.Attempts = attempts
+			return e
+		}
 	}
 	if out == nil {
 		return nil

@@ -173,6 +173,37 @@ func TestDoJSONFailures(t *testing.T) {
 		assert.Nil(t, out)
 	})
 
+	t.Run("failed chat larger than PeekLimit", func(t *testing.T) {
+		// The Transport hands on a 2xx body over PeekLimit unread, but
+		// DoJSON reads it whole: a chat that failed is an *Error whatever
+		// the size of its object, as README and Parse say.
+		pad := strings.Repeat("x", PeekLimit)
+		chat := `{"code":0,"msg":"","data":{"id":"c1","meta_data":{"note":"` + pad + `"},"status":"failed","last_error":{"code":4000,"msg":"bad chat"}}}`
+		require.Error(t, Parse(Coze, 200, nil, []byte(chat)), "Parse reports it")
+		for _, v := range []Vendor{Auto, Coze} {
+			srv := newScripted(t, step{status: 503}, jsonStep(200, chat))
+			c := NewClient(fast(WithVendor(v), WithoutBreaker())...)
+			var out struct{ ID string }
+			err := c.DoJSON(context.Background(), http.MethodGet, srv.URL, nil, &out)
+			var e *Error
+			require.ErrorAs(t, err, &e, "vendor %q", v)
+			assert.Equal(t, Coze, e.Vendor)
+			assert.Equal(t, "4000", e.Code)
+			assert.Equal(t, "bad chat", e.Message)
+			assert.Equal(t, 2, e.Attempts, "a 503, then the chat")
+			assert.Empty(t, out.ID)
+		}
+		// A vendor whose 2xx bodies the Transport never reads ahead.
+		failed := `{"success":false,"error":{"code":"MEMORY_NOT_FOUND","message":"` + pad + `"}}`
+		srv := newScripted(t, step{status: 503}, jsonStep(200, failed))
+		c := NewClient(fast(WithVendor(Tensorheart), WithoutBreaker())...)
+		err := c.DoJSON(context.Background(), http.MethodGet, srv.URL, nil, nil)
+		var e *Error
+		require.ErrorAs(t, err, &e)
+		assert.Equal(t, "MEMORY_NOT_FOUND", e.Code)
+		assert.Equal(t, 2, e.Attempts)
+	})
+
 	t.Run("retried then ok", func(t *testing.T) {
 		srv := newScripted(t, jsonStep(200, busyCoze), jsonStep(200, `{"code":0,"msg":"","data":[1,2,3]}`))
 		c := NewClient(fast(WithVendor(Coze))...)

@@ -766,7 +766,8 @@ type Decoder struct {
 // an *Error for a failure.
 //
 // On success resp.Body is left readable from its first byte (a small JSON
-// body may have been read ahead and is replayed). On failure the body has
+// body may have been read ahead and is replayed); a 2xx body longer than
+// PeekLimit is taken for a success payload without being judged. On failure the body has
 // been read (at most DefaultMaxErrorBody bytes) and closed. A response
 // that came through a memerr Transport is not read twice: the Transport's
 // verdict, with its Attempts, is returned; a success by that verdict is

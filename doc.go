@@ -43,8 +43,9 @@
 // live in one file each (vendor_*.go); Register adds a vendor of your own,
 // which then goes through the same decoder, Transport and memerrtest.
 //
-// Parse and Decode take a hint (WithVendor, Decoder.Vendor) or detect the
-// vendor from its signals (Detection). The body is read once into the
+// The decoder takes a hint (Parse's Vendor argument, Decoder.Vendor, or
+// WithVendor for a Transport) or detects the vendor from its signals
+// (Detection). The body is read once into the
 // members the profiles name and then judged, so the order of its members
 // never changes the verdict. Every code documented by the vendors is in
 // the registry (Lookup, Codes) with its Kind, chosen by meaning: quota

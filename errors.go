@@ -232,8 +232,8 @@ func (e *Error) Info() (CodeInfo, bool) { return Lookup(e.Vendor, e.Code) }
 // zero Vendor matches any vendor. Being an error, a Code printed with %v
 // shows its Error text; String gives the short "coze/4011" form.
 type Code struct {
-	Vendor Vendor
-	Value  string
+	Vendor Vendor // the vendor whose code it is; Auto in a template matches any vendor
+	Value  string // the code as the vendor sends it ("4011", "RATE_LIMIT_EXCEEDED"); "" in a template matches any code
 }
 
 func (c Code) matches(e *Error) bool {
@@ -244,7 +244,7 @@ func (c Code) matches(e *Error) bool {
 }
 
 // Error describes the code, with its registry meaning when known:
-// "memerr: coze 4011 (insufficient token balance)".
+// "memerr: coze 4011 (the Coze token balance is too low)".
 func (c Code) Error() string {
 	s := "memerr: " + c.Vendor.String() + " " + c.Value
 	if info, ok := Lookup(c.Vendor, c.Value); ok {
@@ -258,8 +258,8 @@ func (c Code) String() string { return c.Vendor.String() + "/" + c.Value }
 
 // CodeInfo is the registry entry of one vendor code.
 type CodeInfo struct {
-	Code       Code
-	Kind       Kind
+	Code       Code   // the vendor and the code as sent
+	Kind       Kind   // the class of failure the code reports
 	Status     int    // the HTTP status the vendor pairs with it, 0 if none
 	Meaning    string // short, English, our own words
 	Resolution string // what the caller should do, our own words

@@ -202,7 +202,8 @@ func WithMaxReplayBody(n int64) Option {
 // the context deadline" ...). Default: nothing is logged.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
-// WithHooks sets callbacks for retries and breaker changes. Default: none.
+// WithHooks sets callbacks for attempts, retries and breaker changes.
+// Default: none.
 func WithHooks(h Hooks) Option { return func(c *config) { c.hooks = h } }
 
 // WithBaseTransport sets the transport that sends each attempt, for
@@ -239,7 +240,7 @@ type Hooks struct {
 // AttemptEvent describes one attempt that was sent, or refused by an open
 // breaker.
 type AttemptEvent struct {
-	Method     string
+	Method     string        // the request's method
 	URL        string        // scheme://host/path: never a query or credentials
 	Host       string        // the breaker scope: scheme://host:port unless WithBreakerScope says otherwise
 	Attempt    int           // from 1
@@ -258,7 +259,7 @@ type AttemptEvent struct {
 
 // RetryEvent describes a retry about to happen.
 type RetryEvent struct {
-	Method     string
+	Method     string        // the request's method
 	URL        string        // scheme://host/path: never a query or credentials
 	Attempt    int           // the attempt that failed, from 1
 	Wait       time.Duration // the wait before the next attempt
@@ -272,6 +273,6 @@ type RetryEvent struct {
 
 // BreakerChange describes a breaker state change.
 type BreakerChange struct {
-	Host     string // the breaker scope: scheme://host:port unless WithBreakerScope says otherwise
-	From, To CircuitState
+	Host     string       // the breaker scope: scheme://host:port unless WithBreakerScope says otherwise
+	From, To CircuitState // the state before and after the change
 }

@@ -37,8 +37,9 @@ import (
 // PeekLimit bytes — waiting for the server's hint or an exponential
 // backoff, within the context's deadline, MaxRetryWait and the scope's
 // retry budget. POST and PATCH are retried only when the server certainly
-// did not act, unless they carry an Idempotency-Key or were marked with
-// Idempotent.
+// did not act, unless they were marked with Idempotent or carry an
+// Idempotency-Key for a vendor whose profile honours one (none of the five
+// built-in vendors does; see Idempotent).
 //
 // The zero Transport works as NewTransport(nil) does. A Transport is safe
 // for concurrent use.
@@ -563,7 +564,9 @@ func (c *call) finish(resp *http.Response, err error) (*http.Response, error) {
 		}
 		return nil, err
 	}
-	if _, read := resp.Body.(*inspectedBody); !read && c.attempts > 1 && resp.StatusCode != http.StatusSwitchingProtocols &&
+	if ib, read := resp.Body.(*inspectedBody); read && c.attempts > 1 {
+		ib.attempts = c.attempts // for a 2xx body larger than the read-ahead, judged by DoJSON
+	} else if !read && c.attempts > 1 && resp.StatusCode != http.StatusSwitchingProtocols &&
 		resp.Body != nil && resp.Body != http.NoBody {
 		// A 2xx body not read ahead may still hold an error that Client.Do
 		// finds later; it needs the count of the attempts made.
@@ -623,7 +626,9 @@ func (b *sentBody) mismatched(contentLength int64) bool {
 // BodyError is the error of a request whose own body could not be read: the
 // caller's fault, never retried and never counted by a breaker. Unwrap
 // gives the reader's error.
-type BodyError struct{ Err error }
+type BodyError struct {
+	Err error // the error the request body's reader returned
+}
 
 // Error reads "memerr: reading request body: <the read error>".
 func (e *BodyError) Error() string { return "memerr: reading request body: " + e.Err.Error() }

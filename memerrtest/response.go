@@ -193,8 +193,11 @@ func (r Response) WithMessage(msg string) Response {
 }
 
 // WithDetails returns r whose error envelope carries v, marshalled as
-// JSON, as its details: "error.details" for Tensorheart and Memory OS.
-// Other vendors have no such field and ignore it. It panics if v cannot be
+// JSON, in the member its vendor's first envelope names for details
+// (Envelope.Details): "error.details" for Tensorheart and Memory OS,
+// "detail" for MemOS and Coze (for Coze, v replaces the object that holds
+// the logid, which is then sent in the X-Tt-Logid header only).
+// memories.ai has no such member and ignores it. It panics if v cannot be
 // marshalled.
 func (r Response) WithDetails(v any) Response {
 	raw, err := marshal(v)

@@ -50,14 +50,14 @@ type Server struct {
 // nothing in the Server. It holds the request's credentials as sent (so a
 // test can check them); printed with %v or %s it shows none of them.
 type Request struct {
-	Method     string
-	Path       string     // the URL path, as in http.Request.URL.Path
-	Query      url.Values // the parsed query string; empty, not nil, when there is none
-	Header     http.Header
-	Body       []byte // the whole request body; empty, not nil, when there is none
-	Host       string
-	RemoteAddr string    // the client's address: the same value means the same connection
-	Time       time.Time // when the request's body had been read
+	Method     string      // the request's method
+	Path       string      // the URL path, as in http.Request.URL.Path
+	Query      url.Values  // the parsed query string; empty, not nil, when there is none
+	Header     http.Header // the request's headers, credentials included
+	Body       []byte      // the whole request body; empty, not nil, when there is none
+	Host       string      // the Host header, as http.Request.Host
+	RemoteAddr string      // the client's address: the same value means the same connection
+	Time       time.Time   // when the request's body had been read
 }
 
 // Option configures NewServer and NewTLSServer.
