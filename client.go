@@ -156,9 +156,11 @@ const MaxJSONBody = 64 << 20
 // in is nil) and decodes the vendor's data payload of a successful response
 // into out (nothing when out is nil): the "data" member of every vendor's
 // success envelope, or the whole body when it has no envelope. Failures are
-// *Error as from Do, and a 2xx body longer than PeekLimit, which Do leaves
-// unread, is judged whole as Parse judges it; a body that cannot be decoded into out gives an error
-// wrapping the json error.
+// *Error as from Do. DoJSON judges the whole body it reads as Parse does,
+// whatever its media type and size, where Do reads ahead JSON bodies of
+// at most PeekLimit: an error envelope served as text/plain, or a failed
+// chat past PeekLimit, is a failure. A body that cannot be decoded into out
+// gives an error wrapping the json error.
 func (c *Client) DoJSON(ctx context.Context, method, rawURL string, in, out any) error {
 	var body io.Reader
 	if in != nil {
@@ -189,16 +191,16 @@ func (c *Client) DoJSON(ctx context.Context, method, rawURL string, in, out any)
 	if len(data) > MaxJSONBody {
 		return fmt.Errorf("memerr: response body larger than %d bytes", MaxJSONBody)
 	}
-	if len(data) > PeekLimit {
-		// Do judged at most PeekLimit bytes and took a longer body for a
-		// success payload unread; DoJSON has it whole, so it judges it as
-		// Parse does (an error envelope, a chat that failed).
-		e, _ := decodeBody(c.t.vendorFor(resp.Request.URL), c.t.vendorForRequest(resp.Request), resp.StatusCode, resp.Header, data, false)
-		if e != nil {
-			scrubError(e, requestSecrets(resp.Request))
-			e.Attempts = attempts
-			return e
-		}
+	// Do judged the 2xx bodies it reads ahead: JSON media types, up to
+	// PeekLimit. DoJSON holds the whole body, so it judges it as Parse
+	// does, whatever its media type and size: an error envelope served as
+	// text/plain, or a chat that failed in a body past PeekLimit, is a
+	// failure, not data.
+	e, _ := decodeBody(c.t.vendorFor(resp.Request.URL), c.t.vendorForRequest(resp.Request), resp.StatusCode, resp.Header, data, false)
+	if e != nil {
+		scrubError(e, requestSecrets(resp.Request))
+		e.Attempts = attempts
+		return e
 	}
 	if out == nil {
 		return nil

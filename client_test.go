@@ -365,3 +365,61 @@ func TestWithHeaderOnEveryClientRequest(t *testing.T) {
 	assert.Equal(t, "memory", srv.reqs[0].Header.Get("X-Team"))
 	assert.Equal(t, "search", srv.reqs[1].Header.Get("X-Team"), "the request's own header wins")
 }
+
+// DoJSON reads the whole body, so it judges bodies Do does not read ahead:
+// an error envelope served as text/plain (what a Go server that does not
+// set its Content-Type sends) or larger than PeekLimit is a failure, with
+// the attempts made, not data decoded into out.
+func TestDoJSONJudgesWhatItReads(t *testing.T) {
+	plain := map[string]string{"Content-Type": "text/plain; charset=utf-8"}
+	pad := strings.Repeat("x", PeekLimit)
+	tests := []struct {
+		name   string
+		vendor Vendor
+		steps  []step
+		code   string
+		kind   Kind
+		tries  int
+	}{
+		{"text/plain, Auto", Auto, []step{{status: 200, header: plain, body: `{"code":4000,"msg":"bad param","detail":{"logid":"L"}}`}}, "4000", KindInvalidRequest, 1},
+		{"text/plain, named", Coze, []step{{status: 200, header: plain, body: `{"code":4011,"msg":"no balance"}`}}, "4011", KindInsufficientBalance, 1},
+		{"larger than PeekLimit", MemOS, []step{jsonStep(200, `{"code":40000,"message":"bad param","data":{"echo":"`+pad+`"}}`)}, "40000", KindInvalidRequest, 1},
+		{"after a retry", Coze, []step{{status: 503}, {status: 200, header: plain, body: `{"code":4000,"msg":"bad param"}`}}, "4000", KindInvalidRequest, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := NewClient(fast(WithoutBreaker(), WithVendor(tc.vendor))...)
+			for _, out := range []any{&map[string]any{}, nil} {
+				srv := newScripted(t, tc.steps...)
+				err := c.DoJSON(context.Background(), http.MethodGet, srv.URL, nil, out)
+				var e *Error
+				require.ErrorAs(t, err, &e)
+				assert.Equal(t, tc.code, e.Code)
+				assert.Equal(t, tc.kind, e.Kind)
+				assert.Equal(t, tc.tries, e.Attempts)
+			}
+		})
+	}
+
+	t.Run("text/plain success", func(t *testing.T) {
+		srv := newScripted(t, step{status: 200, header: plain, body: `{"code":0,"msg":"","data":{"id":"m1"}}`})
+		var out struct{ ID string }
+		require.NoError(t, NewClient(fast()...).DoJSON(context.Background(), http.MethodGet, srv.URL, nil, &out))
+		assert.Equal(t, "m1", out.ID)
+	})
+}
+
+// IdempotentContext marks DoJSON's POST as safe to retry after a 500.
+func TestIdempotentContext(t *testing.T) {
+	steps := []step{jsonStep(500, `{"code":50000,"message":"boom","data":null}`), jsonStep(200, `{"code":0,"message":"ok","data":{}}`)}
+	srv := newScripted(t, steps...)
+	c := NewClient(fast(WithoutBreaker())...)
+	err := c.DoJSON(context.Background(), http.MethodPost, srv.URL, map[string]string{"text": "x"}, nil)
+	require.ErrorIs(t, err, ErrInternal, "a POST is not retried after a 500")
+	assert.Equal(t, 1, srv.Hits())
+
+	srv = newScripted(t, steps...)
+	require.NoError(t, c.DoJSON(IdempotentContext(context.Background()), http.MethodPost, srv.URL, map[string]string{"text": "x"}, nil))
+	assert.Equal(t, 2, srv.Hits())
+	assert.Equal(t, [][]byte{[]byte(`{"text":"x"}`), []byte(`{"text":"x"}`)}, srv.Bodies(), "the body sent again whole")
+}

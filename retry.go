@@ -91,7 +91,14 @@ type idempotentKey struct{}
 // honours such keys (Profile.IdempotencyKeys: none of the five built-in
 // vendors documents it; Generic and undetected vendors are assumed to).
 func Idempotent(req *http.Request) *http.Request {
-	return req.WithContext(context.WithValue(req.Context(), idempotentKey{}, true))
+	return req.WithContext(IdempotentContext(req.Context()))
+}
+
+// IdempotentContext returns a copy of ctx that marks every request made
+// with it as Idempotent does one: for Client.DoJSON, which makes its
+// request from the context it is given.
+func IdempotentContext(ctx context.Context) context.Context {
+	return context.WithValue(ctx, idempotentKey{}, true)
 }
 
 // isIdempotent reports whether repeating r, sent to vendor v, cannot apply
