@@ -1,17 +1,24 @@
 package memerr
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // secretBodies are error bodies that echo a credential, written as each
@@ -196,4 +203,116 @@ func jsonSafe(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// echoServer is a loopback server that answers every request with
+// respond(the request's Authorization header): raw bytes, so that the
+// response can be malformed in ways net/http's server never writes.
+func echoServer(t *testing.T, respond func(auth string) string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r := textproto.NewReader(bufio.NewReader(c))
+				if _, err := r.ReadLine(); err != nil {
+					return
+				}
+				h, _ := r.ReadMIMEHeader()
+				io.WriteString(c, respond(h.Get("Authorization")))
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String()
+}
+
+// checkErrorChain fails when the text of err, or of any error its Unwrap
+// chain reaches (as error reporters that walk the chain print them),
+// holds secret.
+func checkErrorChain(t *testing.T, err error, secret string) {
+	t.Helper()
+	for e, depth := err, 0; e != nil; e, depth = errors.Unwrap(e), depth+1 {
+		for _, s := range []string{e.Error(), fmt.Sprintf("%+v", e)} {
+			if strings.Contains(s, secret) {
+				t.Fatalf("error %d of the chain of %q holds the secret: %q", depth, err, s)
+			}
+		}
+	}
+}
+
+// A server that echoes the request's credential in a malformed response
+// makes net/http's transport fail with an error quoting the bad line, and
+// its client with one quoting a bad Location: the error RoundTrip returns
+// (which an http.Client hands on, wrapped), and everything its chain
+// unwraps to, must not hold the credential, nor may Client.Do's *Error or
+// what it unwraps to.
+func TestNetworkErrorHoldsNoSecret(t *testing.T) {
+	const key = "Zx81KqPl02mN" // shaped like no known key prefix: only the request tells it is one
+	for _, tc := range []struct {
+		name      string
+		respond   func(auth string) string
+		redirects bool // RoundTrip returns the response; the http.Client fails following it
+	}{
+		{"status line", func(auth string) string { return auth + "\r\n\r\n" }, false},
+		{"header line", func(auth string) string { return "HTTP/1.1 200 OK\r\n" + auth + "\r\n\r\n" }, false},
+		{"content length", func(auth string) string { return "HTTP/1.1 200 OK\r\nContent-Length: " + auth + "\r\n\r\n" }, false},
+		{"location", func(auth string) string {
+			return "HTTP/1.1 302 Found\r\nLocation: :" + auth + "\r\nContent-Length: 0\r\n\r\n"
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u := echoServer(t, tc.respond)
+			for _, retries := range []int{0, 1} {
+				req, err := http.NewRequest(http.MethodGet, u+"/v1/memories", nil)
+				require.NoError(t, err)
+				req.Header.Set("Authorization", "Bearer "+key)
+				tr := NewTransport(nil, WithMaxRetries(retries), WithBackoff(time.Millisecond, time.Millisecond), WithoutBreaker())
+				if !tc.redirects {
+					_, err = tr.RoundTrip(req)
+					require.Error(t, err)
+					checkErrorChain(t, err, key)
+
+					_, err = (&http.Client{Transport: tr}).Do(req)
+					require.Error(t, err)
+					checkErrorChain(t, err, key)
+				}
+
+				c := NewClient(WithMaxRetries(retries), WithBackoff(time.Millisecond, time.Millisecond), WithoutBreaker())
+				_, err = c.Do(req)
+				var e *Error
+				require.ErrorAs(t, err, &e)
+				checkNoSecret(t, e, key)
+				checkErrorChain(t, err, key)
+			}
+		})
+	}
+}
+
+// Scrubbing a network error's text keeps what callers test it for:
+// errors.Is and errors.As still find the causes underneath.
+func TestScrubbedErrorKeepsItsCauses(t *testing.T) {
+	const key = "Zx81KqPl02mN"
+	opErr := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return nil, fmt.Errorf("proxy said %q: %w", r.Header.Get("Authorization"), opErr)
+	})
+	req, err := http.NewRequest(http.MethodGet, "http://api.example/v1/memories", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+key)
+	_, err = NewTransport(base, WithMaxRetries(1), WithBackoff(time.Millisecond, time.Millisecond), WithoutBreaker()).RoundTrip(req)
+	require.Error(t, err)
+	checkErrorChain(t, err, key)
+	assert.ErrorIs(t, err, syscall.ECONNREFUSED)
+	var got *net.OpError
+	require.ErrorAs(t, err, &got)
+	assert.Same(t, opErr, got)
+	var ne net.Error
+	assert.ErrorAs(t, err, &ne)
 }
