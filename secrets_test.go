@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/textproto"
 	"net/url"
 	"strings"
@@ -315,4 +316,35 @@ func TestScrubbedErrorKeepsItsCauses(t *testing.T) {
 	assert.Same(t, opErr, got)
 	var ne net.Error
 	assert.ErrorAs(t, err, &ne)
+}
+
+// A server that echoes the request's credential in its request id header
+// must not get it into the OnAttempt hook (which the OpenTelemetry module
+// puts on spans), on a success as on a failure.
+func TestHookRequestIDHoldsNoSecret(t *testing.T) {
+	const key = "Zx81KqPl02mN"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Request-Id", r.Header.Get("Authorization"))
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/fail" {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+		io.WriteString(w, `{"code":0,"data":{}}`)
+	}))
+	defer srv.Close()
+	var ids []string
+	tr := NewTransport(nil, WithMaxRetries(0), WithHooks(Hooks{OnAttempt: func(ev AttemptEvent) { ids = append(ids, ev.RequestID) }}))
+	for _, path := range []string{"/ok", "/fail"} {
+		req, err := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := tr.RoundTrip(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+	}
+	require.Len(t, ids, 2)
+	for _, id := range ids {
+		assert.NotContains(t, id, key)
+		assert.NotEmpty(t, id, "the id is still reported, scrubbed")
+	}
 }

@@ -616,13 +616,17 @@ func (c *call) attempted(r *http.Request, start time.Time, resp *http.Response, 
 		Vendor: c.t.vendorOf(r.URL, c.scope), Context: r.Context()}
 	if resp != nil {
 		ev.StatusCode = resp.StatusCode
-		ev.RequestID = headerRequestID(resp.Header)
 	}
-	if c.verdict != nil {
+	switch {
+	case c.verdict != nil:
 		ev.Err = c.verdict
-		ev.RequestID = c.verdict.RequestID
-	} else if err != nil {
+		ev.RequestID = c.verdict.RequestID // scrubbed with the verdict
+	case err != nil:
 		ev.Err = safeError(withoutURL(err), r)
+	case resp != nil:
+		if id := headerRequestID(resp.Header); id != "" {
+			ev.RequestID = scrub(redact(id), requestSecrets(r)) // a server may echo the request's key
+		}
 	}
 	h(ev)
 }
