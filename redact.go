@@ -67,7 +67,11 @@ func redactWords(s string) string {
 		}
 		if j := strings.Index(f, "://"); j >= 0 {
 			if at := strings.LastIndexByte(f, '@'); at > j {
-				fields[i] = f[:j+3] + redacted + f[at:]
+				rest := f[at:]
+				if k := keyAt(rest); k >= 0 {
+					rest = rest[:k] + redacted
+				}
+				fields[i] = f[:j+3] + redacted + rest
 				continue
 			}
 		}
@@ -84,14 +88,40 @@ func redactWords(s string) string {
 			continue
 		}
 		named = isSecretName(strings.Trim(lf, "\"'"))
-		for _, p := range profiles.Load().keyPrefixes {
-			if len(f) > len(p)+8 && strings.HasPrefix(f, p) {
-				fields[i] = redacted
-				break
-			}
+		if k := keyAt(f); k >= 0 {
+			fields[i] = f[:k] + redacted
 		}
 	}
 	return strings.Join(fields, "")
+}
+
+// keyAt returns where a key with a known prefix starts in the word f: at
+// its start, or at the start of one of its path segments, as in
+// "/v1/sk-live-…/memories" (APIs that take the key in the URL path); -1
+// if nowhere. The key runs to the end of the word, since a base64 key may
+// itself hold a '/'. To be a key, the word, or a later segment, must be
+// longer than its prefix by more than 8 bytes.
+func keyAt(f string) int {
+	prefixes := profiles.Load().keyPrefixes
+	for start := 0; start < len(f); {
+		end := strings.IndexByte(f[start:], '/')
+		if end < 0 {
+			end = len(f)
+		} else {
+			end += start
+		}
+		n := end - start
+		if start == 0 {
+			n = len(f) // a word that starts with a key is one
+		}
+		for _, p := range prefixes {
+			if n > len(p)+8 && strings.HasPrefix(f[start:], p) {
+				return start
+			}
+		}
+		start = end + 1
+	}
+	return -1
 }
 
 // mayHoldSecret is redact's quick test: false means s holds nothing redact

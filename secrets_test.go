@@ -348,3 +348,41 @@ func TestHookRequestIDHoldsNoSecret(t *testing.T) {
 		assert.NotEmpty(t, id, "the id is still reported, scrubbed")
 	}
 }
+
+// A key with a known prefix inside a URL's path ("/v1/sk-live-…/memories",
+// as APIs that take the key in the path have it) is redacted in what
+// memerr shows of the URL (hooks, logs) and in a server message quoting it.
+func TestKeyInURLPathRedacted(t *testing.T) {
+	const key = "sk-live-4f9a8b7c6d5e"
+	for _, s := range []string{
+		"/v1/" + key + "/memories",
+		"bad path /v1/" + key,
+		"see https://api.example/v1/keys/" + key + "/memories?x=1",
+		"see https://bob:hunter2@api.example/v1/" + key,
+		"key mpg-AbCdEf0123456789+/4f9a8b7c6d5e", // a base64 key holding a '/'
+		"key mpg-Ab/4f9a8b7c6d5e",                // ...early
+	} {
+		got := Redact(s)
+		assert.NotContains(t, got, "4f9a8b7c6d5e", s)
+		assert.Contains(t, got, "[redacted]", s)
+		checkQuickTest(t, s)
+	}
+	for _, s := range []string{"/v1/memories/search", "/v1/sk-/x", "https://api.example/v1/tk_1/items"} {
+		assert.Equal(t, s, Redact(s), "nothing to remove")
+	}
+
+	var urls []string
+	tr := NewTransport(roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: http.StatusServiceUnavailable, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
+	}), WithMaxRetries(1), WithBackoff(time.Millisecond, time.Millisecond), WithoutBreaker(),
+		WithHooks(Hooks{OnAttempt: func(ev AttemptEvent) { urls = append(urls, ev.URL) }, OnRetry: func(ev RetryEvent) { urls = append(urls, ev.URL) }}))
+	req, err := http.NewRequest(http.MethodGet, "https://api.example/v1/"+key+"/memories", nil)
+	require.NoError(t, err)
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Len(t, urls, 3)
+	for _, u := range urls {
+		assert.Equal(t, "https://api.example/v1/[redacted]", u)
+	}
+}
