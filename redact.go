@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -342,9 +343,12 @@ func splitKeep(s string) []string {
 }
 
 // requestSecrets collects the credential values a request carries (the
-// Authorization header and its token, API-key headers, URL user information
-// and key-like query values) so they can be scrubbed from server messages
-// that echo them.
+// values of headers named for a credential, such as Authorization,
+// X-Api-Key or X-Access-Token, and the token after their scheme; cookie
+// values; URL user information; and the values of query parameters named
+// for a key, token or secret) so they can be scrubbed from server messages
+// that echo them. The longest come first, so that "Bearer abc" goes whole
+// before "abc" alone.
 func requestSecrets(req *http.Request) []string {
 	var out []string
 	add := func(v string) {
@@ -352,11 +356,23 @@ func requestSecrets(req *http.Request) []string {
 			out = append(out, v)
 		}
 	}
-	for _, h := range []string{"Authorization", "Proxy-Authorization", "X-Api-Key", "Api-Key", "X-Auth-Token"} {
-		for _, v := range req.Header.Values(h) {
-			add(v)
-			if i := strings.IndexByte(v, ' '); i > 0 {
-				add(strings.TrimSpace(v[i+1:]))
+	for name, vs := range req.Header {
+		switch {
+		case strings.EqualFold(name, "Cookie"):
+			for _, v := range vs {
+				add(v)
+				for _, c := range strings.Split(v, ";") {
+					if _, val, ok := strings.Cut(c, "="); ok {
+						add(strings.Trim(strings.TrimSpace(val), `"`))
+					}
+				}
+			}
+		case credentialName(name):
+			for _, v := range vs {
+				add(v)
+				if i := strings.IndexByte(v, ' '); i > 0 {
+					add(strings.TrimSpace(v[i+1:]))
+				}
 			}
 		}
 	}
@@ -369,7 +385,7 @@ func requestSecrets(req *http.Request) []string {
 		}
 		if req.URL.RawQuery != "" {
 			for k, vs := range req.URL.Query() {
-				if isSecretWord(strings.ToLower(k)) || strings.Contains(strings.ToLower(k), "key") || strings.Contains(strings.ToLower(k), "token") {
+				if credentialName(k) || containsFold(k, "key") || containsFold(k, "token") {
 					for _, v := range vs {
 						add(v)
 					}
@@ -377,7 +393,48 @@ func requestSecrets(req *http.Request) []string {
 			}
 		}
 	}
+	if len(out) > 1 {
+		slices.SortFunc(out, func(a, b string) int {
+			if len(a) != len(b) {
+				return len(b) - len(a)
+			}
+			return strings.Compare(a, b)
+		})
+	}
 	return out
+}
+
+// credentialName reports whether a header or query parameter of this
+// name, in any case, carries a credential: it holds "auth"
+// (Authorization, Proxy-Authorization, X-Auth-Token), or is or ends like a
+// credential's name (Api-Key, X-Api-Key, X-Access-Token, client_secret).
+// It allocates nothing: it runs over every header of a request.
+func credentialName(name string) bool {
+	if containsFold(name, "auth") {
+		return true
+	}
+	for _, w := range secretWords {
+		if len(name) == len(w) && hasPrefixFold(name, w) {
+			return true
+		}
+	}
+	for _, suffix := range secretSuffixes {
+		if len(name) >= len(suffix) && hasPrefixFold(name[len(name)-len(suffix):], suffix) {
+			return true
+		}
+	}
+	return false
+}
+
+// containsFold reports whether s holds lower, an ASCII word in lower case,
+// in any case.
+func containsFold(s, lower string) bool {
+	for i := 0; i+len(lower) <= len(s); i++ {
+		if hasPrefixFold(s[i:], lower) {
+			return true
+		}
+	}
+	return false
 }
 
 // scrub replaces every occurrence of each secret in s.

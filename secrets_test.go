@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -384,5 +385,45 @@ func TestKeyInURLPathRedacted(t *testing.T) {
 	require.Len(t, urls, 3)
 	for _, u := range urls {
 		assert.Equal(t, "https://api.example/v1/[redacted]", u)
+	}
+}
+
+// Credentials a request carries in a cookie, in a header named for a key
+// or token other than the usual few, or in a query parameter named for a
+// secret are scrubbed from a server's error that echoes them.
+func TestEchoedCredentialsOfAnyHeaderScrubbed(t *testing.T) {
+	const key = "Zx81KqPl02mN" // shaped like no known key prefix: only the request tells it is one
+	for _, tc := range []struct {
+		name string
+		set  func(r *http.Request)
+		echo func(r *http.Request) string
+	}{
+		{"cookie", func(r *http.Request) { r.Header.Set("Cookie", "lang=en; session="+key) },
+			func(r *http.Request) string { c, _ := r.Cookie("session"); return "unknown session " + c.Value }},
+		{"access token header", func(r *http.Request) { r.Header.Set("X-Access-Token", key) },
+			func(r *http.Request) string { return "unknown credential " + r.Header.Get("X-Access-Token") }},
+		{"vendor key header", func(r *http.Request) { r.Header.Set("X-Memories-Api-Key", key) },
+			func(r *http.Request) string { return "unknown credential " + r.Header.Get("X-Memories-Api-Key") }},
+		{"client secret query", func(r *http.Request) { r.URL.RawQuery = "client_id=app&client_secret=" + key },
+			func(r *http.Request) string { return "unknown client " + r.URL.Query().Get("client_secret") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.Header().Set("X-Request-Id", tc.echo(r))
+				w.WriteHeader(http.StatusUnauthorized)
+				json.NewEncoder(w).Encode(map[string]any{"code": 401, "msg": tc.echo(r), "data": nil})
+			}))
+			defer srv.Close()
+			req, err := http.NewRequest(http.MethodGet, srv.URL+"/v1/memories", nil)
+			require.NoError(t, err)
+			tc.set(req)
+			_, err = NewClient(WithMaxRetries(0)).Do(req)
+			var e *Error
+			require.ErrorAs(t, err, &e)
+			require.Equal(t, KindUnauthenticated, e.Kind)
+			checkNoSecret(t, e, key)
+			assert.Contains(t, e.Message, "[redacted]")
+		})
 	}
 }
