@@ -200,6 +200,22 @@ func TestDecodeNeverPrintsSecrets(t *testing.T) {
 	})
 }
 
+// A curl -v capture shows the request's credentials in any header named
+// for one, and in its cookies; a server echoing them does not get them
+// printed.
+func TestDecodeScrubsEveryRequestCredential(t *testing.T) {
+	in := "> GET /v1/x HTTP/1.1\n> Host: api\n> X-Access-Token: Zx81KqPl02mN\n> X-Memories-Api-Key: Rt55HgUk09zQ\n" +
+		"> Cookie: lang=en; session=Qw73JpLm55aB\n>\n< HTTP/1.1 401 Unauthorized\n< Content-Type: application/json\n" +
+		"< X-Request-Id: Qw73JpLm55aB\n<\n" +
+		`{"code":401,"msg":"bad token Zx81KqPl02mN or Rt55HgUk09zQ for session Qw73JpLm55aB","data":null}` + "\n"
+	r := runCmd(t, strings.NewReader(in), "decode")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "kind:        unauthenticated")
+	for _, s := range []string{"Zx81KqPl02mN", "Rt55HgUk09zQ", "Qw73JpLm55aB"} {
+		assert.NotContains(t, r.stdout, s)
+	}
+}
+
 // endless is a reader that never ends, counting the bytes it gave.
 type endless struct{ n int64 }
 
