@@ -150,13 +150,32 @@ func (e *Error) Unwrap() error { return e.cause }
 // maxMessageRunes bounds the server message quoted in Error().
 const maxMessageRunes = 200
 
+// maxMessageScan bounds the bytes of the message Error() reads to show
+// maxMessageRunes of it: a mebibyte of message costs no more to print than
+// a line.
+const maxMessageScan = 4 << 10
+
+// shownMessage is the start of a long message that Error() shows: its
+// words up to maxMessageScan bytes, whole, so that redact judges each as it
+// would in the full message, then "…".
+func shownMessage(m string) string {
+	if len(m) <= maxMessageScan {
+		return m
+	}
+	cut := maxMessageScan
+	for cut > 0 && !isSep(m[cut]) {
+		cut--
+	}
+	return m[:cut] + " …"
+}
+
 // Error returns one lowercase line: origin, vendor, code, kind, the server's
 // message (cleaned to one line, shortened, with anything that looks like a
 // credential removed) and the request id. It never contains a body dump or a
 // header.
 func (e *Error) Error() string {
 	var b strings.Builder
-	b.Grow(64 + len(e.Message))
+	b.Grow(64 + min(len(e.Message), 4*maxMessageRunes))
 	b.WriteString("memerr: ")
 	if e.Vendor == Generic || e.Vendor == Auto {
 		b.WriteString("http")
@@ -172,7 +191,7 @@ func (e *Error) Error() string {
 	}
 	b.WriteByte(' ')
 	b.WriteString(e.Kind.String())
-	if m := strings.TrimRight(cleanLine(redact(e.Message), maxMessageRunes), ".。 "); m != "" {
+	if m := strings.TrimRight(cleanLine(redact(shownMessage(e.Message)), maxMessageRunes), ".。 "); m != "" {
 		b.WriteString(": ")
 		b.WriteString(m)
 	}

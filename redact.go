@@ -32,25 +32,41 @@ func redact(s string) string {
 	return redactWords(s)
 }
 
-// redactWords is redact without its quick test: it splits s into words and
-// separators and replaces the words that are, or follow, a credential.
+// redactWords is redact without its quick test: it goes through s in
+// words and separator runs and replaces the words that are, or follow, a
+// credential. It copies s only when it replaces something, and then once,
+// so a hostile text of many short words costs no more than its size.
 func redactWords(s string) string {
-	fields := splitKeep(s)
+	var out strings.Builder // s with the replacements, up to s[done:]; empty until the first
+	done := 0
+	replace := func(start, end int, with string) {
+		if done == 0 {
+			out.Grow(len(s) + len(redacted))
+		}
+		out.WriteString(s[done:start])
+		out.WriteString(with)
+		done = end
+	}
 	next := false  // this word is a credential: it follows "Bearer", "token:"...
 	named := false // the word before is a credential's name alone, as "api_key" in {"api_key":"abc"}
-	for i, f := range fields {
-		if isSep(f) {
+	for start, end := 0, 0; start < len(s); start = end {
+		sep := isSep(s[start])
+		for end = start + 1; end < len(s) && isSep(s[end]) == sep; end++ {
+		}
+		f := s[start:end]
+		if sep {
 			if strings.Trim(f, quotesAndSpace) != "" {
 				next, named = false, false // a comma, a newline...: what came before is over
 			}
 			continue
 		}
-		lf := lowerASCIIString(f) // credential names are ASCII, and lf[:k] must cut where f[:k] does
+		// Credential names are ASCII: the comparisons below fold ASCII
+		// letters only, as mayHoldSecret does.
 		if named {
 			named = false
 			if f[0] == ':' || f[0] == '=' { // "api_key" : "abc", "token"="abc"
 				if len(f) > 1 {
-					fields[i] = f[:1] + redacted
+					replace(start+1, end, redacted)
 				} else {
 					next = true
 				}
@@ -59,41 +75,51 @@ func redactWords(s string) string {
 		}
 		if next {
 			next = false
-			if w := strings.Trim(lf, "\"':="); w == "bearer" || w == "basic" || w == "token" {
+			if w := strings.Trim(f, ":="); equalFold(w, "bearer") || equalFold(w, "basic") || equalFold(w, "token") {
 				next = true // "Authorization: Bearer <token>", MemOS's "Authorization: Token <key>"
 				continue
 			}
-			fields[i] = redacted
+			replace(start, end, redacted)
 			continue
 		}
 		if j := strings.Index(f, "://"); j >= 0 {
 			if at := strings.LastIndexByte(f, '@'); at > j {
-				rest := f[at:]
-				if k := keyAt(rest); k >= 0 {
-					rest = rest[:k] + redacted
+				replace(start+j+3, start+at, redacted)
+				if k := keyAt(f[at:]); k >= 0 {
+					replace(start+at+k, end, redacted)
 				}
-				fields[i] = f[:j+3] + redacted + rest
 				continue
 			}
 		}
-		if k := strings.IndexAny(f, "=:"); k > 0 && isSecretName(strings.Trim(lf[:k], "\"'")) {
+		if k := strings.IndexAny(f, "=:"); k > 0 && isSecretName(f[:k]) {
 			if k < len(f)-1 {
-				fields[i] = f[:k+1] + redacted
+				replace(start+k+1, end, redacted)
 			} else {
 				next = true // "token: <value>"
 			}
 			continue
 		}
-		if w := strings.Trim(lf, "\"':="); w == "bearer" || w == "basic" {
+		if w := strings.Trim(f, ":="); equalFold(w, "bearer") || equalFold(w, "basic") {
 			next = true
 			continue
 		}
-		named = isSecretName(strings.Trim(lf, "\"'"))
+		named = isSecretName(f)
 		if k := keyAt(f); k >= 0 {
-			fields[i] = f[:k] + redacted
+			replace(start+k, end, redacted)
 		}
 	}
-	return strings.Join(fields, "")
+	if done == 0 {
+		return s
+	}
+	out.WriteString(s[done:])
+	return out.String()
+}
+
+// equalFold reports whether s is lower, an ASCII word in lower case, in any
+// case of its ASCII letters (and only those: unlike strings.EqualFold, the
+// Kelvin sign is no "k").
+func equalFold(s, lower string) bool {
+	return len(s) == len(lower) && hasPrefixFold(s, lower)
 }
 
 // keyAt returns where a key with a known prefix starts in the word f: at
@@ -282,15 +308,6 @@ func secretStarts(prefixes []string) (t [256][]string) {
 	return t
 }
 
-func isSecretWord(w string) bool {
-	for _, s := range secretWords {
-		if w == s {
-			return true
-		}
-	}
-	return false
-}
-
 // secretSuffixes end a key name that announces a credential ("x-api-key",
 // "access_token").
 var secretSuffixes = []string{"-key", "_key", "apikey", "token", "secret", "password"}
@@ -306,40 +323,27 @@ var secretSuffixesByLast = func() (t [256][]string) {
 }()
 
 // isSecretName reports whether a key name ("token", "api_key",
-// "x-api-key", "access_token") announces a credential as its value.
+// "x-api-key", "access_token"), in any case of its ASCII letters,
+// announces a credential as its value.
 func isSecretName(w string) bool {
-	if isSecretWord(w) {
-		return true
+	for _, s := range secretWords {
+		if equalFold(w, s) {
+			return true
+		}
 	}
 	for _, suffix := range secretSuffixes {
-		if strings.HasSuffix(w, suffix) {
+		if len(w) >= len(suffix) && hasPrefixFold(w[len(w)-len(suffix):], suffix) {
 			return true
 		}
 	}
 	return false
 }
 
-// isSep reports whether f starts with a separator. '?' and '&' separate
-// query parameters, so "?q=x&api_key=..." yields the field "api_key=...".
-func isSep(f string) bool {
-	return len(f) > 0 && (f[0] == ' ' || f[0] == '\t' || f[0] == '\n' || f[0] == '\r' || f[0] == ',' || f[0] == ';' || f[0] == '"' || f[0] == '\'' || f[0] == '(' || f[0] == ')' || f[0] == '?' || f[0] == '&')
-}
-
-// splitKeep splits s into alternating words and separator runs, keeping both.
-func splitKeep(s string) []string {
-	var out []string
-	start := 0
-	sep := len(s) > 0 && isSep(s[:1])
-	for i := 1; i <= len(s); i++ {
-		if i == len(s) || isSep(s[i:i+1]) != sep {
-			out = append(out, s[start:i])
-			start = i
-			if i < len(s) {
-				sep = !sep
-			}
-		}
-	}
-	return out
+// isSep reports whether c separates words. '?' and '&' separate query
+// parameters, so "?q=x&api_key=..." yields the word "api_key=...". Quotes
+// are separators, so a word never holds one.
+func isSep(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',' || c == ';' || c == '"' || c == '\'' || c == '(' || c == ')' || c == '?' || c == '&'
 }
 
 // requestSecrets collects the credential values a request carries (the
@@ -410,20 +414,7 @@ func requestSecrets(req *http.Request) []string {
 // credential's name (Api-Key, X-Api-Key, X-Access-Token, client_secret).
 // It allocates nothing: it runs over every header of a request.
 func credentialName(name string) bool {
-	if containsFold(name, "auth") {
-		return true
-	}
-	for _, w := range secretWords {
-		if len(name) == len(w) && hasPrefixFold(name, w) {
-			return true
-		}
-	}
-	for _, suffix := range secretSuffixes {
-		if len(name) >= len(suffix) && hasPrefixFold(name[len(name)-len(suffix):], suffix) {
-			return true
-		}
-	}
-	return false
+	return containsFold(name, "auth") || isSecretName(name)
 }
 
 // containsFold reports whether s holds lower, an ASCII word in lower case,

@@ -3,6 +3,7 @@ package memerr
 import (
 	"encoding/json"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -248,5 +249,44 @@ func TestASCIIFromMatchesPlainLoop(t *testing.T) {
 				t.Fatalf("asciiFrom([]byte(%q), %d) = %d, want %d", s, i, got, want)
 			}
 		}
+	}
+}
+
+// allocated returns the bytes the heap gave out while f ran.
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// A hostile error body of many short words, each one something redact
+// looks at, costs memory in proportion to its size, not tens of times it;
+// and Error(), which shows 200 runes of the message, costs the same for a
+// message of a mebibyte as for a short one.
+func TestRedactHostileTextBoundedMemory(t *testing.T) {
+	for name, word := range map[string]string{
+		"at signs":     "@ A,",
+		"secret names": "Key K ",
+		"bearers":      "Bearer x ",
+		"plain":        "a b ",
+	} {
+		t.Run(name, func(t *testing.T) {
+			text := strings.Repeat(word, (1<<20)/len(word))
+			body := []byte(`{"success":false,"error":{"code":"VALIDATION_ERROR","message":"` + text + `","details":"` + text + `"}}`)
+			var e *Error
+			parsing := allocated(func() { e = parse(Auto, 400, nil, body) })
+			require.NotNil(t, e)
+			// The body is copied into Message and Details, each rewritten
+			// at most once, at most 5.5 times as long ("x " becomes
+			// "[redacted] "): 16 times the body is a generous ceiling.
+			assert.Less(t, parsing, uint64(16*len(body)), "bytes allocated to parse a %d-byte body", len(body))
+			var s string
+			printing := allocated(func() { s = e.Error() })
+			assert.LessOrEqual(t, len([]rune(s)), 300)
+			assert.Less(t, printing, uint64(64<<10), "bytes allocated by Error()")
+		})
 	}
 }
