@@ -150,23 +150,24 @@ func (e *Error) Unwrap() error { return e.cause }
 // maxMessageRunes bounds the server message quoted in Error().
 const maxMessageRunes = 200
 
-// maxMessageScan bounds the bytes of the message Error() reads to show
-// maxMessageRunes of it: a mebibyte of message costs no more to print than
-// a line.
-const maxMessageScan = 4 << 10
+// maxTextScan bounds the bytes of a text memerr reads to show a part of
+// it: the message Error() quotes maxMessageRunes of, the text of a network
+// error it passes on. A mebibyte of message costs no more to print than a
+// line.
+const maxTextScan = 4 << 10
 
-// shownMessage is the start of a long message that Error() shows: its
-// words up to maxMessageScan bytes, whole, so that redact judges each as it
-// would in the full message, then "…".
-func shownMessage(m string) string {
-	if len(m) <= maxMessageScan {
-		return m
+// cutWords is s if it is at most maxTextScan bytes long, else its words up
+// to that length, whole, so that redact judges each as it would in the
+// full text, then "…".
+func cutWords(s string) string {
+	if len(s) <= maxTextScan {
+		return s
 	}
-	cut := maxMessageScan
-	for cut > 0 && !isSep(m[cut]) {
+	cut := maxTextScan
+	for cut > 0 && !isSep(s[cut]) {
 		cut--
 	}
-	return m[:cut] + " …"
+	return s[:cut] + " …"
 }
 
 // Error returns one lowercase line: origin, vendor, code, kind, the server's
@@ -191,7 +192,7 @@ func (e *Error) Error() string {
 	}
 	b.WriteByte(' ')
 	b.WriteString(e.Kind.String())
-	if m := strings.TrimRight(cleanLine(redact(shownMessage(e.Message)), maxMessageRunes), ".。 "); m != "" {
+	if m := strings.TrimRight(cleanLine(redact(cutWords(e.Message)), maxMessageRunes), ".。 "); m != "" {
 		b.WriteString(": ")
 		b.WriteString(m)
 	}

@@ -746,9 +746,11 @@ func breakerOutcome(status int, v *Error) error {
 
 // safeError is err with anything credential-like removed from its text
 // (redact) and the credentials req carries replaced, which a server may
-// echo in a malformed response that net/http's errors quote. The errors
-// its Unwrap chain reaches are scrubbed too, since error reporters print
-// each of them; errors.Is and errors.As still find the original causes.
+// echo in a malformed response that net/http's errors quote; a text of
+// more than a few KiB (a garbage header line of megabytes, quoted) is cut.
+// The errors its Unwrap chain reaches are scrubbed too, since error
+// reporters print each of them; errors.Is and errors.As still find the
+// original causes.
 func safeError(err error, req *http.Request) error {
 	if err == nil {
 		return nil
@@ -765,7 +767,7 @@ func scrubbedError(err error, secrets []string) error {
 	inner := errors.Unwrap(err)
 	next := scrubbedError(inner, secrets)
 	text := err.Error()
-	msg := scrub(redact(text), secrets)
+	msg := scrub(redact(cutWords(text)), secrets)
 	if msg == text && next == inner {
 		return err
 	}
