@@ -47,16 +47,36 @@ func redactWords(s string) string {
 		out.WriteString(with)
 		done = end
 	}
-	next := false  // this word is a credential: it follows "Bearer", "token:"...
-	named := false // the word before is a credential's name alone, as "api_key" in {"api_key":"abc"}
+	// value redacts the credential that starts at s[from:] and runs to
+	// end, after its name's ':' or '=' or a scheme word, and reports
+	// whether the credential is still to come, in the next word: when
+	// nothing but the '[' of a list of values stands there
+	// ({"X-Api-Key":["abc"]}), or a scheme word ("Authorization:Bearer
+	// abc", MemOS's "Authorization: Token abc").
+	value := func(from, end int) (wait bool) {
+		v := strings.TrimLeft(s[from:end], "[")
+		if w := strings.Trim(v, ":="); w == "" || equalFold(w, "bearer") || equalFold(w, "basic") || equalFold(w, "token") {
+			return true
+		}
+		replace(end-len(v), end, redacted)
+		return false
+	}
+	next := false    // this word is a credential: it follows "Bearer", "token:"...
+	named := false   // the word before is a credential's name alone, as "api_key" in {"api_key":"abc"}
+	cookie := false  // named is a cookie header's name ("Cookie", "Set-Cookie")
+	cookies := false // the value is a cookie header's: every pair of it, up to the next ';', is a credential
 	for start, end := 0, 0; start < len(s); start = end {
 		sep := isSep(s[start])
 		for end = start + 1; end < len(s) && isSep(s[end]) == sep; end++ {
 		}
 		f := s[start:end]
 		if sep {
-			if strings.Trim(f, quotesAndSpace) != "" {
-				next, named = false, false // a comma, a newline...: what came before is over
+			if t := strings.Trim(f, quotesAndSpace); t != "" {
+				if cookies && t == ";" {
+					next = true // "Cookie: lang=en; session=abc"
+					continue
+				}
+				next, named, cookies = false, false, false // a comma, a newline...: what came before is over
 			}
 			continue
 		}
@@ -65,21 +85,12 @@ func redactWords(s string) string {
 		if named {
 			named = false
 			if f[0] == ':' || f[0] == '=' { // "api_key" : "abc", "token"="abc"
-				if len(f) > 1 {
-					replace(start+1, end, redacted)
-				} else {
-					next = true
-				}
+				next, cookies = value(start+1, end), cookie
 				continue
 			}
 		}
 		if next {
-			next = false
-			if w := strings.Trim(f, ":="); equalFold(w, "bearer") || equalFold(w, "basic") || equalFold(w, "token") {
-				next = true // "Authorization: Bearer <token>", MemOS's "Authorization: Token <key>"
-				continue
-			}
-			replace(start, end, redacted)
+			next = value(start, end)
 			continue
 		}
 		if j := strings.Index(f, "://"); j >= 0 {
@@ -92,11 +103,8 @@ func redactWords(s string) string {
 			}
 		}
 		if k := strings.IndexAny(f, "=:"); k > 0 && isSecretName(f[:k]) {
-			if k < len(f)-1 {
-				replace(start+k+1, end, redacted)
-			} else {
-				next = true // "token: <value>"
-			}
+			next = value(start+k+1, end) // "api_key=abc", "token: <value>"
+			cookies = hasSuffixFold(f[:k], "cookie")
 			continue
 		}
 		if w := strings.Trim(f, ":="); equalFold(w, "bearer") || equalFold(w, "basic") {
@@ -104,6 +112,7 @@ func redactWords(s string) string {
 			continue
 		}
 		named = isSecretName(f)
+		cookie = named && hasSuffixFold(f, "cookie")
 		if k := keyAt(f); k >= 0 {
 			replace(start+k, end, redacted)
 		}
@@ -309,8 +318,8 @@ func secretStarts(prefixes []string) (t [256][]string) {
 }
 
 // secretSuffixes end a key name that announces a credential ("x-api-key",
-// "access_token").
-var secretSuffixes = []string{"-key", "_key", "apikey", "token", "secret", "password"}
+// "access_token", "Set-Cookie").
+var secretSuffixes = []string{"-key", "_key", "apikey", "token", "secret", "password", "cookie"}
 
 // secretSuffixesByLast indexes secretSuffixes by their last letter, so
 // that secretNameBefore compares a name only with the suffixes it may end
@@ -332,11 +341,17 @@ func isSecretName(w string) bool {
 		}
 	}
 	for _, suffix := range secretSuffixes {
-		if len(w) >= len(suffix) && hasPrefixFold(w[len(w)-len(suffix):], suffix) {
+		if hasSuffixFold(w, suffix) {
 			return true
 		}
 	}
 	return false
+}
+
+// hasSuffixFold reports whether s ends with lower, an ASCII word in lower
+// case, in any case of its ASCII letters.
+func hasSuffixFold(s, lower string) bool {
+	return len(s) >= len(lower) && hasPrefixFold(s[len(s)-len(lower):], lower)
 }
 
 // isSep reports whether c separates words. '?' and '&' separate query

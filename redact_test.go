@@ -290,3 +290,30 @@ func TestRedactHostileTextBoundedMemory(t *testing.T) {
 		})
 	}
 }
+
+// A credential written in the shapes servers echo request headers in is
+// redacted whole, not its scheme word in its place: a JSON array of values
+// (http.Header marshalled: {"X-Api-Key":["..."]}), a scheme glued to the
+// name's ':' or '=', a cookie header.
+func TestRedactEchoedHeaderShapes(t *testing.T) {
+	const key = "Zx81KqPl02mN" // shaped like no known key prefix
+	for _, s := range []string{
+		`{"headers":{"X-Api-Key":["` + key + `"]}}`,
+		`{"Authorization":["Bearer ` + key + `"]}`,
+		`{"api_key": [ "` + key + `" ]}`,
+		`Authorization:Bearer ` + key,
+		`Authorization=Bearer ` + key,
+		`authorization:token ` + key,
+		`Cookie: session=` + key,
+		`Set-Cookie: session=` + key + `; Path=/`,
+		`Cookie: lang=en; session=` + key,
+		`{"Cookie":"lang=en; session=` + key + `"}`,
+	} {
+		got := Redact(s)
+		assert.NotContains(t, got, key, s)
+		assert.Contains(t, got, "[redacted]", s)
+		checkQuickTest(t, s)
+	}
+	assert.Equal(t, "Authorization:Bearer [redacted]", Redact("Authorization:Bearer "+key), "the scheme stays, the token goes")
+	assert.Equal(t, `{"tokens":[1,2]}`, Redact(`{"tokens":[1,2]}`), "nothing to remove")
+}
