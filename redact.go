@@ -55,6 +55,9 @@ func redactWords(s string) string {
 	// abc", MemOS's "Authorization: Token abc").
 	value := func(from, end int) (wait bool) {
 		v := strings.TrimLeft(s[from:end], "[")
+		if len(v) < end-from && strings.HasPrefix(s[end-len(v)-1:end], redacted) {
+			return false // redacted already ("[redacted]", "[[redacted]"): redacting twice changes nothing
+		}
 		if w := strings.Trim(v, ":="); w == "" || equalFold(w, "bearer") || equalFold(w, "basic") || equalFold(w, "token") {
 			return true
 		}

@@ -52,8 +52,11 @@ func FuzzQuickTest(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if redactWords(s) != s {
+		if r := redactWords(s); r != s {
 			checkQuickTest(t, s)
+			if again := redactWords(r); again != r {
+				t.Fatalf("redact is not idempotent: %q gives %q, then %q", s, r, again)
+			}
 		}
 		if got, want := mayHoldSecret(s), plainMayHoldSecret(s); got != want {
 			t.Fatalf("mayHoldSecret(%q) = %v, the plain loop says %v", s, got, want)
@@ -312,6 +315,7 @@ func TestRedactEchoedHeaderShapes(t *testing.T) {
 		got := Redact(s)
 		assert.NotContains(t, got, key, s)
 		assert.Contains(t, got, "[redacted]", s)
+		assert.Equal(t, got, Redact(got), "redacting twice changes nothing")
 		checkQuickTest(t, s)
 	}
 	assert.Equal(t, "Authorization:Bearer [redacted]", Redact("Authorization:Bearer "+key), "the scheme stays, the token goes")
