@@ -149,7 +149,17 @@ func parseCapture(data []byte) (*capture, error) {
 		}
 		c = &capture{status: status, header: http.Header{}}
 		rest = after
+		// The header line being read: its name, and its value with any
+		// continuation lines, joined once it is complete (appending each
+		// to a string would copy the value once per line).
 		var last string
+		var value []byte
+		flush := func() {
+			if last != "" {
+				c.header.Add(last, string(value))
+				last = ""
+			}
+		}
 		for len(rest) > 0 {
 			line, after, _ = cutLine(rest)
 			rest = after
@@ -157,18 +167,19 @@ func parseCapture(data []byte) (*capture, error) {
 				break
 			}
 			if (line[0] == ' ' || line[0] == '\t') && last != "" {
-				vals := c.header[last]
-				vals[len(vals)-1] += " " + string(bytes.TrimSpace(line))
+				value = append(append(value, ' '), bytes.TrimSpace(line)...)
 				continue
 			}
+			flush()
 			k, val, ok := bytes.Cut(line, []byte(":"))
 			k = bytes.TrimSpace(k)
 			if !ok || len(k) == 0 {
 				continue // not a header line: curl never prints one; skip it
 			}
 			last = http.CanonicalHeaderKey(string(k))
-			c.header.Add(last, string(bytes.TrimSpace(val)))
+			value = append(value[:0], bytes.TrimSpace(val)...)
 		}
+		flush()
 		if len(rest) == 0 {
 			break
 		}
