@@ -371,29 +371,29 @@ func isSep(c byte) bool {
 // for a key, token or secret) so they can be scrubbed from server messages
 // that echo them. The longest come first, so that "Bearer abc" goes whole
 // before "abc" alone.
-func requestSecrets(req *http.Request) []string {
-	var out []string
-	add := func(v string) {
-		if len(v) >= 6 {
-			out = append(out, v)
-		}
-	}
+func requestSecrets(req *http.Request) []string { return appendRequestSecrets(nil, req) }
+
+// appendRequestSecrets is requestSecrets appending to out, which may be a
+// caller's array on its stack (scrubRequest).
+func appendRequestSecrets(out []string, req *http.Request) []string {
 	for name, vs := range req.Header {
 		switch {
 		case strings.EqualFold(name, "Cookie"):
 			for _, v := range vs {
-				add(v)
-				for _, c := range strings.Split(v, ";") {
-					if _, val, ok := strings.Cut(c, "="); ok {
-						add(strings.Trim(strings.TrimSpace(val), `"`))
+				out = appendSecret(out, v)
+				for c := v; c != ""; {
+					var pair string
+					pair, c, _ = strings.Cut(c, ";")
+					if _, val, ok := strings.Cut(pair, "="); ok {
+						out = appendSecret(out, strings.Trim(strings.TrimSpace(val), `"`))
 					}
 				}
 			}
 		case credentialName(name):
 			for _, v := range vs {
-				add(v)
+				out = appendSecret(out, v)
 				if i := strings.IndexByte(v, ' '); i > 0 {
-					add(strings.TrimSpace(v[i+1:]))
+					out = appendSecret(out, strings.TrimSpace(v[i+1:]))
 				}
 			}
 		}
@@ -401,16 +401,21 @@ func requestSecrets(req *http.Request) []string {
 	if req.URL != nil {
 		if u := req.URL.User; u != nil {
 			if p, ok := u.Password(); ok {
-				add(p)
+				out = appendSecret(out, p)
 			}
-			add(u.Username())
+			out = appendSecret(out, u.Username())
 		}
-		if req.URL.RawQuery != "" {
-			for k, vs := range req.URL.Query() {
-				if credentialName(k) || containsFold(k, "key") || containsFold(k, "token") {
-					for _, v := range vs {
-						add(v)
-					}
+		for q := req.URL.RawQuery; q != ""; {
+			var pair string
+			pair, q, _ = strings.Cut(q, "&")
+			k, v, _ := strings.Cut(pair, "=")
+			if uk, err := url.QueryUnescape(k); err == nil {
+				k = uk
+			}
+			if credentialName(k) || containsFold(k, "key") || containsFold(k, "token") {
+				out = appendSecret(out, v) // as sent, and as the server read it
+				if uv, err := url.QueryUnescape(v); err == nil && uv != v {
+					out = appendSecret(out, uv)
 				}
 			}
 		}
@@ -424,6 +429,27 @@ func requestSecrets(req *http.Request) []string {
 		})
 	}
 	return out
+}
+
+// appendSecret appends v to out if it is long enough to be a credential
+// rather than a word that happens to be in a message.
+func appendSecret(out []string, v string) []string {
+	if len(v) >= 6 {
+		out = append(out, v)
+	}
+	return out
+}
+
+// scrubRequest is s without what redact removes and without the
+// credentials req carries; it allocates nothing when there is nothing to
+// remove (it runs on the success path for the hooks' request id).
+func scrubRequest(s string, req *http.Request) string {
+	s = redact(s)
+	if len(s) < 6 {
+		return s
+	}
+	var buf [8]string
+	return scrub(s, appendRequestSecrets(buf[:0], req))
 }
 
 // credentialName reports whether a header or query parameter of this

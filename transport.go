@@ -625,7 +625,7 @@ func (c *call) attempted(r *http.Request, start time.Time, resp *http.Response, 
 		ev.Err = safeError(withoutURL(err), r)
 	case resp != nil:
 		if id := headerRequestID(resp.Header); id != "" {
-			ev.RequestID = scrub(redact(id), requestSecrets(r)) // a server may echo the request's key
+			ev.RequestID = scrubRequest(id, r) // a server may echo the request's key
 		}
 	}
 	h(ev)
