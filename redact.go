@@ -16,10 +16,12 @@ var secretWords = []string{"bearer", "basic", "token", "apikey", "api_key", "api
 
 // Redact returns s with what looks like a credential replaced by
 // "[redacted]": words with a known API-key prefix (sk-, pat_, mos_, krlk_
-// ...), the word after "Bearer" or "Basic" (and after "Authorization:
-// Token", MemOS's scheme), values after key=, token: and the like, and the
-// user information of URLs. Error() applies it to server messages;
-// use it on anything else from a server that you print or log.
+// ...), also as a segment of a URL path, the word after "Bearer" or
+// "Basic" (and after "Authorization: Token", MemOS's scheme), values after
+// key=, token:, "api_key": [ and the like, the pairs of a cookie header,
+// and the user information of URLs. Redacting twice changes nothing.
+// Error() applies it to server messages; use it on anything else from a
+// server that you print or log.
 func Redact(s string) string { return redact(s) }
 
 // redact removes from s what looks like a credential: words with a known key
