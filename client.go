@@ -112,6 +112,9 @@ func (c *Client) failure(req *http.Request, err error) *Error {
 		e.Attempts = ae.attempts
 		err = ae.err
 	}
+	// The transport's errors are scrubbed already; the client's own, such
+	// as a redirect's, may quote a Location header that echoes a key.
+	err = safeError(err, req)
 	var be *BreakerError
 	var bodyErr *BodyError
 	if errors.As(err, &bodyErr) {
@@ -144,7 +147,7 @@ func (c *Client) failure(req *http.Request, err error) *Error {
 		// deadline): nothing is known of the server.
 		e.Kind = KindUnknown
 	}
-	e.Message = strings.TrimPrefix(scrub(redact(err.Error()), requestSecrets(req)), "memerr: ")
+	e.Message = strings.TrimPrefix(err.Error(), "memerr: ")
 	e.cause = err
 	return e
 }

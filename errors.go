@@ -150,13 +150,33 @@ func (e *Error) Unwrap() error { return e.cause }
 // maxMessageRunes bounds the server message quoted in Error().
 const maxMessageRunes = 200
 
+// maxTextScan bounds the bytes of a text memerr reads to show a part of
+// it: the message Error() quotes maxMessageRunes of, the text of a network
+// error it passes on. A mebibyte of message costs no more to print than a
+// line.
+const maxTextScan = 4 << 10
+
+// cutWords is s if it is at most maxTextScan bytes long, else its words up
+// to that length, whole, so that redact judges each as it would in the
+// full text, then "…".
+func cutWords(s string) string {
+	if len(s) <= maxTextScan {
+		return s
+	}
+	cut := maxTextScan
+	for cut > 0 && !isSep(s[cut]) {
+		cut--
+	}
+	return s[:cut] + " …"
+}
+
 // Error returns one lowercase line: origin, vendor, code, kind, the server's
 // message (cleaned to one line, shortened, with anything that looks like a
 // credential removed) and the request id. It never contains a body dump or a
 // header.
 func (e *Error) Error() string {
 	var b strings.Builder
-	b.Grow(64 + len(e.Message))
+	b.Grow(64 + min(len(e.Message), 4*maxMessageRunes))
 	b.WriteString("memerr: ")
 	if e.Vendor == Generic || e.Vendor == Auto {
 		b.WriteString("http")
@@ -172,7 +192,7 @@ func (e *Error) Error() string {
 	}
 	b.WriteByte(' ')
 	b.WriteString(e.Kind.String())
-	if m := strings.TrimRight(cleanLine(redact(e.Message), maxMessageRunes), ".。 "); m != "" {
+	if m := strings.TrimRight(cleanLine(redact(cutWords(e.Message)), maxMessageRunes), ".。 "); m != "" {
 		b.WriteString(": ")
 		b.WriteString(m)
 	}

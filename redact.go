@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -15,10 +16,12 @@ var secretWords = []string{"bearer", "basic", "token", "apikey", "api_key", "api
 
 // Redact returns s with what looks like a credential replaced by
 // "[redacted]": words with a known API-key prefix (sk-, pat_, mos_, krlk_
-// ...), the word after "Bearer" or "Basic" (and after "Authorization:
-// Token", MemOS's scheme), values after key=, token: and the like, and the
-// user information of URLs. Error() applies it to server messages;
-// use it on anything else from a server that you print or log.
+// ...), also as a segment of a URL path, the word after "Bearer" or
+// "Basic" (and after "Authorization: Token", MemOS's scheme), values after
+// key=, token:, "api_key": [ and the like, the pairs of a cookie header,
+// and the user information of URLs. Redacting twice changes nothing.
+// Error() applies it to server messages; use it on anything else from a
+// server that you print or log.
 func Redact(s string) string { return redact(s) }
 
 // redact removes from s what looks like a credential: words with a known key
@@ -31,67 +34,135 @@ func redact(s string) string {
 	return redactWords(s)
 }
 
-// redactWords is redact without its quick test: it splits s into words and
-// separators and replaces the words that are, or follow, a credential.
+// redactWords is redact without its quick test: it goes through s in
+// words and separator runs and replaces the words that are, or follow, a
+// credential. It copies s only when it replaces something, and then once,
+// so a hostile text of many short words costs no more than its size.
 func redactWords(s string) string {
-	fields := splitKeep(s)
-	next := false  // this word is a credential: it follows "Bearer", "token:"...
-	named := false // the word before is a credential's name alone, as "api_key" in {"api_key":"abc"}
-	for i, f := range fields {
-		if isSep(f) {
-			if strings.Trim(f, quotesAndSpace) != "" {
-				next, named = false, false // a comma, a newline...: what came before is over
+	var out strings.Builder // s with the replacements, up to s[done:]; empty until the first
+	done := 0
+	replace := func(start, end int, with string) {
+		if done == 0 {
+			out.Grow(len(s) + len(redacted))
+		}
+		out.WriteString(s[done:start])
+		out.WriteString(with)
+		done = end
+	}
+	// value redacts the credential that starts at s[from:] and runs to
+	// end, after its name's ':' or '=' or a scheme word, and reports
+	// whether the credential is still to come, in the next word: when
+	// nothing but the '[' of a list of values stands there
+	// ({"X-Api-Key":["abc"]}), or a scheme word ("Authorization:Bearer
+	// abc", MemOS's "Authorization: Token abc").
+	value := func(from, end int) (wait bool) {
+		v := strings.TrimLeft(s[from:end], "[")
+		if len(v) < end-from && strings.HasPrefix(s[end-len(v)-1:end], redacted) {
+			return false // redacted already ("[redacted]", "[[redacted]"): redacting twice changes nothing
+		}
+		if w := strings.Trim(v, ":="); w == "" || equalFold(w, "bearer") || equalFold(w, "basic") || equalFold(w, "token") {
+			return true
+		}
+		replace(end-len(v), end, redacted)
+		return false
+	}
+	next := false    // this word is a credential: it follows "Bearer", "token:"...
+	named := false   // the word before is a credential's name alone, as "api_key" in {"api_key":"abc"}
+	cookie := false  // named is a cookie header's name ("Cookie", "Set-Cookie")
+	cookies := false // the value is a cookie header's: every pair of it, up to the next ';', is a credential
+	for start, end := 0, 0; start < len(s); start = end {
+		sep := isSep(s[start])
+		for end = start + 1; end < len(s) && isSep(s[end]) == sep; end++ {
+		}
+		f := s[start:end]
+		if sep {
+			if t := strings.Trim(f, quotesAndSpace); t != "" {
+				if cookies && t == ";" {
+					next = true // "Cookie: lang=en; session=abc"
+					continue
+				}
+				next, named, cookies = false, false, false // a comma, a newline...: what came before is over
 			}
 			continue
 		}
-		lf := lowerASCIIString(f) // credential names are ASCII, and lf[:k] must cut where f[:k] does
+		// Credential names are ASCII: the comparisons below fold ASCII
+		// letters only, as mayHoldSecret does.
 		if named {
 			named = false
 			if f[0] == ':' || f[0] == '=' { // "api_key" : "abc", "token"="abc"
-				if len(f) > 1 {
-					fields[i] = f[:1] + redacted
-				} else {
-					next = true
-				}
+				next, cookies = value(start+1, end), cookie
 				continue
 			}
 		}
 		if next {
-			next = false
-			if w := strings.Trim(lf, "\"':="); w == "bearer" || w == "basic" || w == "token" {
-				next = true // "Authorization: Bearer <token>", MemOS's "Authorization: Token <key>"
-				continue
-			}
-			fields[i] = redacted
+			next = value(start, end)
 			continue
 		}
 		if j := strings.Index(f, "://"); j >= 0 {
 			if at := strings.LastIndexByte(f, '@'); at > j {
-				fields[i] = f[:j+3] + redacted + f[at:]
+				replace(start+j+3, start+at, redacted)
+				if k := keyAt(f[at:]); k >= 0 {
+					replace(start+at+k, end, redacted)
+				}
 				continue
 			}
 		}
-		if k := strings.IndexAny(f, "=:"); k > 0 && isSecretName(strings.Trim(lf[:k], "\"'")) {
-			if k < len(f)-1 {
-				fields[i] = f[:k+1] + redacted
-			} else {
-				next = true // "token: <value>"
-			}
+		if k := strings.IndexAny(f, "=:"); k > 0 && isSecretName(f[:k]) {
+			next = value(start+k+1, end) // "api_key=abc", "token: <value>"
+			cookies = hasSuffixFold(f[:k], "cookie")
 			continue
 		}
-		if w := strings.Trim(lf, "\"':="); w == "bearer" || w == "basic" {
+		if w := strings.Trim(f, ":="); equalFold(w, "bearer") || equalFold(w, "basic") {
 			next = true
 			continue
 		}
-		named = isSecretName(strings.Trim(lf, "\"'"))
-		for _, p := range profiles.Load().keyPrefixes {
-			if len(f) > len(p)+8 && strings.HasPrefix(f, p) {
-				fields[i] = redacted
-				break
-			}
+		named = isSecretName(f)
+		cookie = named && hasSuffixFold(f, "cookie")
+		if k := keyAt(f); k >= 0 {
+			replace(start+k, end, redacted)
 		}
 	}
-	return strings.Join(fields, "")
+	if done == 0 {
+		return s
+	}
+	out.WriteString(s[done:])
+	return out.String()
+}
+
+// equalFold reports whether s is lower, an ASCII word in lower case, in any
+// case of its ASCII letters (and only those: unlike strings.EqualFold, the
+// Kelvin sign is no "k").
+func equalFold(s, lower string) bool {
+	return len(s) == len(lower) && hasPrefixFold(s, lower)
+}
+
+// keyAt returns where a key with a known prefix starts in the word f: at
+// its start, or at the start of one of its path segments, as in
+// "/v1/sk-live-…/memories" (APIs that take the key in the URL path); -1
+// if nowhere. The key runs to the end of the word, since a base64 key may
+// itself hold a '/'. To be a key, the word, or a later segment, must be
+// longer than its prefix by more than 8 bytes.
+func keyAt(f string) int {
+	prefixes := profiles.Load().keyPrefixes
+	for start := 0; start < len(f); {
+		end := strings.IndexByte(f[start:], '/')
+		if end < 0 {
+			end = len(f)
+		} else {
+			end += start
+		}
+		n := end - start
+		if start == 0 {
+			n = len(f) // a word that starts with a key is one
+		}
+		for _, p := range prefixes {
+			if n > len(p)+8 && strings.HasPrefix(f[start:], p) {
+				return start
+			}
+		}
+		start = end + 1
+	}
+	return -1
 }
 
 // mayHoldSecret is redact's quick test: false means s holds nothing redact
@@ -251,18 +322,9 @@ func secretStarts(prefixes []string) (t [256][]string) {
 	return t
 }
 
-func isSecretWord(w string) bool {
-	for _, s := range secretWords {
-		if w == s {
-			return true
-		}
-	}
-	return false
-}
-
 // secretSuffixes end a key name that announces a credential ("x-api-key",
-// "access_token").
-var secretSuffixes = []string{"-key", "_key", "apikey", "token", "secret", "password"}
+// "access_token", "Set-Cookie").
+var secretSuffixes = []string{"-key", "_key", "apikey", "token", "secret", "password", "cookie"}
 
 // secretSuffixesByLast indexes secretSuffixes by their last letter, so
 // that secretNameBefore compares a name only with the suffixes it may end
@@ -275,79 +337,141 @@ var secretSuffixesByLast = func() (t [256][]string) {
 }()
 
 // isSecretName reports whether a key name ("token", "api_key",
-// "x-api-key", "access_token") announces a credential as its value.
+// "x-api-key", "access_token"), in any case of its ASCII letters,
+// announces a credential as its value.
 func isSecretName(w string) bool {
-	if isSecretWord(w) {
-		return true
+	for _, s := range secretWords {
+		if equalFold(w, s) {
+			return true
+		}
 	}
 	for _, suffix := range secretSuffixes {
-		if strings.HasSuffix(w, suffix) {
+		if hasSuffixFold(w, suffix) {
 			return true
 		}
 	}
 	return false
 }
 
-// isSep reports whether f starts with a separator. '?' and '&' separate
-// query parameters, so "?q=x&api_key=..." yields the field "api_key=...".
-func isSep(f string) bool {
-	return len(f) > 0 && (f[0] == ' ' || f[0] == '\t' || f[0] == '\n' || f[0] == '\r' || f[0] == ',' || f[0] == ';' || f[0] == '"' || f[0] == '\'' || f[0] == '(' || f[0] == ')' || f[0] == '?' || f[0] == '&')
+// hasSuffixFold reports whether s ends with lower, an ASCII word in lower
+// case, in any case of its ASCII letters.
+func hasSuffixFold(s, lower string) bool {
+	return len(s) >= len(lower) && hasPrefixFold(s[len(s)-len(lower):], lower)
 }
 
-// splitKeep splits s into alternating words and separator runs, keeping both.
-func splitKeep(s string) []string {
-	var out []string
-	start := 0
-	sep := len(s) > 0 && isSep(s[:1])
-	for i := 1; i <= len(s); i++ {
-		if i == len(s) || isSep(s[i:i+1]) != sep {
-			out = append(out, s[start:i])
-			start = i
-			if i < len(s) {
-				sep = !sep
-			}
-		}
-	}
-	return out
+// isSep reports whether c separates words. '?' and '&' separate query
+// parameters, so "?q=x&api_key=..." yields the word "api_key=...". Quotes
+// are separators, so a word never holds one.
+func isSep(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',' || c == ';' || c == '"' || c == '\'' || c == '(' || c == ')' || c == '?' || c == '&'
 }
 
 // requestSecrets collects the credential values a request carries (the
-// Authorization header and its token, API-key headers, URL user information
-// and key-like query values) so they can be scrubbed from server messages
-// that echo them.
-func requestSecrets(req *http.Request) []string {
-	var out []string
-	add := func(v string) {
-		if len(v) >= 6 {
-			out = append(out, v)
-		}
-	}
-	for _, h := range []string{"Authorization", "Proxy-Authorization", "X-Api-Key", "Api-Key", "X-Auth-Token"} {
-		for _, v := range req.Header.Values(h) {
-			add(v)
-			if i := strings.IndexByte(v, ' '); i > 0 {
-				add(strings.TrimSpace(v[i+1:]))
+// values of headers named for a credential, such as Authorization,
+// X-Api-Key or X-Access-Token, and the token after their scheme; cookie
+// values; URL user information; and the values of query parameters named
+// for a key, token or secret) so they can be scrubbed from server messages
+// that echo them. The longest come first, so that "Bearer abc" goes whole
+// before "abc" alone.
+func requestSecrets(req *http.Request) []string { return appendRequestSecrets(nil, req) }
+
+// appendRequestSecrets is requestSecrets appending to out, which may be a
+// caller's array on its stack (scrubRequest).
+func appendRequestSecrets(out []string, req *http.Request) []string {
+	for name, vs := range req.Header {
+		switch {
+		case strings.EqualFold(name, "Cookie"):
+			for _, v := range vs {
+				out = appendSecret(out, v)
+				for c := v; c != ""; {
+					var pair string
+					pair, c, _ = strings.Cut(c, ";")
+					if _, val, ok := strings.Cut(pair, "="); ok {
+						out = appendSecret(out, strings.Trim(strings.TrimSpace(val), `"`))
+					}
+				}
+			}
+		case credentialName(name):
+			for _, v := range vs {
+				out = appendSecret(out, v)
+				if i := strings.IndexByte(v, ' '); i > 0 {
+					out = appendSecret(out, strings.TrimSpace(v[i+1:]))
+				}
 			}
 		}
 	}
 	if req.URL != nil {
 		if u := req.URL.User; u != nil {
 			if p, ok := u.Password(); ok {
-				add(p)
+				out = appendSecret(out, p)
 			}
-			add(u.Username())
+			out = appendSecret(out, u.Username())
 		}
-		if req.URL.RawQuery != "" {
-			for k, vs := range req.URL.Query() {
-				if isSecretWord(strings.ToLower(k)) || strings.Contains(strings.ToLower(k), "key") || strings.Contains(strings.ToLower(k), "token") {
-					for _, v := range vs {
-						add(v)
-					}
+		for q := req.URL.RawQuery; q != ""; {
+			var pair string
+			pair, q, _ = strings.Cut(q, "&")
+			k, v, _ := strings.Cut(pair, "=")
+			if uk, err := url.QueryUnescape(k); err == nil {
+				k = uk
+			}
+			if credentialName(k) || containsFold(k, "key") || containsFold(k, "token") {
+				out = appendSecret(out, v) // as sent, and as the server read it
+				if uv, err := url.QueryUnescape(v); err == nil && uv != v {
+					out = appendSecret(out, uv)
 				}
 			}
 		}
 	}
+	if len(out) > 1 {
+		slices.SortFunc(out, func(a, b string) int {
+			if len(a) != len(b) {
+				return len(b) - len(a)
+			}
+			return strings.Compare(a, b)
+		})
+	}
 	return out
+}
+
+// appendSecret appends v to out if it is long enough to be a credential
+// rather than a word that happens to be in a message.
+func appendSecret(out []string, v string) []string {
+	if len(v) >= 6 {
+		out = append(out, v)
+	}
+	return out
+}
+
+// scrubRequest is s without what redact removes and without the
+// credentials req carries; it allocates nothing when there is nothing to
+// remove (it runs on the success path for the hooks' request id).
+func scrubRequest(s string, req *http.Request) string {
+	s = redact(s)
+	if len(s) < 6 {
+		return s
+	}
+	var buf [8]string
+	return scrub(s, appendRequestSecrets(buf[:0], req))
+}
+
+// credentialName reports whether a header or query parameter of this
+// name, in any case, carries a credential: it holds "auth"
+// (Authorization, Proxy-Authorization, X-Auth-Token), or is or ends like a
+// credential's name (Api-Key, X-Api-Key, X-Access-Token, client_secret).
+// It allocates nothing: it runs over every header of a request.
+func credentialName(name string) bool {
+	return containsFold(name, "auth") || isSecretName(name)
+}
+
+// containsFold reports whether s holds lower, an ASCII word in lower case,
+// in any case.
+func containsFold(s, lower string) bool {
+	for i := 0; i+len(lower) <= len(s); i++ {
+		if hasPrefixFold(s[i:], lower) {
+			return true
+		}
+	}
+	return false
 }
 
 // scrub replaces every occurrence of each secret in s.

@@ -3,6 +3,7 @@ package memerr
 import (
 	"encoding/json"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -51,8 +52,11 @@ func FuzzQuickTest(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if redactWords(s) != s {
+		if r := redactWords(s); r != s {
 			checkQuickTest(t, s)
+			if again := redactWords(r); again != r {
+				t.Fatalf("redact is not idempotent: %q gives %q, then %q", s, r, again)
+			}
 		}
 		if got, want := mayHoldSecret(s), plainMayHoldSecret(s); got != want {
 			t.Fatalf("mayHoldSecret(%q) = %v, the plain loop says %v", s, got, want)
@@ -249,4 +253,71 @@ func TestASCIIFromMatchesPlainLoop(t *testing.T) {
 			}
 		}
 	}
+}
+
+// allocated returns the bytes the heap gave out while f ran.
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// A hostile error body of many short words, each one something redact
+// looks at, costs memory in proportion to its size, not tens of times it;
+// and Error(), which shows 200 runes of the message, costs the same for a
+// message of a mebibyte as for a short one.
+func TestRedactHostileTextBoundedMemory(t *testing.T) {
+	for name, word := range map[string]string{
+		"at signs":     "@ A,",
+		"secret names": "Key K ",
+		"bearers":      "Bearer x ",
+		"plain":        "a b ",
+	} {
+		t.Run(name, func(t *testing.T) {
+			text := strings.Repeat(word, (1<<20)/len(word))
+			body := []byte(`{"success":false,"error":{"code":"VALIDATION_ERROR","message":"` + text + `","details":"` + text + `"}}`)
+			var e *Error
+			parsing := allocated(func() { e = parse(Auto, 400, nil, body) })
+			require.NotNil(t, e)
+			// The body is copied into Message and Details, each rewritten
+			// at most once, at most 5.5 times as long ("x " becomes
+			// "[redacted] "): 16 times the body is a generous ceiling.
+			assert.Less(t, parsing, uint64(16*len(body)), "bytes allocated to parse a %d-byte body", len(body))
+			var s string
+			printing := allocated(func() { s = e.Error() })
+			assert.LessOrEqual(t, len([]rune(s)), 300)
+			assert.Less(t, printing, uint64(64<<10), "bytes allocated by Error()")
+		})
+	}
+}
+
+// A credential written in the shapes servers echo request headers in is
+// redacted whole, not its scheme word in its place: a JSON array of values
+// (http.Header marshalled: {"X-Api-Key":["..."]}), a scheme glued to the
+// name's ':' or '=', a cookie header.
+func TestRedactEchoedHeaderShapes(t *testing.T) {
+	const key = "Zx81KqPl02mN" // shaped like no known key prefix
+	for _, s := range []string{
+		`{"headers":{"X-Api-Key":["` + key + `"]}}`,
+		`{"Authorization":["Bearer ` + key + `"]}`,
+		`{"api_key": [ "` + key + `" ]}`,
+		`Authorization:Bearer ` + key,
+		`Authorization=Bearer ` + key,
+		`authorization:token ` + key,
+		`Cookie: session=` + key,
+		`Set-Cookie: session=` + key + `; Path=/`,
+		`Cookie: lang=en; session=` + key,
+		`{"Cookie":"lang=en; session=` + key + `"}`,
+	} {
+		got := Redact(s)
+		assert.NotContains(t, got, key, s)
+		assert.Contains(t, got, "[redacted]", s)
+		assert.Equal(t, got, Redact(got), "redacting twice changes nothing")
+		checkQuickTest(t, s)
+	}
+	assert.Equal(t, "Authorization:Bearer [redacted]", Redact("Authorization:Bearer "+key), "the scheme stays, the token goes")
+	assert.Equal(t, `{"tokens":[1,2]}`, Redact(`{"tokens":[1,2]}`), "nothing to remove")
 }

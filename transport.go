@@ -558,7 +558,10 @@ func (c *call) finish(resp *http.Response, err error) (*http.Response, error) {
 		c.next.Close() // rewound for a retry the context cut short
 	}
 	if err != nil {
-		err = withoutURL(err) // the inner client's wrapping; the caller's client wraps again
+		// Without the inner client's wrapping (the caller's client wraps
+		// again), and without the credentials a malformed response may
+		// have echoed into net/http's error.
+		err = safeError(withoutURL(err), c.req)
 		if c.attempts > 1 {
 			err = &attemptsError{err: err, attempts: c.attempts}
 		}
@@ -662,13 +665,17 @@ func (c *call) attempted(r *http.Request, start time.Time, resp *http.Response, 
 		Vendor: c.t.vendorOf(r.URL, c.scope), Context: r.Context()}
 	if resp != nil {
 		ev.StatusCode = resp.StatusCode
-		ev.RequestID = headerRequestID(resp.Header)
 	}
-	if c.verdict != nil {
+	switch {
+	case c.verdict != nil:
 		ev.Err = c.verdict
-		ev.RequestID = c.verdict.RequestID
-	} else if err != nil {
+		ev.RequestID = c.verdict.RequestID // scrubbed with the verdict
+	case err != nil:
 		ev.Err = safeError(withoutURL(err), r)
+	case resp != nil:
+		if id := headerRequestID(resp.Header); id != "" {
+			ev.RequestID = scrubRequest(id, r) // a server may echo the request's key
+		}
 	}
 	h(ev)
 }
@@ -786,25 +793,56 @@ func breakerOutcome(status int, v *Error) error {
 	return nil
 }
 
-// safeError is err with anything credential-like removed from its text.
+// safeError is err with anything credential-like removed from its text
+// (redact) and the credentials req carries replaced, which a server may
+// echo in a malformed response that net/http's errors quote; a text of
+// more than a few KiB (a garbage header line of megabytes, quoted) is cut.
+// The errors its Unwrap chain reaches are scrubbed too, since error
+// reporters print each of them; errors.Is and errors.As still find the
+// original causes.
 func safeError(err error, req *http.Request) error {
 	if err == nil {
 		return nil
 	}
-	msg := scrub(redact(err.Error()), requestSecrets(req))
-	if msg == err.Error() {
+	return scrubbedError(err, requestSecrets(req))
+}
+
+// scrubbedError is safeError with the request's credentials known: err
+// itself when neither its text nor its chain's holds anything to remove.
+func scrubbedError(err error, secrets []string) error {
+	if err == nil {
+		return nil
+	}
+	inner := errors.Unwrap(err)
+	next := scrubbedError(inner, secrets)
+	text := err.Error()
+	msg := scrub(redact(cutWords(text)), secrets)
+	if msg == text && next == inner {
 		return err
 	}
-	return &redactedError{msg: msg, err: err}
+	return &redactedError{msg: msg, err: err, next: next}
 }
 
+// redactedError shows an error whose text held a credential: its text
+// scrubbed, its chain scrubbed, while Is, As and Timeout answer for the
+// original.
 type redactedError struct {
-	msg string
-	err error
+	msg  string
+	err  error // the original
+	next error // what the original unwraps to, scrubbed
 }
 
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
+func (e *redactedError) Error() string        { return e.msg }
+func (e *redactedError) Unwrap() error        { return e.next }
+func (e *redactedError) Is(target error) bool { return errors.Is(e.err, target) }
+func (e *redactedError) As(target any) bool   { return errors.As(e.err, target) }
+
+// Timeout answers for the original, as net/http's *url.Error asks its
+// cause directly.
+func (e *redactedError) Timeout() bool {
+	var t interface{ Timeout() bool }
+	return errors.As(e.err, &t) && t.Timeout()
+}
 
 func closeBody(r *http.Request) {
 	if r.Body != nil {

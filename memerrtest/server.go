@@ -399,14 +399,15 @@ func (s *idSource) req() string {
 	return fmt.Sprintf("req_%08x%08x", s.prefix, uint32(s.n.Add(1)))
 }
 
-// String describes the request without credentials, query values, header
-// values or body: "POST /v1/memories?api_key=… (headers: Authorization,
+// String describes the request without credentials (a key in its path is
+// redacted, as memerr.Redact does), query values, header values or body:
+// "POST /v1/memories?api_key=… (headers: Authorization,
 // Content-Type; body 17 bytes)". Failing tests may print it safely.
 func (r Request) String() string {
 	var b strings.Builder
 	b.WriteString(r.Method)
 	b.WriteByte(' ')
-	b.WriteString(r.Path)
+	b.WriteString(memerr.Redact(r.Path)) // a key in the path, as some APIs take it
 	if len(r.Query) > 0 {
 		keys := make([]string, 0, len(r.Query))
 		for k := range r.Query {

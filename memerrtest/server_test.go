@@ -730,3 +730,20 @@ func TestRequestStringHidesCredentials(t *testing.T) {
 	}
 	assert.Equal(t, "Bearer sk-live-SECRET123456", got[0].Header.Get("Authorization"), "the record itself keeps what was sent")
 }
+
+// A key in the request's path (APIs that take it there) is not printed
+// either.
+func TestRequestStringHidesKeyInPath(t *testing.T) {
+	srv := memerrtest.NewServer()
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL + "/v1/sk-live-SECRET123456/memories")
+	require.NoError(t, err)
+	resp.Body.Close()
+	got := srv.Requests()
+	require.Len(t, got, 1)
+	for _, s := range []string{got[0].String(), fmt.Sprintf("%v", got[0]), fmt.Sprint(got)} {
+		assert.NotContains(t, s, "SECRET")
+		assert.Contains(t, s, "GET /v1/[redacted]")
+	}
+	assert.Equal(t, "/v1/sk-live-SECRET123456/memories", got[0].Path, "the record itself keeps what was sent")
+}

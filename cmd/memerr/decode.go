@@ -63,28 +63,50 @@ func runDecode(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 }
 
 // captureSecrets returns the credentials a capture shows in request or
-// response headers (curl -v prints the request's as "> Authorization: ..."),
-// so that a server echoing them is not printed either.
+// response headers (curl -v prints the request's as "> Authorization: ..."):
+// the values of headers named for a credential and of cookies, so that a
+// server echoing them is not printed either.
 func captureSecrets(data []byte) []string {
 	var out []string
+	add := func(s string) {
+		if len(s) >= 6 {
+			out = append(out, s)
+		}
+	}
 	for _, line := range strings.Split(string(data), "\n") {
 		line = strings.TrimSpace(strings.TrimLeft(line, "<> "))
 		k, v, ok := strings.Cut(line, ":")
-		switch strings.ToLower(strings.TrimSpace(k)) {
-		case "authorization", "proxy-authorization", "x-api-key", "api-key", "x-auth-token":
-		default:
-			continue
-		}
 		if !ok {
 			continue
 		}
-		for _, s := range []string{strings.TrimSpace(v), lastWord(v)} {
-			if len(s) >= 6 {
-				out = append(out, s)
+		switch name := strings.ToLower(strings.TrimSpace(k)); {
+		case name == "cookie" || name == "set-cookie":
+			for _, c := range strings.Split(v, ";") {
+				if _, val, ok := strings.Cut(c, "="); ok {
+					add(strings.Trim(strings.TrimSpace(val), `"`))
+				}
 			}
+		case credentialHeader(name):
+			add(strings.TrimSpace(v))
+			add(lastWord(v))
 		}
 	}
 	return out
+}
+
+// credentialHeader reports whether a header name, in lower case, names a
+// credential: it holds "auth" (Authorization, X-Auth-Token) or ends like a
+// key, token, secret or password (X-Api-Key, X-Access-Token).
+func credentialHeader(name string) bool {
+	if strings.Contains(name, "auth") {
+		return true
+	}
+	for _, suffix := range []string{"key", "token", "secret", "password"} {
+		if strings.HasSuffix(name, suffix) {
+			return true
+		}
+	}
+	return false
 }
 
 func lastWord(s string) string {
@@ -127,7 +149,17 @@ func parseCapture(data []byte) (*capture, error) {
 		}
 		c = &capture{status: status, header: http.Header{}}
 		rest = after
+		// The header line being read: its name, and its value with any
+		// continuation lines, joined once it is complete (appending each
+		// to a string would copy the value once per line).
 		var last string
+		var value []byte
+		flush := func() {
+			if last != "" {
+				c.header.Add(last, string(value))
+				last = ""
+			}
+		}
 		for len(rest) > 0 {
 			line, after, _ = cutLine(rest)
 			rest = after
@@ -135,18 +167,19 @@ func parseCapture(data []byte) (*capture, error) {
 				break
 			}
 			if (line[0] == ' ' || line[0] == '\t') && last != "" {
-				vals := c.header[last]
-				vals[len(vals)-1] += " " + string(bytes.TrimSpace(line))
+				value = append(append(value, ' '), bytes.TrimSpace(line)...)
 				continue
 			}
+			flush()
 			k, val, ok := bytes.Cut(line, []byte(":"))
 			k = bytes.TrimSpace(k)
 			if !ok || len(k) == 0 {
 				continue // not a header line: curl never prints one; skip it
 			}
 			last = http.CanonicalHeaderKey(string(k))
-			c.header.Add(last, string(bytes.TrimSpace(val)))
+			value = append(value[:0], bytes.TrimSpace(val)...)
 		}
+		flush()
 		if len(rest) == 0 {
 			break
 		}

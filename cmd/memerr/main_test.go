@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -263,6 +264,37 @@ func TestDecodeNeverPrintsSecrets(t *testing.T) {
 		assert.NotContains(t, r.stdout, "sk-abcdefghijklmnop")
 		assert.NotContains(t, r.stdout, "Set-Cookie")
 	})
+}
+
+// A curl -v capture shows the request's credentials in any header named
+// for one, and in its cookies; a server echoing them does not get them
+// printed.
+func TestDecodeScrubsEveryRequestCredential(t *testing.T) {
+	in := "> GET /v1/x HTTP/1.1\n> Host: api\n> X-Access-Token: Zx81KqPl02mN\n> X-Memories-Api-Key: Rt55HgUk09zQ\n" +
+		"> Cookie: lang=en; session=Qw73JpLm55aB\n>\n< HTTP/1.1 401 Unauthorized\n< Content-Type: application/json\n" +
+		"< X-Request-Id: Qw73JpLm55aB\n<\n" +
+		`{"code":401,"msg":"bad token Zx81KqPl02mN or Rt55HgUk09zQ for session Qw73JpLm55aB","data":null}` + "\n"
+	r := runCmd(t, strings.NewReader(in), "decode")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "kind:        unauthenticated")
+	for _, s := range []string{"Zx81KqPl02mN", "Rt55HgUk09zQ", "Qw73JpLm55aB"} {
+		assert.NotContains(t, r.stdout, s)
+	}
+}
+
+// A header folded over many continuation lines costs memory in proportion
+// to its length: each line is not copied onto all the lines before it
+// (64 Ki lines once took 4 GB of allocation, 8 MiB of them half an hour).
+func TestDecodeFoldedHeaderLinear(t *testing.T) {
+	in := "HTTP/1.1 500 Internal Server Error\nX-Request-Id: a\n" + strings.Repeat(" x\n", 64<<10) + "\n{}"
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	r := runCmd(t, strings.NewReader(in), "decode")
+	runtime.ReadMemStats(&after)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "request id:  a x x x")
+	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(32<<20), "bytes allocated for a %d-byte capture", len(in))
 }
 
 // endless is a reader that never ends, counting the bytes it gave.
