@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -81,10 +82,11 @@ func WithVendor(v Vendor) Option { return func(c *config) { c.vendor = v } }
 // WithVendor's.
 func (c *config) vendorFor(u *url.URL) Vendor {
 	if len(c.hostVendors) > 0 {
-		if v, ok := c.hostVendors[u.Host]; ok {
+		// strings.ToLower makes no copy of a name in lower case already.
+		if v, ok := c.hostVendors[strings.ToLower(u.Host)]; ok {
 			return v
 		}
-		if v, ok := c.hostVendors[u.Hostname()]; ok {
+		if v, ok := c.hostVendors[strings.ToLower(u.Hostname())]; ok {
 			return v
 		}
 	}
@@ -93,13 +95,14 @@ func (c *config) vendorFor(u *url.URL) Vendor {
 
 // WithHostVendor decodes responses from host ("api.coze.cn", or with a port
 // "localhost:8080") as v's envelope; other hosts use WithVendor's vendor.
-// May be given several times.
+// Host names are compared without regard to case; a host given without a
+// port matches it on any port. May be given several times.
 func WithHostVendor(host string, v Vendor) Option {
 	return func(c *config) {
 		if c.hostVendors == nil {
 			c.hostVendors = map[string]Vendor{}
 		}
-		c.hostVendors[host] = v
+		c.hostVendors[strings.ToLower(host)] = v
 	}
 }
 

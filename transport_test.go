@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -1225,4 +1226,25 @@ func TestOtherEncodingsClassifiedByStatus(t *testing.T) {
 	require.ErrorAs(t, err, &e)
 	assert.Equal(t, KindUnavailable, e.Kind, "by its status")
 	assert.NotContains(t, e.Error(), "\x1b\x2c", "compressed bytes are never a message")
+}
+
+// WithHostVendor compares host names without regard to case, as DNS
+// does; a host given without its port matches it on any port.
+func TestHostVendorIgnoresCase(t *testing.T) {
+	c := config{}
+	WithHostVendor("API.Coze.com", Coze)(&c)
+	WithHostVendor("localhost:8080", MemOS)(&c)
+	WithHostVendor("::1", Tensorheart)(&c)
+	for raw, want := range map[string]Vendor{
+		"https://api.coze.com/v3/chat":     Coze,
+		"https://API.COZE.COM:443/v3/chat": Coze,
+		"http://LocalHost:8080/x":          MemOS,
+		"http://localhost:8081/x":          Auto,
+		"http://[::1]:9000/x":              Tensorheart,
+		"https://api.coze.cn/v3/chat":      Auto,
+	} {
+		u, err := url.Parse(raw)
+		require.NoError(t, err)
+		assert.Equal(t, want, c.vendorFor(u), raw)
+	}
 }
