@@ -192,7 +192,7 @@ func (c *Client) DoJSON(ctx context.Context, method, rawURL string, in, out any)
 		return c.failure(req, err)
 	}
 	if len(data) > MaxJSONBody {
-		return fmt.Errorf("memerr: response body larger than %d bytes", MaxJSONBody)
+		return fmt.Errorf("%w: a response body over MaxJSONBody (%d bytes)", ErrTooLarge, MaxJSONBody)
 	}
 	// Do judged the 2xx bodies it reads ahead: JSON media types, up to
 	// PeekLimit. DoJSON holds the whole body, so it judges it as Parse

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -422,4 +423,18 @@ func TestIdempotentContext(t *testing.T) {
 	require.NoError(t, c.DoJSON(IdempotentContext(context.Background()), http.MethodPost, srv.URL, map[string]string{"text": "x"}, nil))
 	assert.Equal(t, 2, srv.Hits())
 	assert.Equal(t, [][]byte{[]byte(`{"text":"x"}`), []byte(`{"text":"x"}`)}, srv.Bodies(), "the body sent again whole")
+}
+
+// A success body past MaxJSONBody is an error wrapping ErrTooLarge; what
+// was read is dropped.
+func TestDoJSONBodyTooLarge(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"code":0,"msg":"","data":"`)
+		io.CopyN(w, neverEnding('x'), MaxJSONBody)
+	}))
+	defer srv.Close()
+	err := NewClient().DoJSON(context.Background(), http.MethodGet, srv.URL, nil, new(any))
+	require.ErrorIs(t, err, ErrTooLarge)
+	assert.Contains(t, err.Error(), "MaxJSONBody")
 }

@@ -4,17 +4,23 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 )
 
 // MaxEventSize bounds the lines and the data of one event an EventReader
-// reads: a larger event ends the reading with ErrEventTooLarge.
+// reads: a larger event ends the reading with an error wrapping
+// ErrTooLarge.
 const MaxEventSize = 1 << 20
 
-// ErrEventTooLarge is returned by EventReader.Next for an event or a line
-// longer than MaxEventSize.
-var ErrEventTooLarge = errors.New("memerr: stream event larger than MaxEventSize")
+// ErrTooLarge is wrapped by the error of a read that passed its bound: a
+// response body DoJSON reads (MaxJSONBody), a stream event an EventReader
+// reads (MaxEventSize). What was read is dropped.
+var ErrTooLarge = errors.New("memerr: too large")
+
+// errEventTooLarge is the error of an event beyond MaxEventSize.
+var errEventTooLarge = fmt.Errorf("%w: a stream event or line over MaxEventSize (%d bytes)", ErrTooLarge, MaxEventSize)
 
 // Event is one server-sent event of a text/event-stream response.
 type Event struct {
@@ -53,8 +59,8 @@ func NewEventReader(v Vendor, resp *http.Response) *EventReader {
 // last event cut off before its blank line is still returned. An event
 // with no name whose data is not a JSON object (the text frames some
 // streams send) is returned as it is, never as a failure. Errors from
-// reading the body are returned as they are, and ErrEventTooLarge for an
-// event beyond MaxEventSize.
+// reading the body are returned as they are, and one wrapping ErrTooLarge
+// for an event beyond MaxEventSize.
 func (er *EventReader) Next() (Event, error) {
 	var ev Event
 	seen := false // a name or a data line
@@ -87,7 +93,7 @@ func (er *EventReader) Next() (Event, error) {
 				ev.Data = append(ev.Data, '\n')
 			}
 			if len(ev.Data)+len(value) > MaxEventSize {
-				return Event{}, ErrEventTooLarge
+				return Event{}, errEventTooLarge
 			}
 			ev.Data = append(ev.Data, value...)
 			seen = true
@@ -131,7 +137,7 @@ func (er *EventReader) readLine() ([]byte, error) {
 			return er.line, nil
 		}
 		if len(er.line) >= MaxEventSize {
-			return nil, ErrEventTooLarge
+			return nil, errEventTooLarge
 		}
 		er.line = append(er.line, b)
 	}

@@ -154,17 +154,17 @@ func TestEventReaderSuccess(t *testing.T) {
 }
 
 // A line or an event beyond MaxEventSize ends the reading with
-// ErrEventTooLarge, having held no more than that; an error reading the
+// ErrTooLarge, having held no more than that; an error reading the
 // body is returned as it is.
 func TestEventReaderBounds(t *testing.T) {
 	long := io.MultiReader(strings.NewReader("event: error\ndata: "), neverEnding('x'))
 	_, err := NewEventReader(Coze, streamResponse(long)).Next()
-	assert.ErrorIs(t, err, ErrEventTooLarge, "a line without end")
+	assert.ErrorIs(t, err, ErrTooLarge, "a line without end")
 
 	line := "data: " + strings.Repeat("y", 1000) + "\n"
 	many := io.MultiReader(strings.NewReader("event: error\n"), neverEndingString(line))
 	_, err = NewEventReader(Coze, streamResponse(many)).Next()
-	assert.ErrorIs(t, err, ErrEventTooLarge, "data lines without a blank line")
+	assert.ErrorIs(t, err, ErrTooLarge, "data lines without a blank line")
 
 	broken := io.MultiReader(strings.NewReader("event: delta\ndata: {}\n\nevent: err"), iotest.ErrReader(io.ErrUnexpectedEOF))
 	r := NewEventReader(Coze, streamResponse(broken))
