@@ -91,4 +91,4 @@ func retryAfter(err error) string {
 }
 
 // The functions above exist to be compiled, not called: the README shows them.
-var _, _, _ = remember, fakeServer, registerRecall
+var _, _, _, _ = remember, chat, fakeServer, registerRecall
