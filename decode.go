@@ -584,7 +584,8 @@ func kindByWords(s string) Kind {
 }
 
 // requestID returns the request id: the envelope's members, then the
-// vendor's headers, then the common ones.
+// vendor's headers, then the common ones (commonIDHeaders); with no vendor
+// or Generic, every vendor's headers, then the common ones.
 func requestID(p *profile, h http.Header, env *envelope, f *fields) string {
 	if env != nil {
 		for _, id := range env.requestID {
@@ -593,14 +594,16 @@ func requestID(p *profile, h http.Header, env *envelope, f *fields) string {
 			}
 		}
 	}
+	headers := profiles.Load().requestIDHeaders
 	if p != nil {
-		for _, k := range p.RequestIDHeaders { // canonical keys (see compile)
-			if v := headerValue(h, k); v != "" {
-				return cleanLine(v, 128)
-			}
+		headers = p.idHeaders // canonical keys (see compile)
+	}
+	for _, k := range headers {
+		if v := headerValue(h, k); v != "" {
+			return cleanLine(v, 128)
 		}
 	}
-	return headerRequestID(h)
+	return ""
 }
 
 // headerRetryAfter is the headers' wait hint for a failure of kind k. An

@@ -560,6 +560,11 @@ func TestRequestID(t *testing.T) {
 		{"body wins over header", 404, hdr("X-Request-ID", "req_header"), `{"error":{"code":"NOT_FOUND","message":"x"},"meta":{"request_id":"req_body"}}`, "req_body"},
 		{"header request id is cleaned to one line", 500, http.Header{"X-Request-Id": {"req_1\r\nInjected: yes"}}, "", "req_1 Injected: yes"},
 		{"none", 500, nil, `{"code":50000,"message":"x"}`, ""},
+		// A vendor's own header goes with its errors and a gateway's page,
+		// not with another vendor's error.
+		{"Coze's header on a gateway's page", 502, hdr("X-Tt-Logid", cozeLogID), "<html><title>502 Bad Gateway</title></html>", cozeLogID},
+		{"Coze's header on a MemOS error", 200, hdr("X-Tt-Logid", cozeLogID), `{"code":40300,"message":"x","data":null}`, ""},
+		{"a common header on a MemOS error", 200, hdr("X-Tt-Logid", cozeLogID, "X-Request-Id", "req_gw"), `{"code":40300,"message":"x","data":null}`, "req_gw"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

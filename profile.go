@@ -232,7 +232,15 @@ type profile struct {
 	fits        uint64 // the members of all its envelopes, as bits (see bound)
 	decides     uint64 // the members that can make one of its envelopes apply, as bits
 	headerScore int    // what a detection header adds to its score: 4, or 0 when it has none
+
+	// The headers its errors' request id is looked for in: its own, then
+	// commonIDHeaders; Generic's are every profile's, then those.
+	idHeaders []string
 }
+
+// commonIDHeaders carry a request id whoever the vendor: a gateway's or a
+// proxy's as much as the vendor's.
+var commonIDHeaders = []string{"X-Request-Id", "Request-Id", "X-Trace-Id", "X-Amzn-Requestid"}
 
 // envelope is an Envelope with the ids of its member paths (-1: none).
 type envelope struct {
@@ -533,7 +541,15 @@ func (s *profileSet) buildTree() error {
 		s.keyPrefixes = appendNew(s.keyPrefixes, p.KeyPrefixes...)
 		s.requestIDHeaders = appendNew(s.requestIDHeaders, p.RequestIDHeaders...) // canonical (see compile)
 	}
-	s.requestIDHeaders = appendNew(s.requestIDHeaders, "X-Request-Id", "Request-Id", "X-Trace-Id", "X-Amzn-Requestid")
+	s.requestIDHeaders = appendNew(s.requestIDHeaders, commonIDHeaders...)
+	for _, p := range s.list {
+		// Another vendor's own header says nothing of this vendor's
+		// error; a Generic error (a gateway's page) may come from any.
+		p.idHeaders = appendNew(slices.Clone(p.RequestIDHeaders), commonIDHeaders...)
+		if p.Vendor == Generic {
+			p.idHeaders = s.requestIDHeaders
+		}
+	}
 	s.secretStarts = secretStarts(s.keyPrefixes)
 	if s.npaths > maxPaths {
 		return fmt.Errorf("the profiles read %d member paths together; at most %d are supported", s.npaths, maxPaths)
