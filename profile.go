@@ -64,8 +64,11 @@ type Profile struct {
 	// Classify, when set, decides the Kind of a code the table leaves
 	// open: an undocumented code (known is KindUnknown), or a documented
 	// one whose meaning depends on the message (then known is the table's
-	// Kind). Returning KindUnknown leaves the decision to the HTTP status,
-	// then to the words of a string code.
+	// Kind). Returning KindUnknown, or a value that is not one of the
+	// Kinds, leaves the decision to the table, then to the HTTP status,
+	// then to the words of a string code. Classify runs inside Parse,
+	// Decode and the Transport's RoundTrip, concurrently: it must be safe
+	// for concurrent use and must not panic (a panic reaches their caller).
 	Classify func(code, message string, status int, known Kind) Kind
 
 	// RequestIDHeaders are the response headers holding the vendor's

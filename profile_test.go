@@ -163,3 +163,34 @@ func TestRegisterWhileDecoding(t *testing.T) {
 func TestVendorsListsTheBuiltinsFirst(t *testing.T) {
 	assert.Equal(t, builtins, Vendors()[:5])
 }
+
+// A Classify that returns a value outside the Kinds is ignored, as if it
+// had returned KindUnknown: the table, then the status decide. Register
+// refuses such a Kind in the table; one coming from Classify at request
+// time used to reach the Error (Kind(200), matching no sentinel).
+func TestClassifyOutOfRangeKindIsIgnored(t *testing.T) {
+	keepProfiles(t)
+	p := testProfile("odd-kinds")
+	p.Classify = func(code, _ string, _ int, _ Kind) Kind {
+		if code == "SLOW_DOWN" {
+			return numKinds
+		}
+		return Kind(200)
+	}
+	require.NoError(t, Register(p))
+	tests := []struct {
+		status int
+		body   string
+		want   Kind
+	}{
+		{200, `{"ok":false,"err":{"kind":"SLOW_DOWN"}}`, KindRateLimited}, // the table's
+		{200, `{"ok":false,"err":{"kind":"GONE"}}`, KindNotFound},         // the table's
+		{503, `{"ok":false,"err":{"kind":"NEW"}}`, KindUnavailable},       // the status's
+		{200, `{"ok":false,"err":{"kind":"NEW"}}`, KindUnknown},           // nothing classifies it
+	}
+	for _, tc := range tests {
+		e := mustParse(t, "odd-kinds", tc.status, nil, tc.body)
+		assert.Equal(t, tc.want, e.Kind, "%d %s", tc.status, tc.body)
+		assert.NotContains(t, e.Error(), "Kind(")
+	}
+}
