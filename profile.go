@@ -382,7 +382,8 @@ func (p Profile) compile(cur *profileSet) (*profile, error) {
 			return nil, bad("code %q has no Kind", c.Code.Value)
 		case slices.Contains(rp.SuccessCodes, c.Code.Value):
 			return nil, bad("code %q is also a success code", c.Code.Value)
-		case c.Envelope != 0 && (c.Envelope < 0 || c.Envelope >= len(rp.Envelopes) || rp.Envelopes[c.Envelope].Code == ""):
+		case v != Generic && (c.Envelope < 0 || c.Envelope >= len(rp.Envelopes) || rp.Envelopes[c.Envelope].Code == ""):
+			// Generic's codes are HTTP statuses, in no member.
 			return nil, bad("code %q: envelope %d does not exist or has no Code member", c.Code.Value, c.Envelope)
 		}
 		if _, dup := rp.codes[c.Code.Value]; dup {

@@ -67,6 +67,9 @@ func TestRegisterRefusesMalformedProfiles(t *testing.T) {
 			p.Envelopes = append(p.Envelopes, Envelope{Message: []string{"text"}})
 			p.Codes[0].Envelope = 1
 		}), "has no Code member"},
+		{"a code in a first envelope without code", mutate(func(p *Profile) {
+			p.Envelopes = []Envelope{{Failed: "failed", Message: []string{"text"}}, p.Envelopes[0]}
+		}), "envelope 0 does not exist or has no Code member"},
 		{"a success code in the table", mutate(func(p *Profile) { p.SuccessCodes = []string{"GONE"} }), "also a success code"},
 		{"an empty code range", mutate(func(p *Profile) { p.Detect.CodeRanges = [][2]int64{{5, 1}} }), "is empty"},
 		{"an empty key prefix", mutate(func(p *Profile) { p.KeyPrefixes = []string{""} }), "key prefix"},
