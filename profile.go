@@ -24,8 +24,9 @@ import (
 // with dots, a member of a nested object ("error.code",
 // "data.last_error.msg").
 type Profile struct {
-	// Vendor is the name errors carry; required, lowercase, not "auto"
-	// or "generic", and not registered twice.
+	// Vendor is the name errors carry; required, lowercase and printable
+	// (no spaces, slashes or control characters), not "auto" or
+	// "generic", and not registered twice.
 	Vendor Vendor
 
 	// Names are other spellings ParseVendor accepts for this vendor,
@@ -319,8 +320,9 @@ func (p Profile) compile(cur *profileSet) (*profile, error) {
 	switch {
 	case v == Auto || normName(string(v)) == "auto":
 		return nil, bad("a vendor name is required, and %q is reserved", "auto")
-	case string(v) != strings.ToLower(string(v)) || strings.ContainsAny(string(v), " \t\n/"):
-		return nil, bad("the name must be lowercase, without spaces or slashes")
+	case string(v) != strings.ToLower(string(v)) || strings.ContainsFunc(string(v), func(r rune) bool { return r == ' ' || r == '/' || !unicode.IsPrint(r) }):
+		// Error() and the CLI print the name as it is.
+		return nil, bad("the name must be lowercase and printable, without spaces or slashes")
 	}
 	if cur != nil {
 		if _, dup := cur.byVendor[v]; dup {
