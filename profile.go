@@ -357,6 +357,13 @@ func (p Profile) compile(cur *profileSet) (*profile, error) {
 			return nil, bad("malformed detection member %q", m)
 		}
 	}
+	for _, h := range slices.Concat(p.Detect.Headers, p.RequestIDHeaders) {
+		if !validHeaderName(h) {
+			// A server cannot send it, and net/http drops it: it would
+			// never match.
+			return nil, bad("malformed header name %q", h)
+		}
+	}
 	for _, r := range p.Detect.CodeRanges {
 		if r[0] > r[1] {
 			return nil, bad("code range %d-%d is empty", r[0], r[1])
@@ -431,6 +438,21 @@ func validPath(path string) bool {
 	}
 	for _, part := range strings.Split(path, ".") {
 		if part == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// validHeaderName reports whether name is an HTTP header field name: one
+// or more token characters (RFC 9110, section 5.1).
+func validHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
 			return false
 		}
 	}

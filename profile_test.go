@@ -74,6 +74,9 @@ func TestRegisterRefusesMalformedProfiles(t *testing.T) {
 			p.Envelopes = []Envelope{{Failed: "failed", Message: []string{"text"}}, p.Envelopes[0]}
 		}), "envelope 0 does not exist or has no Code member"},
 		{"a success code in the table", mutate(func(p *Profile) { p.SuccessCodes = []string{"GONE"} }), "also a success code"},
+		{"an empty request id header", mutate(func(p *Profile) { p.RequestIDHeaders = []string{""} }), "header name"},
+		{"a request id header with a colon", mutate(func(p *Profile) { p.RequestIDHeaders = []string{"X-Trace:"} }), "header name"},
+		{"a detection header with a space", mutate(func(p *Profile) { p.Detect.Headers = []string{"X Trace"} }), "header name"},
 		{"an empty code range", mutate(func(p *Profile) { p.Detect.CodeRanges = [][2]int64{{5, 1}} }), "is empty"},
 		{"an empty key prefix", mutate(func(p *Profile) { p.KeyPrefixes = []string{""} }), "key prefix"},
 		{"a key prefix starting with a sign", mutate(func(p *Profile) { p.KeyPrefixes = []string{"_live"} }), "key prefix"},
