@@ -22,7 +22,10 @@ import (
 //
 // Member paths name a member of the body's top-level object ("code") or,
 // with dots, a member of a nested object ("error.code",
-// "data.last_error.msg").
+// "data.last_error.msg"); a member whose own name holds a dot cannot be
+// named. All registered profiles together read at most 64 distinct member
+// paths (a path several profiles read counts once; the built-ins read
+// about half): Register refuses a profile that would pass that bound.
 type Profile struct {
 	// Vendor is the name errors carry; required, lowercase and printable
 	// (no spaces, slashes or control characters), not "auto" or
@@ -144,7 +147,12 @@ type Envelope struct {
 
 // Detection holds what marks a vendor's responses when no vendor is named.
 // Each signal adds to the vendor's score; the highest score wins, and ties
-// go to the profile registered first (the built-ins come first).
+// go to the profile registered first (the built-ins come first). The
+// score also counts the members of the vendor's best envelope found in
+// the body, and more when its code is in the vendor's table or ranges: a
+// profile whose envelope reads only members many APIs send ("message",
+// "detail", "error") claims such bodies under Auto whichever server sent
+// them, unless another vendor scores higher.
 type Detection struct {
 	Headers    []string   // response headers only this vendor sends (X-Tt-Logid)
 	Members    []string   // body members only this vendor sends ("detail.logid")
