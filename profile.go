@@ -175,7 +175,9 @@ var ErrProfile = errors.New("memerr: invalid profile")
 // Transport and memerrtest know the vendor: by name (WithVendor), and by
 // detection under Auto. It returns an error wrapping ErrProfile, and
 // registers nothing, when the name is taken or the profile is malformed.
-// Profiles cannot be removed; register them at start-up.
+// It keeps its own copy of p: changing p's slices afterwards changes
+// nothing registered. It is safe to call while other goroutines decode and
+// send requests; profiles cannot be removed, so register them at start-up.
 func Register(p Profile) error {
 	profilesMu.Lock()
 	defer profilesMu.Unlock()
@@ -341,9 +343,19 @@ func (p Profile) compile(cur *profileSet) (*profile, error) {
 		return nil, bad("no envelope")
 	}
 	rp := &profile{Profile: p, codes: map[string]int{}, events: map[string]bool{}}
+	// The registry keeps its own copy of every slice: the caller may
+	// reuse or change its own afterwards.
 	rp.Names = slices.Clone(p.Names)
 	rp.Envelopes = slices.Clone(p.Envelopes)
+	for i := range rp.Envelopes {
+		e := &rp.Envelopes[i]
+		e.Is, e.Message, e.RequestID = slices.Clone(e.Is), slices.Clone(e.Message), slices.Clone(e.RequestID)
+	}
 	rp.Codes = slices.Clone(p.Codes)
+	rp.Detect.Members = slices.Clone(p.Detect.Members)
+	rp.Detect.CodeRanges = slices.Clone(p.Detect.CodeRanges)
+	rp.KeyPrefixes = slices.Clone(p.KeyPrefixes)
+	rp.ErrorEvents = slices.Clone(p.ErrorEvents)
 	for i, e := range rp.Envelopes {
 		if e.Code == "" && len(e.Message) == 0 && e.Success == "" && e.Failed == "" && e.When == "" {
 			return nil, bad("envelope %d reads no code, message, flag or When member", i)

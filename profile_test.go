@@ -203,3 +203,40 @@ func TestClassifyOutOfRangeKindIsIgnored(t *testing.T) {
 		assert.NotContains(t, e.Error(), "Kind(")
 	}
 }
+
+// Register keeps its own copy of every slice of the profile: a caller
+// that reuses or changes its slices afterwards changes nothing registered
+// (the Is values, Message members and code ranges used to be shared).
+func TestRegisterCopiesEverySlice(t *testing.T) {
+	keepProfiles(t)
+	p := Profile{
+		Vendor: "copied",
+		Envelopes: []Envelope{
+			{When: "state", Is: []string{"broken"}, Code: "code", Message: []string{"text"}, RequestID: []string{"trace"}},
+		},
+		Detect:      Detection{Members: []string{"copied_trace"}, CodeRanges: [][2]int64{{7000, 7999}}},
+		KeyPrefixes: []string{"cp_"},
+		ErrorEvents: []string{"failure"},
+	}
+	require.NoError(t, Register(p))
+	body := `{"state":"broken","code":7001,"text":"down","trace":"t1"}`
+	before := mustParse(t, Auto, 200, nil, body)
+	require.Equal(t, Vendor("copied"), before.Vendor)
+	registered, _ := LookupProfile("copied")
+	want := fmt.Sprintf("%#v %#v", registered.Envelopes, registered.Detect)
+
+	p.Envelopes[0].Is[0] = "fine"
+	p.Envelopes[0].Message[0] = "other"
+	p.Envelopes[0].RequestID[0] = "other_id"
+	p.Detect.Members[0] = "other"
+	p.Detect.CodeRanges[0] = [2]int64{1, 2}
+	p.KeyPrefixes[0] = "zz_"
+	p.ErrorEvents[0] = "other"
+
+	after := mustParse(t, Auto, 200, nil, body)
+	assert.Equal(t, before, after)
+	registered, _ = LookupProfile("copied")
+	assert.Equal(t, want, fmt.Sprintf("%#v %#v", registered.Envelopes, registered.Detect))
+	assert.Equal(t, []string{"cp_"}, registered.KeyPrefixes)
+	assert.Equal(t, []string{"failure"}, registered.ErrorEvents)
+}
