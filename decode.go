@@ -349,11 +349,12 @@ func (p *profile) tableKind(code string) Kind {
 }
 
 // kind gives the Kind of a code of p whose table gives it known: the
-// profile's Classify first, then known, then the HTTP status, then the
-// words of a string code or of the message.
+// profile's Classify first (a value that is not a Kind counts as
+// KindUnknown), then known, then the HTTP status, then the words of a
+// string code or of the message.
 func (p *profile) kind(code string, known Kind, msg string, status int) Kind {
 	if p.Classify != nil {
-		if k := p.Classify(code, msg, status, known); k != KindUnknown {
+		if k := p.Classify(code, msg, status, known); k != KindUnknown && k < numKinds {
 			return k
 		}
 	}

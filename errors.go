@@ -287,8 +287,9 @@ type CodeInfo struct {
 
 	// Envelope is the index, in its vendor's Profile.Envelopes, of the
 	// shape the vendor sends this code in: 0, the first, for most codes
-	// (Coze's OAuth codes come in its error_code shape). memerrtest
-	// renders the code in it.
+	// (Coze's OAuth codes come in its error_code shape). That shape must
+	// have a Code member (Register refuses the profile otherwise).
+	// memerrtest renders the code in it.
 	Envelope int
 }
 

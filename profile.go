@@ -22,10 +22,14 @@ import (
 //
 // Member paths name a member of the body's top-level object ("code") or,
 // with dots, a member of a nested object ("error.code",
-// "data.last_error.msg").
+// "data.last_error.msg"); a member whose own name holds a dot cannot be
+// named. All registered profiles together read at most 64 distinct member
+// paths (a path several profiles read counts once; the built-ins read
+// about half): Register refuses a profile that would pass that bound.
 type Profile struct {
-	// Vendor is the name errors carry; required, lowercase, not "auto"
-	// or "generic", and not registered twice.
+	// Vendor is the name errors carry; required, lowercase and printable
+	// (no spaces, slashes or control characters), not "auto" or
+	// "generic", and not registered twice.
 	Vendor Vendor
 
 	// Names are other spellings ParseVendor accepts for this vendor,
@@ -64,8 +68,11 @@ type Profile struct {
 	// Classify, when set, decides the Kind of a code the table leaves
 	// open: an undocumented code (known is KindUnknown), or a documented
 	// one whose meaning depends on the message (then known is the table's
-	// Kind). Returning KindUnknown leaves the decision to the HTTP status,
-	// then to the words of a string code.
+	// Kind). Returning KindUnknown, or a value that is not one of the
+	// Kinds, leaves the decision to the table, then to the HTTP status,
+	// then to the words of a string code. Classify runs inside Parse,
+	// Decode and the Transport's RoundTrip, concurrently: it must be safe
+	// for concurrent use and must not panic (a panic reaches their caller).
 	Classify func(code, message string, status int, known Kind) Kind
 
 	// RequestIDHeaders are the response headers holding the vendor's
@@ -140,7 +147,12 @@ type Envelope struct {
 
 // Detection holds what marks a vendor's responses when no vendor is named.
 // Each signal adds to the vendor's score; the highest score wins, and ties
-// go to the profile registered first (the built-ins come first).
+// go to the profile registered first (the built-ins come first). The
+// score also counts the members of the vendor's best envelope found in
+// the body, and more when its code is in the vendor's table or ranges: a
+// profile whose envelope reads only members many APIs send ("message",
+// "detail", "error") claims such bodies under Auto whichever server sent
+// them, unless another vendor scores higher.
 type Detection struct {
 	Headers    []string   // response headers only this vendor sends (X-Tt-Logid)
 	Members    []string   // body members only this vendor sends ("detail.logid")
@@ -163,7 +175,9 @@ var ErrProfile = errors.New("memerr: invalid profile")
 // Transport and memerrtest know the vendor: by name (WithVendor), and by
 // detection under Auto. It returns an error wrapping ErrProfile, and
 // registers nothing, when the name is taken or the profile is malformed.
-// Profiles cannot be removed; register them at start-up.
+// It keeps its own copy of p: changing p's slices afterwards changes
+// nothing registered. It is safe to call while other goroutines decode and
+// send requests; profiles cannot be removed, so register them at start-up.
 func Register(p Profile) error {
 	profilesMu.Lock()
 	defer profilesMu.Unlock()
@@ -324,8 +338,9 @@ func (p Profile) compile(cur *profileSet) (*profile, error) {
 	switch {
 	case v == Auto || normName(string(v)) == "auto":
 		return nil, bad("a vendor name is required, and %q is reserved", "auto")
-	case string(v) != strings.ToLower(string(v)) || strings.ContainsAny(string(v), " \t\n/"):
-		return nil, bad("the name must be lowercase, without spaces or slashes")
+	case string(v) != strings.ToLower(string(v)) || strings.ContainsFunc(string(v), func(r rune) bool { return r == ' ' || r == '/' || !unicode.IsPrint(r) }):
+		// Error() and the CLI print the name as it is.
+		return nil, bad("the name must be lowercase and printable, without spaces or slashes")
 	}
 	if cur != nil {
 		if _, dup := cur.byVendor[v]; dup {
@@ -336,9 +351,19 @@ func (p Profile) compile(cur *profileSet) (*profile, error) {
 		return nil, bad("no envelope")
 	}
 	rp := &profile{Profile: p, codes: map[string]int{}, events: map[string]bool{}}
+	// The registry keeps its own copy of every slice: the caller may
+	// reuse or change its own afterwards.
 	rp.Names = slices.Clone(p.Names)
 	rp.Envelopes = slices.Clone(p.Envelopes)
+	for i := range rp.Envelopes {
+		e := &rp.Envelopes[i]
+		e.Is, e.Message, e.RequestID = slices.Clone(e.Is), slices.Clone(e.Message), slices.Clone(e.RequestID)
+	}
 	rp.Codes = slices.Clone(p.Codes)
+	rp.Detect.Members = slices.Clone(p.Detect.Members)
+	rp.Detect.CodeRanges = slices.Clone(p.Detect.CodeRanges)
+	rp.KeyPrefixes = slices.Clone(p.KeyPrefixes)
+	rp.ErrorEvents = slices.Clone(p.ErrorEvents)
 	for i, e := range rp.Envelopes {
 		if e.Code == "" && len(e.Message) == 0 && e.Success == "" && e.Failed == "" && e.When == "" {
 			return nil, bad("envelope %d reads no code, message, flag or When member", i)
@@ -358,6 +383,13 @@ func (p Profile) compile(cur *profileSet) (*profile, error) {
 	for _, m := range p.Detect.Members {
 		if !validPath(m) {
 			return nil, bad("malformed detection member %q", m)
+		}
+	}
+	for _, h := range slices.Concat(p.Detect.Headers, p.RequestIDHeaders) {
+		if !validHeaderName(h) {
+			// A server cannot send it, and net/http drops it: it would
+			// never match.
+			return nil, bad("malformed header name %q", h)
 		}
 	}
 	for _, r := range p.Detect.CodeRanges {
@@ -387,7 +419,8 @@ func (p Profile) compile(cur *profileSet) (*profile, error) {
 			return nil, bad("code %q has no Kind", c.Code.Value)
 		case slices.Contains(rp.SuccessCodes, c.Code.Value):
 			return nil, bad("code %q is also a success code", c.Code.Value)
-		case c.Envelope != 0 && (c.Envelope < 0 || c.Envelope >= len(rp.Envelopes) || rp.Envelopes[c.Envelope].Code == ""):
+		case v != Generic && (c.Envelope < 0 || c.Envelope >= len(rp.Envelopes) || rp.Envelopes[c.Envelope].Code == ""):
+			// Generic's codes are HTTP statuses, in no member.
 			return nil, bad("code %q: envelope %d does not exist or has no Code member", c.Code.Value, c.Envelope)
 		}
 		if _, dup := rp.codes[c.Code.Value]; dup {
@@ -433,6 +466,21 @@ func validPath(path string) bool {
 	}
 	for _, part := range strings.Split(path, ".") {
 		if part == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// validHeaderName reports whether name is an HTTP header field name: one
+// or more token characters (RFC 9110, section 5.1).
+func validHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
 			return false
 		}
 	}

@@ -51,6 +51,9 @@ func TestRegisterRefusesMalformedProfiles(t *testing.T) {
 		{"no name", mutate(func(p *Profile) { p.Vendor = "" }), "a vendor name is required"},
 		{"auto", mutate(func(p *Profile) { p.Vendor = "auto" }), "reserved"},
 		{"upper case", mutate(func(p *Profile) { p.Vendor = "Refused" }), "lowercase"},
+		{"a control character", mutate(func(p *Profile) { p.Vendor = "refused\rvendor" }), "printable"},
+		{"an escape sequence", mutate(func(p *Profile) { p.Vendor = "refused\x1b[2mvendor" }), "printable"},
+		{"a no-break space", mutate(func(p *Profile) { p.Vendor = "refused\u00a0vendor" }), "printable"},
 		{"a built-in's name", mutate(func(p *Profile) { p.Vendor = Coze }), "registered already"},
 		{"generic", mutate(func(p *Profile) { p.Vendor = Generic }), "registered already"},
 		{"a built-in's other name", mutate(func(p *Profile) { p.Names = []string{"MemTensor"} }), `"memtensor" is taken by "memos"`},
@@ -67,7 +70,13 @@ func TestRegisterRefusesMalformedProfiles(t *testing.T) {
 			p.Envelopes = append(p.Envelopes, Envelope{Message: []string{"text"}})
 			p.Codes[0].Envelope = 1
 		}), "has no Code member"},
+		{"a code in a first envelope without code", mutate(func(p *Profile) {
+			p.Envelopes = []Envelope{{Failed: "failed", Message: []string{"text"}}, p.Envelopes[0]}
+		}), "envelope 0 does not exist or has no Code member"},
 		{"a success code in the table", mutate(func(p *Profile) { p.SuccessCodes = []string{"GONE"} }), "also a success code"},
+		{"an empty request id header", mutate(func(p *Profile) { p.RequestIDHeaders = []string{""} }), "header name"},
+		{"a request id header with a colon", mutate(func(p *Profile) { p.RequestIDHeaders = []string{"X-Trace:"} }), "header name"},
+		{"a detection header with a space", mutate(func(p *Profile) { p.Detect.Headers = []string{"X Trace"} }), "header name"},
 		{"an empty code range", mutate(func(p *Profile) { p.Detect.CodeRanges = [][2]int64{{5, 1}} }), "is empty"},
 		{"an empty key prefix", mutate(func(p *Profile) { p.KeyPrefixes = []string{""} }), "key prefix"},
 		{"a key prefix starting with a sign", mutate(func(p *Profile) { p.KeyPrefixes = []string{"_live"} }), "key prefix"},
@@ -162,4 +171,72 @@ func TestRegisterWhileDecoding(t *testing.T) {
 
 func TestVendorsListsTheBuiltinsFirst(t *testing.T) {
 	assert.Equal(t, builtins, Vendors()[:5])
+}
+
+// A Classify that returns a value outside the Kinds is ignored, as if it
+// had returned KindUnknown: the table, then the status decide. Register
+// refuses such a Kind in the table; one coming from Classify at request
+// time used to reach the Error (Kind(200), matching no sentinel).
+func TestClassifyOutOfRangeKindIsIgnored(t *testing.T) {
+	keepProfiles(t)
+	p := testProfile("odd-kinds")
+	p.Classify = func(code, _ string, _ int, _ Kind) Kind {
+		if code == "SLOW_DOWN" {
+			return numKinds
+		}
+		return Kind(200)
+	}
+	require.NoError(t, Register(p))
+	tests := []struct {
+		status int
+		body   string
+		want   Kind
+	}{
+		{200, `{"ok":false,"err":{"kind":"SLOW_DOWN"}}`, KindRateLimited}, // the table's
+		{200, `{"ok":false,"err":{"kind":"GONE"}}`, KindNotFound},         // the table's
+		{503, `{"ok":false,"err":{"kind":"NEW"}}`, KindUnavailable},       // the status's
+		{200, `{"ok":false,"err":{"kind":"NEW"}}`, KindUnknown},           // nothing classifies it
+	}
+	for _, tc := range tests {
+		e := mustParse(t, "odd-kinds", tc.status, nil, tc.body)
+		assert.Equal(t, tc.want, e.Kind, "%d %s", tc.status, tc.body)
+		assert.NotContains(t, e.Error(), "Kind(")
+	}
+}
+
+// Register keeps its own copy of every slice of the profile: a caller
+// that reuses or changes its slices afterwards changes nothing registered
+// (the Is values, Message members and code ranges used to be shared).
+func TestRegisterCopiesEverySlice(t *testing.T) {
+	keepProfiles(t)
+	p := Profile{
+		Vendor: "copied",
+		Envelopes: []Envelope{
+			{When: "state", Is: []string{"broken"}, Code: "code", Message: []string{"text"}, RequestID: []string{"trace"}},
+		},
+		Detect:      Detection{Members: []string{"copied_trace"}, CodeRanges: [][2]int64{{7000, 7999}}},
+		KeyPrefixes: []string{"cp_"},
+		ErrorEvents: []string{"failure"},
+	}
+	require.NoError(t, Register(p))
+	body := `{"state":"broken","code":7001,"text":"down","trace":"t1"}`
+	before := mustParse(t, Auto, 200, nil, body)
+	require.Equal(t, Vendor("copied"), before.Vendor)
+	registered, _ := LookupProfile("copied")
+	want := fmt.Sprintf("%#v %#v", registered.Envelopes, registered.Detect)
+
+	p.Envelopes[0].Is[0] = "fine"
+	p.Envelopes[0].Message[0] = "other"
+	p.Envelopes[0].RequestID[0] = "other_id"
+	p.Detect.Members[0] = "other"
+	p.Detect.CodeRanges[0] = [2]int64{1, 2}
+	p.KeyPrefixes[0] = "zz_"
+	p.ErrorEvents[0] = "other"
+
+	after := mustParse(t, Auto, 200, nil, body)
+	assert.Equal(t, before, after)
+	registered, _ = LookupProfile("copied")
+	assert.Equal(t, want, fmt.Sprintf("%#v %#v", registered.Envelopes, registered.Detect))
+	assert.Equal(t, []string{"cp_"}, registered.KeyPrefixes)
+	assert.Equal(t, []string{"failure"}, registered.ErrorEvents)
 }

@@ -60,8 +60,10 @@ type Response struct {
 // (memerr.Lookup), so a vendor registered with memerr.Register is served
 // as the built-ins are. The body is the envelope the code's registry entry
 // names (CodeInfo.Envelope: the profile's first for most codes) with its
-// members filled in: a Success flag false, the code (a JSON number when it
-// is an integer), the message, details when WithDetails gave some, and a
+// members filled in: its When member holding the first of its Is values
+// (or true), a Success flag false, a Failed flag true, the code (a JSON
+// number when it is an integer), the message, details when WithDetails
+// gave some, and a
 // request id in the envelope's first request id member and the profile's
 // first request id header. For example:
 //
@@ -349,8 +351,14 @@ func (r Response) renderError(out *rendered, ids *idSource) {
 	// missing from the registry), filled in member by member.
 	env := p.Envelopes[info.Envelope]
 	var body object
+	if env.When != "" && len(env.Is) > 0 {
+		body.set(env.When, selector(env.Is[0])) // the shape applies only then
+	}
 	if env.Success != "" {
 		body.set(env.Success, json.RawMessage("false"))
+	}
+	if env.Failed != "" {
+		body.set(env.Failed, json.RawMessage("true"))
 	}
 	body.set(env.Code, jsonCode(r.code))
 	if len(env.Message) > 0 {
@@ -358,6 +366,9 @@ func (r Response) renderError(out *rendered, ids *idSource) {
 	}
 	if env.Details != "" && r.details != nil {
 		body.set(env.Details, r.details)
+	}
+	if env.When != "" && !body.has(env.When) {
+		body.set(env.When, json.RawMessage("true")) // present, as the shape asks
 	}
 	r.setRequestID(out, &body, p, env, ids)
 	out.body = mustJSON(&body)
@@ -449,6 +460,21 @@ func (o *object) set(path string, v json.RawMessage) {
 	o.vals = append(o.vals, inner)
 }
 
+// has reports whether the member at path is set.
+func (o *object) has(path string) bool {
+	key, rest, nested := strings.Cut(path, ".")
+	for i, k := range o.keys {
+		if k == key {
+			if !nested {
+				return true
+			}
+			inner, ok := o.vals[i].(*object)
+			return ok && inner.has(rest)
+		}
+	}
+	return false
+}
+
 // MarshalJSON writes the members in order.
 func (o *object) MarshalJSON() ([]byte, error) {
 	b := []byte{'{'}
@@ -476,6 +502,15 @@ func (r Response) id(next func() string) string {
 }
 
 var jsonNull = json.RawMessage("null")
+
+// selector writes a value of Envelope.Is (strings without quotes; true,
+// false and numbers as written) as JSON.
+func selector(s string) json.RawMessage {
+	if s == "true" || s == "false" || s != "null" && json.Valid([]byte(s)) && s[0] != '"' && s[0] != '{' && s[0] != '[' {
+		return json.RawMessage(s)
+	}
+	return mustJSON(s)
+}
 
 // jsonCode writes a code as a JSON number when it is a plain integer (as
 // MemOS, memories.ai and Coze send it) and as a string otherwise.

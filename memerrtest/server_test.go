@@ -747,3 +747,41 @@ func TestRequestStringHidesKeyInPath(t *testing.T) {
 	}
 	assert.Equal(t, "/v1/sk-live-SECRET123456/memories", got[0].Path, "the record itself keeps what was sent")
 }
+
+// registerSelectorVendor registers, once per test binary, a vendor whose
+// error shape applies only when a selector member holds a value (When and
+// Is), as MemOS's {"status":"error",...} does, and whose flag says it
+// failed.
+var registerSelectorVendor = sync.OnceValue(func() error {
+	return memerr.Register(memerr.Profile{
+		Vendor:      "selector-vendor",
+		ErrorsIn2xx: true,
+		Envelopes: []memerr.Envelope{
+			{When: "result", Is: []string{"error", "failure"}, Failed: "failed", Code: "fault.code", Message: []string{"fault.text"}},
+		},
+		Codes: []memerr.CodeInfo{
+			{Code: memerr.Code{Value: "E_GONE"}, Kind: memerr.KindNotFound, Status: 404, Meaning: "gone"},
+			{Code: memerr.Code{Value: "E_BUSY"}, Kind: memerr.KindUnavailable, Status: 200, Meaning: "busy"},
+		},
+	})
+})
+
+// A registered vendor's error is served in its shape, selector included:
+// without it the body was not the vendor's error at all (a success at
+// HTTP 200, and at 404 a failure without the code).
+func TestErrorOfARegisteredVendorWithASelector(t *testing.T) {
+	require.NoError(t, registerSelectorVendor())
+	srv := memerrtest.NewServer()
+	defer srv.Close()
+	for _, info := range memerr.Codes("selector-vendor") {
+		srv.Enqueue(memerrtest.Error(info.Code))
+		resp, body := fetch(t, srv.Client(), http.MethodGet, srv.URL+"/x", "")
+		assert.Equal(t, info.Status, resp.StatusCode)
+		assert.JSONEq(t, `{"result":"error","failed":true,"fault":{"code":"`+info.Code.Value+`","text":"`+info.Meaning+`"}}`, string(body))
+		for _, hint := range []memerr.Vendor{"selector-vendor", memerr.Auto} {
+			e := asError(t, memerr.Parse(hint, resp.StatusCode, resp.Header, body))
+			assert.Equal(t, info.Code, memerr.Code{Vendor: e.Vendor, Value: e.Code}, "hint %s", hint)
+			assert.Equal(t, info.Kind, e.Kind)
+		}
+	}
+}
