@@ -283,13 +283,25 @@ func (b *breaker) isOpen(now time.Time) bool {
 	return until != 0 && now.UnixNano() < until
 }
 
+// refusal is the *BreakerError of a request at now when the breaker is in
+// its open period, else nil. It changes nothing: a request to a scope with
+// a quota asks it before taking a place it would not use.
+func (b *breaker) refusal(now time.Time) *BreakerError {
+	if until := b.openUntil.Load(); until != 0 {
+		if left := until - now.UnixNano(); left > 0 {
+			return &BreakerError{Host: b.key, State: CircuitOpen, Remaining: time.Duration(left)}
+		}
+	}
+	return nil
+}
+
 // allow lets a request through the breaker at now, returning gobreaker's
 // done for its outcome, or refuses it with a *BreakerError.
 func (b *breaker) allow(now time.Time) (func(error), error) {
-	if until := b.openUntil.Load(); until != 0 {
-		if left := until - now.UnixNano(); left > 0 {
-			return nil, &BreakerError{Host: b.key, State: CircuitOpen, Remaining: time.Duration(left)}
-		}
+	if be := b.refusal(now); be != nil {
+		return nil, be
+	}
+	if b.openUntil.Load() != 0 {
 		b.mu.Lock()
 		if b.hiddenHalf {
 			b.hiddenHalf = false

@@ -126,14 +126,23 @@ func (c *config) resolveQuotas() {
 
 // takeQuota takes the attempt's place in its scope's quota, if it has
 // one: the attempt waits its turn when that fits its deadline and
-// MaxRetryWait, and otherwise fails at once with a *HoldError.
+// MaxRetryWait, and otherwise fails at once with a *HoldError. An attempt
+// that the scope's open breaker will refuse fails at once with its
+// *BreakerError instead, taking no place and waiting no turn: else the
+// requests of the open period would each wait to be refused, and push the
+// trial that follows it behind places nobody used.
 func (c *call) takeQuota(r *http.Request) error {
 	q := c.scope.quota
 	if q == nil {
 		return nil
 	}
-	maxWait := c.t.cfg.maxRetryWait
 	now := timeNow()
+	if b := c.scope.breaker; b != nil {
+		if be := b.refusal(now); be != nil {
+			return be
+		}
+	}
+	maxWait := c.t.cfg.maxRetryWait
 	if dl, ok := r.Context().Deadline(); ok {
 		maxWait = min(maxWait, dl.Sub(now)-time.Millisecond)
 	}

@@ -273,3 +273,30 @@ func TestQuotaLimiterChoice(t *testing.T) {
 		WithQuota("https://api.coze.com/v3/chat", q)})
 	assert.Contains(t, scoped.quotas, "api.coze.com/v3/chat")
 }
+
+// A request that its scope's open breaker refuses fails at once: it
+// neither waits a turn in the quota nor takes one, so the trial after the
+// open period goes without waiting behind requests that were never sent.
+func TestQuotaNotTakenByOpenBreaker(t *testing.T) {
+	srv := newScripted(t, step{status: 503}, step{status: 503}, jsonStep(200, okCoze))
+	const openFor = 3 * time.Second
+	c, clock, waits := quotaClient(t, srv.URL,
+		WithBreaker(BreakerSettings{ConsecutiveFailures: 2, OpenTimeout: openFor, MaxOpenTimeout: openFor}))
+	ctx := context.Background()
+	for i := 0; i < 2; i++ {
+		assert.ErrorIs(t, getJSON(c, ctx, srv.URL), ErrUnavailable)
+	}
+	require.Equal(t, []time.Duration{time.Second}, waits(), "the second request waited its turn")
+	for i := 0; i < 10; i++ {
+		err := getJSON(c, ctx, srv.URL)
+		require.ErrorIs(t, err, ErrCircuitOpen)
+		var be *BreakerError
+		require.ErrorAs(t, err, &be)
+		assert.Equal(t, openFor, be.Remaining, "refused at once, without a wait")
+	}
+	assert.Equal(t, []time.Duration{time.Second}, waits(), "no request waited for a quota it would not use")
+	clock.Advance(openFor)
+	require.NoError(t, getJSON(c, ctx, srv.URL), "the trial")
+	assert.Equal(t, []time.Duration{time.Second}, waits(), "the trial's turn had come")
+	assert.Equal(t, 3, srv.Hits())
+}
