@@ -377,6 +377,16 @@ type hold struct {
 	trial  bool          // a fleet's open circuit that has ended: its trial is elected (call.probe)
 }
 
+// resting reports whether the scope is to be left alone at now: its
+// breaker open, or a hold in force.
+func (s *scope) resting(now time.Time) bool {
+	if s.breaker != nil && s.breaker.isOpen(now) {
+		return true
+	}
+	h := s.hold.Load()
+	return h != nil && h.until.After(now)
+}
+
 // holdUntil records that the scope is held until h.until, keeping the
 // later of two holds.
 func (s *scope) holdUntil(h *hold) {
@@ -543,10 +553,13 @@ func (ss *scopes) get(key string) *scope {
 	return sc
 }
 
-// sweep drops the scopes not used since the last sweep; ss.mu is held.
+// sweep drops the scopes not used since the last sweep; ss.mu is held. A
+// scope whose breaker is open or whose server's wait is in force is not
+// idle: dropping it would forget that the host asked to be left alone.
 func (ss *scopes) sweep() {
+	now := timeNow()
 	for k, sc := range ss.m {
-		if !sc.used.Load() {
+		if !sc.used.Load() && !sc.resting(now) {
 			delete(ss.m, k)
 		} else {
 			sc.used.Store(false)
