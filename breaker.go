@@ -283,13 +283,25 @@ func (b *breaker) isOpen(now time.Time) bool {
 	return until != 0 && now.UnixNano() < until
 }
 
+// refusal is the *BreakerError of a request at now when the breaker is in
+// its open period, else nil. It changes nothing: a request to a scope with
+// a quota asks it before taking a place it would not use.
+func (b *breaker) refusal(now time.Time) *BreakerError {
+	if until := b.openUntil.Load(); until != 0 {
+		if left := until - now.UnixNano(); left > 0 {
+			return &BreakerError{Host: b.key, State: CircuitOpen, Remaining: time.Duration(left)}
+		}
+	}
+	return nil
+}
+
 // allow lets a request through the breaker at now, returning gobreaker's
 // done for its outcome, or refuses it with a *BreakerError.
 func (b *breaker) allow(now time.Time) (func(error), error) {
-	if until := b.openUntil.Load(); until != 0 {
-		if left := until - now.UnixNano(); left > 0 {
-			return nil, &BreakerError{Host: b.key, State: CircuitOpen, Remaining: time.Duration(left)}
-		}
+	if be := b.refusal(now); be != nil {
+		return nil, be
+	}
+	if b.openUntil.Load() != 0 {
 		b.mu.Lock()
 		if b.hiddenHalf {
 			b.hiddenHalf = false
@@ -363,6 +375,16 @@ type hold struct {
 	code   string
 	period time.Duration // an open circuit's open period (FleetHold.Period)
 	trial  bool          // a fleet's open circuit that has ended: its trial is elected (call.probe)
+}
+
+// resting reports whether the scope is to be left alone at now: its
+// breaker open, or a hold in force.
+func (s *scope) resting(now time.Time) bool {
+	if s.breaker != nil && s.breaker.isOpen(now) {
+		return true
+	}
+	h := s.hold.Load()
+	return h != nil && h.until.After(now)
 }
 
 // holdUntil records that the scope is held until h.until, keeping the
@@ -531,10 +553,13 @@ func (ss *scopes) get(key string) *scope {
 	return sc
 }
 
-// sweep drops the scopes not used since the last sweep; ss.mu is held.
+// sweep drops the scopes not used since the last sweep; ss.mu is held. A
+// scope whose breaker is open or whose server's wait is in force is not
+// idle: dropping it would forget that the host asked to be left alone.
 func (ss *scopes) sweep() {
+	now := timeNow()
 	for k, sc := range ss.m {
-		if !sc.used.Load() {
+		if !sc.used.Load() && !sc.resting(now) {
 			delete(ss.m, k)
 		} else {
 			sc.used.Store(false)

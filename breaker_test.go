@@ -769,3 +769,45 @@ func TestBreakerDialsAtDeadPort(t *testing.T) {
 	assert.LessOrEqual(t, dials.Load(), int32(64))
 	assert.GreaterOrEqual(t, refused.Load(), int32(900))
 }
+
+// A scope is not idle while its breaker is open or its server's wait
+// hint is in force: sweeping it away would forget both, and the next
+// request would go to a host that asked to be left alone.
+func TestScopesKeptWhileOpenOrHeld(t *testing.T) {
+	useFakeClock(t)
+	var calls sync.Map // host → *atomic.Int32
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		n, _ := calls.LoadOrStore(r.URL.Host, new(atomic.Int32))
+		n.(*atomic.Int32).Add(1)
+		resp := &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: http.NoBody, Request: r}
+		switch r.URL.Host {
+		case "down.example":
+			resp.StatusCode = http.StatusServiceUnavailable
+		case "held.example":
+			resp.StatusCode = http.StatusTooManyRequests
+			resp.Header.Set("Retry-After", "20")
+		}
+		return resp, nil
+	})
+	tr := NewTransport(base, WithMaxRetries(0), WithMaxRetryWait(time.Second),
+		WithBreaker(BreakerSettings{ConsecutiveFailures: 1, OpenTimeout: time.Minute}))
+	send := func(host string) error {
+		resp, err := get(t, tr, "http://"+host+"/")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	require.NoError(t, send("down.example"))
+	require.NoError(t, send("held.example"))
+	for i := 0; i < 5*minSweep; i++ {
+		require.NoError(t, send(fmt.Sprintf("h%d.example", i)))
+	}
+	assert.LessOrEqual(t, tr.scopes.len(), 2*(minSweep+2), "idle scopes are still swept away")
+	assert.ErrorIs(t, send("down.example"), ErrCircuitOpen)
+	assert.ErrorIs(t, send("held.example"), ErrRateLimited)
+	for _, host := range []string{"down.example", "held.example"} {
+		n, _ := calls.Load(host)
+		assert.Equal(t, int32(1), n.(*atomic.Int32).Load(), "%s called once", host)
+	}
+}

@@ -114,8 +114,9 @@ func WithMaxRetries(n int) Option {
 }
 
 // WithBackoff sets the exponential backoff used when the server gives no
-// wait hint: attempt k waits a random time between min and min·2^(k-1),
-// capped at max. Defaults 250ms and 8s. Non-positive values keep the default.
+// wait hint: the k-th retry waits a random time between min and min·2^k,
+// capped at max (the first, between min and 2·min). Defaults 250ms and 8s.
+// Non-positive values keep the default.
 func WithBackoff(min, max time.Duration) Option {
 	return func(c *config) {
 		if min > 0 {

@@ -65,6 +65,18 @@ type Limiter interface {
 	Observe(scope string, q Quota, throttled bool)
 }
 
+// QuotaCanceler is a Limiter that can give a place back. The Transport
+// calls Cancel for a request that Take gave a place to but that was not
+// sent after all (its context ended while it waited its turn, or its
+// scope's breaker refused it), so that the requests after it do not wait
+// behind a place nobody used. A Limiter without it keeps such places
+// taken. LocalLimiter implements it.
+type QuotaCanceler interface {
+	// Cancel gives back one place in scope's quota q taken by Take. It
+	// must not block.
+	Cancel(scope string, q Quota)
+}
+
 // WithQuota keeps the requests to rawURL's scope under q: the scope
 // requests to rawURL go through, as Transport.BreakerState names it
 // (scheme://host:port by default, so "https://api.coze.com" is the whole
@@ -126,14 +138,23 @@ func (c *config) resolveQuotas() {
 
 // takeQuota takes the attempt's place in its scope's quota, if it has
 // one: the attempt waits its turn when that fits its deadline and
-// MaxRetryWait, and otherwise fails at once with a *HoldError.
+// MaxRetryWait, and otherwise fails at once with a *HoldError. An attempt
+// that the scope's open breaker will refuse fails at once with its
+// *BreakerError instead, taking no place and waiting no turn: else the
+// requests of the open period would each wait to be refused, and push the
+// trial that follows it behind places nobody used.
 func (c *call) takeQuota(r *http.Request) error {
 	q := c.scope.quota
 	if q == nil {
 		return nil
 	}
-	maxWait := c.t.cfg.maxRetryWait
 	now := timeNow()
+	if b := c.scope.breaker; b != nil {
+		if be := b.refusal(now); be != nil {
+			return be
+		}
+	}
+	maxWait := c.t.cfg.maxRetryWait
 	if dl, ok := r.Context().Deadline(); ok {
 		maxWait = min(maxWait, dl.Sub(now)-time.Millisecond)
 	}
@@ -146,7 +167,24 @@ func (c *call) takeQuota(r *http.Request) error {
 		}
 		return &HoldError{Scope: c.scope.key, Vendor: vendor, Code: quotaCode, Kind: KindRateLimited, Remaining: min(max(wait, 0), MaxHint)}
 	}
-	return c.t.sleep(r, wait)
+	c.placed = true
+	if err := c.t.sleep(r, wait); err != nil {
+		c.cancelQuota()
+		return err
+	}
+	return nil
+}
+
+// cancelQuota gives back the place takeQuota took for an attempt that is
+// not sent after all, when the limiter can (QuotaCanceler).
+func (c *call) cancelQuota() {
+	if !c.placed {
+		return
+	}
+	c.placed = false
+	if qc, ok := c.t.cfg.limiter.(QuotaCanceler); ok {
+		qc.Cancel(c.scope.key, *c.scope.quota)
+	}
 }
 
 // observeQuota tells the limiter how an answered attempt to a scope with
@@ -224,6 +262,22 @@ func (l *LocalLimiter) Take(scope string, q Quota, maxWait time.Duration) (time.
 	}
 	s.tat = tat.Add(interval)
 	return wait, true
+}
+
+// Cancel implements QuotaCanceler: the scope's next place comes one
+// interval earlier, as if the cancelled request had never taken its own.
+func (l *LocalLimiter) Cancel(scope string, q Quota) {
+	if !q.valid() {
+		return
+	}
+	now := timeNow()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s, ok := l.scopes[scope]
+	if !ok || !s.tat.After(now) {
+		return // the place was in the past: nothing to give back
+	}
+	s.tat = s.tat.Add(-time.Duration(float64(q.Per) / s.rate))
 }
 
 // Observe implements Limiter.

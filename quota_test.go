@@ -273,3 +273,112 @@ func TestQuotaLimiterChoice(t *testing.T) {
 		WithQuota("https://api.coze.com/v3/chat", q)})
 	assert.Contains(t, scoped.quotas, "api.coze.com/v3/chat")
 }
+
+// A request that its scope's open breaker refuses fails at once: it
+// neither waits a turn in the quota nor takes one, so the trial after the
+// open period goes without waiting behind requests that were never sent.
+func TestQuotaNotTakenByOpenBreaker(t *testing.T) {
+	srv := newScripted(t, step{status: 503}, step{status: 503}, jsonStep(200, okCoze))
+	const openFor = 3 * time.Second
+	c, clock, waits := quotaClient(t, srv.URL,
+		WithBreaker(BreakerSettings{ConsecutiveFailures: 2, OpenTimeout: openFor, MaxOpenTimeout: openFor}))
+	ctx := context.Background()
+	for i := 0; i < 2; i++ {
+		assert.ErrorIs(t, getJSON(c, ctx, srv.URL), ErrUnavailable)
+	}
+	require.Equal(t, []time.Duration{time.Second}, waits(), "the second request waited its turn")
+	for i := 0; i < 10; i++ {
+		err := getJSON(c, ctx, srv.URL)
+		require.ErrorIs(t, err, ErrCircuitOpen)
+		var be *BreakerError
+		require.ErrorAs(t, err, &be)
+		assert.Equal(t, openFor, be.Remaining, "refused at once, without a wait")
+	}
+	assert.Equal(t, []time.Duration{time.Second}, waits(), "no request waited for a quota it would not use")
+	clock.Advance(openFor)
+	require.NoError(t, getJSON(c, ctx, srv.URL), "the trial")
+	assert.Equal(t, []time.Duration{time.Second}, waits(), "the trial's turn had come")
+	assert.Equal(t, 3, srv.Hits())
+}
+
+// A request whose context ends while it waits its turn gives its place
+// back: the requests after it do not wait behind a place nobody used.
+func TestQuotaCancelledWaiterGivesBackItsPlace(t *testing.T) {
+	srv := newScripted(t, jsonStep(200, okCoze))
+	clock := useFakeClock(t)
+	c := NewClient(WithQuota(srv.URL, perSecond), WithMaxRetries(0))
+	var waits []time.Duration
+	var cancel context.CancelFunc
+	c.Transport().waitFor = func(d time.Duration) time.Duration {
+		waits = append(waits, d)
+		if cancel != nil {
+			cancel() // the caller gives up during the wait
+			return d
+		}
+		clock.Advance(d)
+		return 0
+	}
+	require.NoError(t, getJSON(c, context.Background(), srv.URL))
+	for i := 0; i < 5; i++ {
+		var ctx context.Context
+		ctx, cancel = context.WithCancel(context.Background())
+		assert.ErrorIs(t, getJSON(c, ctx, srv.URL), context.Canceled)
+	}
+	cancel = nil
+	require.NoError(t, getJSON(c, context.Background(), srv.URL))
+	assert.Equal(t, []time.Duration{time.Second, time.Second, time.Second, time.Second, time.Second, time.Second}, waits,
+		"each waiter had the place the one before gave back")
+	assert.Equal(t, 2, srv.Hits())
+}
+
+// LocalLimiter.Cancel gives back a place still ahead, never one already
+// past: a quiet spell earns no extra burst.
+func TestLocalLimiterCancel(t *testing.T) {
+	clock := useFakeClock(t)
+	l := NewLocalLimiter()
+	for i := 0; i < 3; i++ {
+		_, ok := l.Take("s", perSecond, time.Hour)
+		require.True(t, ok)
+	}
+	l.Cancel("s", perSecond)
+	w, ok := l.Take("s", perSecond, time.Hour)
+	require.True(t, ok)
+	assert.Equal(t, 2*time.Second, w, "the third place was given back")
+
+	clock.Advance(time.Minute)
+	l.Cancel("s", perSecond)
+	l.Cancel("unknown", perSecond)
+	for _, want := range []time.Duration{0, time.Second} {
+		w, ok := l.Take("s", perSecond, time.Hour)
+		require.True(t, ok)
+		assert.Equal(t, want, w, "evenly spaced after a quiet spell")
+	}
+}
+
+// A request that its breaker refuses after it took its place (the
+// half-open trial is in flight) gives the place back.
+func TestQuotaPlaceOfRefusedTrialGivenBack(t *testing.T) {
+	srv := newToggled(t, true)
+	const openFor = 10 * time.Second
+	c, clock, waits := quotaClient(t, srv.URL, WithBreaker(BreakerSettings{ConsecutiveFailures: 1, OpenTimeout: openFor}))
+	ctx := context.Background()
+	require.ErrorIs(t, getJSON(c, ctx, srv.URL), ErrUnavailable)
+	clock.Advance(openFor)
+	hold := make(chan struct{})
+	srv.hold.Store(&hold)
+	srv.failing.Store(false)
+	trial := make(chan error, 1)
+	go func() { trial <- getJSON(c, ctx, srv.URL) }()
+	require.Eventually(t, func() bool { return srv.Hits() == 2 }, time.Minute, time.Millisecond)
+	for i := 0; i < 3; i++ {
+		err := getJSON(c, ctx, srv.URL)
+		var be *BreakerError
+		require.ErrorAs(t, err, &be)
+		require.Equal(t, CircuitHalfOpen, be.State)
+	}
+	close(hold)
+	require.NoError(t, <-trial)
+	require.NoError(t, getJSON(c, ctx, srv.URL))
+	assert.Equal(t, []time.Duration{time.Second}, waits(),
+		"the first refused request waited for the place after the trial's; the others and the last had it at once")
+}

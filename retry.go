@@ -228,11 +228,13 @@ func serverDidNotAct(e *Error) bool {
 	return false
 }
 
-// backoff is exponential with full jitter: a random wait between min and
-// min·2^(attempt-1), capped at max.
+// backoff is exponential with full jitter: the wait after the attempt-th
+// attempt (before retry number attempt) is random between min and
+// min·2^attempt, capped at max. The first retry is spread too, so clients
+// that failed together do not all come back together.
 func (t *Transport) backoff(attempt int) time.Duration {
 	lo, hi := t.cfg.backoffMin, t.cfg.backoffMin
-	for i := 1; i < attempt && hi < t.cfg.backoffMax; i++ {
+	for i := 0; i < attempt && hi < t.cfg.backoffMax; i++ {
 		hi *= 2
 	}
 	hi = min(hi, t.cfg.backoffMax)

@@ -145,7 +145,7 @@ func TestHintJitterBounds(t *testing.T) {
 func TestBackoffFullJitter(t *testing.T) {
 	const lo, hi = 100 * time.Millisecond, time.Second
 	tr := NewTransport(nil, WithBackoff(lo, hi))
-	want := []time.Duration{100, 200, 400, 800, 1000, 1000, 1000}
+	want := []time.Duration{200, 400, 800, 1000, 1000, 1000, 1000}
 	for k, w := range want {
 		attempt := k + 1
 		tr.rand = func(n int64) int64 { return 0 }
@@ -157,11 +157,25 @@ func TestBackoffFullJitter(t *testing.T) {
 	tr.rand = nil
 	for i := 0; i < 1000; i++ {
 		attempt := i%6 + 1
-		upper := min(lo<<(attempt-1), hi)
+		upper := min(lo<<attempt, hi)
 		d := tr.backoff(attempt)
 		require.GreaterOrEqual(t, d, lo)
 		require.LessOrEqual(t, d, upper)
 	}
+}
+
+// Clients that failed at the same moment do not retry at the same moment:
+// the first retry's wait is spread like the others'.
+func TestBackoffFirstRetrySpread(t *testing.T) {
+	tr := NewTransport(nil)
+	seen := map[time.Duration]bool{}
+	for i := 0; i < 100; i++ {
+		d := tr.backoff(1)
+		require.GreaterOrEqual(t, d, DefaultBackoffMin)
+		require.LessOrEqual(t, d, 2*DefaultBackoffMin)
+		seen[d] = true
+	}
+	assert.Greater(t, len(seen), 50, "100 first retries wait %d different times", len(seen))
 }
 
 func TestBackoffWithoutHint(t *testing.T) {
@@ -173,7 +187,7 @@ func TestBackoffWithoutHint(t *testing.T) {
 	require.NoError(t, err)
 	readAll(t, resp)
 	assert.Equal(t, 5, srv.Hits())
-	assert.Equal(t, []time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 25 * time.Millisecond, 25 * time.Millisecond}, recorded())
+	assert.Equal(t, []time.Duration{20 * time.Millisecond, 25 * time.Millisecond, 25 * time.Millisecond, 25 * time.Millisecond}, recorded())
 }
 
 func TestDeadlineFailFast(t *testing.T) {

@@ -154,6 +154,7 @@ type callState struct {
 	held     *hold         // the hold this request's own response set, which its retry waits out itself
 	trial    *hold         // the fleet's ended open circuit whose trial this attempt is (call.probe); nil if none
 	location []string      // the Location of the attempt's 3xx, kept from the inner client until finish
+	placed   bool          // the attempt took a place in its scope's quota (takeQuota)
 }
 
 var calls = sync.Pool{New: func() any {
@@ -247,7 +248,7 @@ func (c *call) track(body io.ReadCloser) io.ReadCloser {
 func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 	t := c.t
 	c.attempts++
-	c.verdict, c.location = nil, nil
+	c.verdict, c.location, c.placed = nil, nil, false
 	err := c.waitOutHold(r)
 	if err == nil {
 		err = c.takeQuota(r)
@@ -264,6 +265,7 @@ func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 	if b != nil {
 		var err error
 		if done, err = b.allow(start); err != nil {
+			c.cancelQuota()
 			closeBody(r)
 			c.report(nil, errBreakerExcluded)
 			c.attempted(r, start, nil, err)
