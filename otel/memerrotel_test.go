@@ -395,3 +395,31 @@ func TestFleetHoldsGauge(t *testing.T) {
 	assert.Equal(t, map[string]float64{"": 1}, sums(t, reader, "memerr.client.fleet.holds"))
 	assert.Equal(t, "{hold}", units(t, reader)["memerr.client.fleet.holds"])
 }
+
+// TestAttemptTimeout: an attempt cut by memerr.WithAttemptTimeout is the
+// vendor's slowness, a network error, never the caller's cancellation,
+// even though the attempt's own context has ended.
+func TestAttemptTimeout(t *testing.T) {
+	r := newRig(t, nil, memerr.WithAttemptTimeout(50*time.Millisecond), memerr.WithoutBreaker())
+	slow := memerrtest.Success(memerr.Coze, nil).WithDelay(time.Minute)
+	r.srv.EnqueuePath("/once", slow, memerrtest.Success(memerr.Coze, nil))
+	r.srv.EnqueuePath("/always", memerrtest.Repeat(slow, 3)...)
+
+	assert.Equal(t, 200, r.get(t, "/once"))
+	assert.Equal(t, 0, r.get(t, "/always"))
+
+	assert.Equal(t, map[string]float64{
+		"memerr.outcome=network_error,memerr.vendor=coze": 4,
+		"memerr.outcome=success,memerr.vendor=coze":       1,
+	}, sums(t, r.reader, "memerr.client.attempts"))
+	assert.Equal(t, map[string]float64{
+		"memerr.outcome=network_error,memerr.vendor=coze": 1,
+		"memerr.outcome=success,memerr.vendor=coze":       1,
+	}, sums(t, r.reader, "memerr.client.request.duration"))
+	assert.Equal(t, map[string]float64{
+		"memerr.retry.reason=network_error,memerr.vendor=coze": 3,
+	}, sums(t, r.reader, "memerr.client.retries"))
+	always := spanNamed(t, r.spans, "/always")
+	assert.Equal(t, "network_error", attrs(always)["error.type"])
+	assert.Contains(t, always.Status().Description, "attempt timed out")
+}
