@@ -202,7 +202,8 @@ func WithMaxReplayBody(n int64) Option {
 // status, vendor code, attempt, wait) at Info level and each breaker state
 // change at Warn level; at Debug level, why a failed attempt is not
 // retried ("retries exhausted", "retry budget exhausted", "wait would pass
-// the context deadline" ...). Default: nothing is logged.
+// the context deadline" ...); at Error level, a hook that panicked (see
+// Hooks). Default: nothing is logged.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
 // WithHooks sets callbacks for attempts, retries and breaker changes.
@@ -229,6 +230,9 @@ func WithHeader(key, value string) Option {
 
 // Hooks are callbacks run synchronously on the request's goroutine; they
 // must be quick and must not block. They may call Transport.BreakerState.
+// A hook that panics does not break the request or the transport: the
+// panic is recovered and logged at Error level through WithLogger's logger
+// (if any), and later events still reach every hook.
 type Hooks struct {
 	// OnRetry runs before the wait that precedes each retry.
 	OnRetry func(RetryEvent)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -677,6 +678,7 @@ func (c *call) attempted(r *http.Request, start time.Time, resp *http.Response, 
 			ev.RequestID = scrubRequest(id, r) // a server may echo the request's key
 		}
 	}
+	defer c.t.recoverHook("OnAttempt")
 	h(ev)
 }
 
@@ -696,7 +698,7 @@ func (c *call) retrying(ctx context.Context, resp *http.Response, err error, wai
 		ev.Err = safeError(err, c.req)
 	}
 	if h := t.cfg.hooks.OnRetry; h != nil {
-		h(ev)
+		t.runRetryHook(h, ev)
 	}
 	if l := t.cfg.logger; l != nil {
 		attrs := []slog.Attr{
@@ -722,7 +724,7 @@ func (t *Transport) breakerChanged(ch BreakerChange) {
 			slog.String("host", ch.Host), slog.String("from", ch.From.String()), slog.String("to", ch.To.String()))
 	}
 	if h := t.cfg.hooks.OnBreakerChange; h != nil {
-		h(ch)
+		t.runBreakerHook(h, ch)
 	}
 	if f := t.cfg.fleet; f != nil && ch.To == CircuitOpen {
 		// The other replicas leave the scope alone while it is open here.
@@ -732,6 +734,34 @@ func (t *Transport) breakerChanged(ch BreakerChange) {
 					Period: sc.breaker.period()})
 			}
 		}
+	}
+}
+
+// runRetryHook runs an OnRetry hook; a panic in it is recovered.
+func (t *Transport) runRetryHook(h func(RetryEvent), ev RetryEvent) {
+	defer t.recoverHook("OnRetry")
+	h(ev)
+}
+
+// runBreakerHook runs an OnBreakerChange hook; a panic in it is recovered.
+func (t *Transport) runBreakerHook(h func(BreakerChange), ch BreakerChange) {
+	defer t.recoverHook("OnBreakerChange")
+	h(ch)
+}
+
+// recoverHook, deferred by the caller of a hook, recovers the hook's panic
+// and logs it at Error level: a broken hook must neither fail the request,
+// leaving its response unclosed and its budget unrefunded, nor stop the
+// breaker from reporting its later changes. The panic's text is scrubbed
+// and cut as an error's is.
+func (t *Transport) recoverHook(hook string) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	if l := t.cfg.logger; l != nil {
+		l.LogAttrs(context.Background(), slog.LevelError, "memerr: hook panicked",
+			slog.String("hook", hook), slog.String("panic", redact(cutWords(fmt.Sprint(p)))))
 	}
 }
 
