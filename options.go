@@ -253,6 +253,7 @@ type AttemptEvent struct {
 	Attempt    int           // from 1
 	StatusCode int           // 0 when no response was obtained
 	Duration   time.Duration // from the breaker check to the response headers and any read-ahead of its body (or the error)
+	Waited     time.Duration // waited before the breaker check: a hold an earlier response of the scope (or the fleet) set, or the scope's quota; 0 if none
 	Err        error         // nil on success; the decoded *Error of a failed response; else the network or breaker error
 	RequestID  string        // the vendor's request id: the decoded error's, else a response header's (X-Tt-Logid, X-Request-Id ...)
 

@@ -146,7 +146,7 @@ func (c *call) takeQuota(r *http.Request) error {
 		}
 		return &HoldError{Scope: c.scope.key, Vendor: vendor, Code: quotaCode, Kind: KindRateLimited, Remaining: min(max(wait, 0), MaxHint)}
 	}
-	return c.t.sleep(r, wait)
+	return c.waitBefore(r, wait)
 }
 
 // observeQuota tells the limiter how an answered attempt to a scope with

@@ -147,6 +147,7 @@ type callState struct {
 	replay  bool // the body, if any, can be sent again
 
 	attempts int
+	waited   time.Duration // the current attempt's wait for a hold or the quota, before it was sent
 	body     *sentBody     // the current attempt's body, which notes the caller's read error
 	verdict  *Error        // the last response's decoded failure; nil for success
 	wait     time.Duration // decided by checkRetry, returned by backoff
@@ -248,7 +249,7 @@ func (c *call) track(body io.ReadCloser) io.ReadCloser {
 func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 	t := c.t
 	c.attempts++
-	c.verdict, c.location = nil, nil
+	c.verdict, c.location, c.waited = nil, nil, 0
 	err := c.waitOutHold(r)
 	if err == nil {
 		err = c.takeQuota(r)
@@ -381,7 +382,17 @@ func (c *call) waitOutHold(r *http.Request) error {
 	if h.code == circuitOpenCode || wait > c.t.cfg.maxRetryWait || hasDeadline && dl.Sub(now) <= wait {
 		return &HoldError{Scope: c.scope.key, Vendor: h.vendor, Code: h.code, Kind: h.kind, Remaining: left}
 	}
-	return c.t.sleep(r, wait)
+	return c.waitBefore(r, wait)
+}
+
+// waitBefore sleeps d before an attempt (for a hold or the quota), within r's
+// context, and notes it for the attempt's hook.
+func (c *call) waitBefore(r *http.Request, d time.Duration) error {
+	err := c.t.sleep(r, d)
+	if err == nil && d > 0 {
+		c.waited += d
+	}
+	return err
 }
 
 // report tells how an attempt ended (its breaker outcome) to those that
@@ -662,7 +673,7 @@ func (c *call) attempted(r *http.Request, start time.Time, resp *http.Response, 
 	if h == nil {
 		return
 	}
-	ev := AttemptEvent{Method: r.Method, URL: safeURL(r.URL), Host: c.scope.key, Attempt: c.attempts, Duration: timeNow().Sub(start),
+	ev := AttemptEvent{Method: r.Method, URL: safeURL(r.URL), Host: c.scope.key, Attempt: c.attempts, Duration: timeNow().Sub(start), Waited: c.waited,
 		Vendor: c.t.vendorOf(r.URL, c.scope), Context: r.Context()}
 	if resp != nil {
 		ev.StatusCode = resp.StatusCode
