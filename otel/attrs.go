@@ -22,6 +22,7 @@ const (
 	attrHint          = attribute.Key("memerr.retry.hint")
 	attrAttempt       = attribute.Key("memerr.attempt")
 	attrDuration      = attribute.Key("memerr.attempt.duration")
+	attrWaited        = attribute.Key("memerr.attempt.waited")
 	attrRequestID     = attribute.Key("memerr.request_id")
 	attrCorrelationID = attribute.Key("memerr.correlation_id")
 	attrScope         = attribute.Key("memerr.breaker.scope")

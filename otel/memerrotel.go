@@ -29,6 +29,7 @@ type Instrumentation struct {
 	duration    metric.Float64Histogram
 	retries     metric.Int64Counter
 	retryWait   metric.Float64Histogram
+	holdWait    metric.Float64Histogram
 	transitions metric.Int64Counter
 	reg         metric.Registration
 
@@ -121,7 +122,7 @@ func New(opts ...Option) (*Instrumentation, error) {
 	// Requests are counted by the duration histogram (its count), as
 	// OpenTelemetry's HTTP conventions do: a counter of its own would cost
 	// every request a second measurement.
-	var errs [9]error
+	var errs [10]error
 	i.attempts, errs[0] = m.Int64Counter("memerr.client.attempts",
 		metric.WithUnit("{attempt}"),
 		metric.WithDescription("Attempts sent, or refused by an open circuit breaker, by outcome."))
@@ -135,6 +136,10 @@ func New(opts ...Option) (*Instrumentation, error) {
 	i.retryWait, errs[3] = m.Float64Histogram("memerr.client.retry.wait",
 		metric.WithUnit("s"),
 		metric.WithDescription("Time waited before a retry: the server's hint, or the backoff."),
+		metric.WithExplicitBucketBoundaries(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+	i.holdWait, errs[9] = m.Float64Histogram("memerr.client.hold.wait",
+		metric.WithUnit("s"),
+		metric.WithDescription("Time waited before an attempt was sent: a wait the server asked for in an earlier response to the scope (or the fleet's), or the scope's quota."),
 		metric.WithExplicitBucketBoundaries(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
 	i.transitions, errs[4] = m.Int64Counter("memerr.client.breaker.transitions",
 		metric.WithUnit("{transition}"),
@@ -224,6 +229,9 @@ func (i *Instrumentation) attempt(ev memerr.AttemptEvent) {
 	k := outcomeOf(ev.Vendor, ev.Err, ctx)
 	o := i.opts(k)
 	i.attempts.Add(ctx, 1, o.add...)
+	if ev.Waited > 0 {
+		i.holdWait.Record(ctx, ev.Waited.Seconds(), i.opts(attrKey{vendor: k.vendor}).rec...)
+	}
 	if r := requestOf(ctx); r != nil {
 		r.attempts, r.last, r.lastOpts, r.lastErr = ev.Attempt, k, o, ev.Err
 	}
@@ -231,11 +239,14 @@ func (i *Instrumentation) attempt(ev memerr.AttemptEvent) {
 	if !span.IsRecording() {
 		return
 	}
-	attrs := make([]attribute.KeyValue, 0, 8)
+	attrs := make([]attribute.KeyValue, 0, 9)
 	attrs = append(attrs, attrAttempt.Int(ev.Attempt), attrOutcome.String(k.outcome),
 		attrVendor.String(k.vendor), attrDuration.Float64(ev.Duration.Seconds()))
 	if ev.StatusCode > 0 {
 		attrs = append(attrs, attrStatus.Int(ev.StatusCode))
+	}
+	if ev.Waited > 0 {
+		attrs = append(attrs, attrWaited.Float64(ev.Waited.Seconds()))
 	}
 	var e *memerr.Error
 	if errors.As(ev.Err, &e) {

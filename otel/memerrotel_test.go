@@ -423,3 +423,28 @@ func TestAttemptTimeout(t *testing.T) {
 	assert.Equal(t, "network_error", attrs(always)["error.type"])
 	assert.Contains(t, always.Status().Description, "attempt timed out")
 }
+
+// TestHoldWait: a request that waits out the Retry-After another request
+// was given shows that wait in memerr.client.hold.wait and on its attempt
+// event; it is no retry.
+func TestHoldWait(t *testing.T) {
+	r := newRig(t, nil, memerr.WithMaxRetries(0))
+	r.srv.EnqueuePath("/limited", memerrtest.Error(memerr.CozeUserRateLimited).WithRetryAfterMS(30*time.Millisecond))
+	assert.Equal(t, 200, r.get(t, "/limited")) // Coze's 4008 comes in an HTTP 200
+	assert.Equal(t, 200, r.get(t, "/next"))    // waits the 30ms out first
+
+	waits := histogram(t, r.reader, "memerr.client.hold.wait")
+	require.Len(t, waits, 1)
+	w := waits["memerr.vendor=coze"]
+	require.EqualValues(t, 1, w.Count)
+	assert.GreaterOrEqual(t, w.Sum, 0.030)
+	assert.Less(t, w.Sum, 0.034, "the hint and at most 10% jitter")
+	assert.Empty(t, sums(t, r.reader, "memerr.client.retries"))
+	assert.Equal(t, "s", units(t, r.reader)["memerr.client.hold.wait"])
+
+	waited, ok := eventAttr(spanNamed(t, r.spans, "/next"), "memerr.attempt", 0, "memerr.attempt.waited")
+	require.True(t, ok)
+	assert.Equal(t, w.Sum, waited.AsFloat64())
+	_, ok = eventAttr(spanNamed(t, r.spans, "/limited"), "memerr.attempt", 0, "memerr.attempt.waited")
+	assert.False(t, ok, "no wait, no attribute")
+}
