@@ -45,7 +45,16 @@ type Instrumentation struct {
 	sets atomic.Pointer[map[attrKey]*measureOpts]
 
 	mu       sync.Mutex // guards writes of sets, and circuits
-	circuits map[string]memerr.CircuitState
+	circuits map[circuit]memerr.CircuitState
+	hookSets atomic.Uint64 // Hooks calls so far: each Transport's breakers are told apart
+}
+
+// circuit names one breaker: its scope, in the Transport whose hooks are
+// the set-th Hooks call. Several Transports may call the same scope, each
+// with a breaker of its own.
+type circuit struct {
+	set   uint64
+	scope string
 }
 
 // Option configures New. Every option's default is written in its doc
@@ -114,7 +123,7 @@ func New(opts ...Option) (*Instrumentation, error) {
 		c.mp = otel.GetMeterProvider()
 	}
 	m := c.mp.Meter(ScopeName)
-	i := &Instrumentation{header: c.header, budget: c.budget, holds: c.holds, circuits: map[string]memerr.CircuitState{}}
+	i := &Instrumentation{header: c.header, budget: c.budget, holds: c.holds, circuits: map[circuit]memerr.CircuitState{}}
 	if c.tp != nil {
 		i.tracer = c.tp.Tracer(ScopeName)
 	}
@@ -146,7 +155,7 @@ func New(opts ...Option) (*Instrumentation, error) {
 		metric.WithDescription("Circuit breaker state changes, by scope and new state."))
 	state, err6 := m.Int64ObservableGauge("memerr.client.breaker.state",
 		metric.WithUnit("{state}"),
-		metric.WithDescription("1 for the current state of each scope's circuit breaker, 0 for the other states."))
+		metric.WithDescription("Circuit breakers of each scope in each state: 1 for the current state, 0 for the others, when one Transport calls the scope."))
 	tokens, err7 := m.Int64ObservableGauge("memerr.client.retry.budget.tokens",
 		metric.WithUnit("{token}"),
 		metric.WithDescription("Tokens left in the retry budget."))
@@ -175,16 +184,25 @@ var states = [...]memerr.CircuitState{memerr.CircuitClosed, memerr.CircuitHalfOp
 
 func (i *Instrumentation) observe(o metric.Observer, state, tokens, holds metric.Int64Observable) {
 	i.mu.Lock()
-	for scope, cur := range i.circuits {
-		for _, s := range states {
-			v := int64(0)
+	counts := make(map[string]*[len(states)]int64, len(i.circuits))
+	for c, cur := range i.circuits {
+		n := counts[c.scope]
+		if n == nil {
+			n = new([len(states)]int64)
+			counts[c.scope] = n
+		}
+		for j, s := range states {
 			if s == cur {
-				v = 1
+				n[j]++
 			}
-			o.ObserveInt64(state, v, metric.WithAttributes(attrScope.String(scope), attrState.String(stateName(s))))
 		}
 	}
 	i.mu.Unlock()
+	for scope, n := range counts {
+		for j, s := range states {
+			o.ObserveInt64(state, n[j], metric.WithAttributes(attrScope.String(scope), attrState.String(stateName(s))))
+		}
+	}
 	if i.budget != nil {
 		o.ObserveInt64(tokens, int64(i.budget.Tokens()))
 	}
@@ -195,8 +213,10 @@ func (i *Instrumentation) observe(o metric.Observer, state, tokens, holds metric
 
 // Hooks returns memerr.Hooks that record every attempt, retry and breaker
 // change, then call the matching hook of user (which may be empty). Pass
-// them to memerr.WithHooks.
+// them to memerr.WithHooks, calling Hooks once for each Transport: the
+// breaker state gauge tells Transports apart by their Hooks.
 func (i *Instrumentation) Hooks(user memerr.Hooks) memerr.Hooks {
+	set := i.hookSets.Add(1)
 	return memerr.Hooks{
 		OnAttempt: func(ev memerr.AttemptEvent) {
 			i.attempt(ev)
@@ -211,7 +231,7 @@ func (i *Instrumentation) Hooks(user memerr.Hooks) memerr.Hooks {
 			}
 		},
 		OnBreakerChange: func(ch memerr.BreakerChange) {
-			i.breakerChange(ch)
+			i.breakerChange(set, ch)
 			if user.OnBreakerChange != nil {
 				user.OnBreakerChange(ch)
 			}
@@ -295,9 +315,9 @@ func (i *Instrumentation) retry(ev memerr.RetryEvent) {
 
 // breakerChange counts a transition and remembers the scope's state for
 // the gauge.
-func (i *Instrumentation) breakerChange(ch memerr.BreakerChange) {
+func (i *Instrumentation) breakerChange(set uint64, ch memerr.BreakerChange) {
 	i.mu.Lock()
-	i.circuits[ch.Host] = ch.To
+	i.circuits[circuit{set, ch.Host}] = ch.To
 	i.mu.Unlock()
 	i.transitions.Add(context.Background(), 1, metric.WithAttributes(
 		attrScope.String(ch.Host), attrState.String(stateName(ch.To)), attrFrom.String(stateName(ch.From))))

@@ -448,3 +448,49 @@ func TestHoldWait(t *testing.T) {
 	_, ok = eventAttr(spanNamed(t, r.spans, "/limited"), "memerr.attempt", 0, "memerr.attempt.waited")
 	assert.False(t, ok, "no wait, no attribute")
 }
+
+// TestBreakerGaugeSeveralTransports: one Instrumentation serving two
+// Transports that call the same host reports both breakers, not whichever
+// changed last: with one open and one closed again, it read closed=1,
+// open=0, hiding the open one.
+func TestBreakerGaugeSeveralTransports(t *testing.T) {
+	srv := memerrtest.NewServer()
+	defer srv.Close()
+	reader := sdkmetric.NewManualReader()
+	inst, err := memerrotel.New(memerrotel.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))))
+	require.NoError(t, err)
+	defer inst.Close()
+	newTransport := func(open time.Duration) http.RoundTripper {
+		return inst.Wrap(memerr.NewTransport(srv.Client().Transport, memerr.WithVendor(memerr.Coze), memerr.WithMaxRetries(0),
+			memerr.WithBreaker(memerr.BreakerSettings{ConsecutiveFailures: 1, OpenTimeout: open, MaxOpenTimeout: open}),
+			memerr.WithHooks(inst.Hooks(memerr.Hooks{}))))
+	}
+	a, b := newTransport(time.Hour), newTransport(time.Millisecond)
+	send := func(rt http.RoundTripper) {
+		req, err := http.NewRequest(http.MethodGet, srv.URL+"/x", nil)
+		require.NoError(t, err)
+		if resp, err := rt.RoundTrip(req); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
+	srv.Enqueue(memerrtest.Status(http.StatusServiceUnavailable, ""), memerrtest.Status(http.StatusServiceUnavailable, ""))
+	send(a) // a opens for an hour
+	send(b) // b opens for a millisecond
+	time.Sleep(5 * time.Millisecond)
+	send(b) // b's trial succeeds: half-open, then closed
+	states := func() map[string]float64 {
+		out := map[string]float64{}
+		for k, v := range sums(t, reader, "memerr.client.breaker.state") {
+			out[k[strings.LastIndex(k, "=")+1:]] = v
+		}
+		return out
+	}
+	assert.Equal(t, map[string]float64{"closed": 1, "half_open": 0, "open": 1}, states())
+	assert.Equal(t, float64(4), func() (n float64) {
+		for _, v := range sums(t, reader, "memerr.client.breaker.transitions") {
+			n += v
+		}
+		return n
+	}(), "a: closed→open; b: closed→open→half-open→closed")
+}
