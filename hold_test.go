@@ -124,3 +124,21 @@ func TestHoldErrorFromTheTransport(t *testing.T) {
 	assert.Equal(t, Tensorheart, he.Vendor)
 	assert.Equal(t, 1, srv.Hits())
 }
+
+// The wait a hold costs an attempt is reported on its AttemptEvent
+// (Waited), apart from the attempt's Duration: without it, the time a
+// request spent waiting out another's Retry-After showed in no hook.
+func TestHoldWaitReported(t *testing.T) {
+	srv := newScripted(t, retryAfter(429, cozeRPM, 2*time.Second), jsonStep(200, okCoze))
+	var evs []AttemptEvent
+	c, _, waits := holdClient(t, WithMaxRetries(0), WithHooks(Hooks{OnAttempt: func(ev AttemptEvent) { evs = append(evs, ev) }}))
+	ctx := context.Background()
+
+	require.ErrorIs(t, getJSON(c, ctx, srv.URL+"/v3/chat"), ErrRateLimited)
+	require.NoError(t, getJSON(c, ctx, srv.URL+"/v3/chat"))
+	require.Len(t, waits(), 1)
+	require.Len(t, evs, 2)
+	assert.Zero(t, evs[0].Waited)
+	assert.Equal(t, waits()[0], evs[1].Waited)
+	assert.Less(t, evs[1].Duration, time.Second, "the wait is not the attempt's duration")
+}

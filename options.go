@@ -203,7 +203,8 @@ func WithMaxReplayBody(n int64) Option {
 // status, vendor code, attempt, wait) at Info level and each breaker state
 // change at Warn level; at Debug level, why a failed attempt is not
 // retried ("retries exhausted", "retry budget exhausted", "wait would pass
-// the context deadline" ...). Default: nothing is logged.
+// the context deadline" ...); at Error level, a hook that panicked (see
+// Hooks). Default: nothing is logged.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
 // WithHooks sets callbacks for attempts, retries and breaker changes.
@@ -230,6 +231,9 @@ func WithHeader(key, value string) Option {
 
 // Hooks are callbacks run synchronously on the request's goroutine; they
 // must be quick and must not block. They may call Transport.BreakerState.
+// A hook that panics does not break the request or the transport: the
+// panic is recovered and logged at Error level through WithLogger's logger
+// (if any), and later events still reach every hook.
 type Hooks struct {
 	// OnRetry runs before the wait that precedes each retry.
 	OnRetry func(RetryEvent)
@@ -250,6 +254,7 @@ type AttemptEvent struct {
 	Attempt    int           // from 1
 	StatusCode int           // 0 when no response was obtained
 	Duration   time.Duration // from the breaker check to the response headers and any read-ahead of its body (or the error)
+	Waited     time.Duration // waited before the breaker check: a hold an earlier response of the scope (or the fleet) set, or the scope's quota; 0 if none
 	Err        error         // nil on success; the decoded *Error of a failed response; else the network or breaker error
 	RequestID  string        // the vendor's request id: the decoded error's, else a response header's (X-Tt-Logid, X-Request-Id ...)
 

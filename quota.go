@@ -168,7 +168,7 @@ func (c *call) takeQuota(r *http.Request) error {
 		return &HoldError{Scope: c.scope.key, Vendor: vendor, Code: quotaCode, Kind: KindRateLimited, Remaining: min(max(wait, 0), MaxHint)}
 	}
 	c.placed = true
-	if err := c.t.sleep(r, wait); err != nil {
+	if err := c.waitBefore(r, wait); err != nil {
 		c.cancelQuota()
 		return err
 	}

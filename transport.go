@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -146,6 +147,7 @@ type callState struct {
 	replay  bool // the body, if any, can be sent again
 
 	attempts int
+	waited   time.Duration // the current attempt's wait for a hold or the quota, before it was sent
 	body     *sentBody     // the current attempt's body, which notes the caller's read error
 	verdict  *Error        // the last response's decoded failure; nil for success
 	wait     time.Duration // decided by checkRetry, returned by backoff
@@ -248,7 +250,7 @@ func (c *call) track(body io.ReadCloser) io.ReadCloser {
 func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 	t := c.t
 	c.attempts++
-	c.verdict, c.location, c.placed = nil, nil, false
+	c.verdict, c.location, c.placed, c.waited = nil, nil, false, 0
 	err := c.waitOutHold(r)
 	if err == nil {
 		err = c.takeQuota(r)
@@ -382,7 +384,17 @@ func (c *call) waitOutHold(r *http.Request) error {
 	if h.code == circuitOpenCode || wait > c.t.cfg.maxRetryWait || hasDeadline && dl.Sub(now) <= wait {
 		return &HoldError{Scope: c.scope.key, Vendor: h.vendor, Code: h.code, Kind: h.kind, Remaining: left}
 	}
-	return c.t.sleep(r, wait)
+	return c.waitBefore(r, wait)
+}
+
+// waitBefore sleeps d before an attempt (for a hold or the quota), within r's
+// context, and notes it for the attempt's hook.
+func (c *call) waitBefore(r *http.Request, d time.Duration) error {
+	err := c.t.sleep(r, d)
+	if err == nil && d > 0 {
+		c.waited += d
+	}
+	return err
 }
 
 // report tells how an attempt ended (its breaker outcome) to those that
@@ -663,7 +675,7 @@ func (c *call) attempted(r *http.Request, start time.Time, resp *http.Response, 
 	if h == nil {
 		return
 	}
-	ev := AttemptEvent{Method: r.Method, URL: safeURL(r.URL), Host: c.scope.key, Attempt: c.attempts, Duration: timeNow().Sub(start),
+	ev := AttemptEvent{Method: r.Method, URL: safeURL(r.URL), Host: c.scope.key, Attempt: c.attempts, Duration: timeNow().Sub(start), Waited: c.waited,
 		Vendor: c.t.vendorOf(r.URL, c.scope), Context: r.Context()}
 	if resp != nil {
 		ev.StatusCode = resp.StatusCode
@@ -679,6 +691,7 @@ func (c *call) attempted(r *http.Request, start time.Time, resp *http.Response, 
 			ev.RequestID = scrubRequest(id, r) // a server may echo the request's key
 		}
 	}
+	defer c.t.recoverHook("OnAttempt")
 	h(ev)
 }
 
@@ -698,7 +711,7 @@ func (c *call) retrying(ctx context.Context, resp *http.Response, err error, wai
 		ev.Err = safeError(err, c.req)
 	}
 	if h := t.cfg.hooks.OnRetry; h != nil {
-		h(ev)
+		t.runRetryHook(h, ev)
 	}
 	if l := t.cfg.logger; l != nil {
 		attrs := []slog.Attr{
@@ -724,7 +737,7 @@ func (t *Transport) breakerChanged(ch BreakerChange) {
 			slog.String("host", ch.Host), slog.String("from", ch.From.String()), slog.String("to", ch.To.String()))
 	}
 	if h := t.cfg.hooks.OnBreakerChange; h != nil {
-		h(ch)
+		t.runBreakerHook(h, ch)
 	}
 	if f := t.cfg.fleet; f != nil && ch.To == CircuitOpen {
 		// The other replicas leave the scope alone while it is open here.
@@ -734,6 +747,34 @@ func (t *Transport) breakerChanged(ch BreakerChange) {
 					Period: sc.breaker.period()})
 			}
 		}
+	}
+}
+
+// runRetryHook runs an OnRetry hook; a panic in it is recovered.
+func (t *Transport) runRetryHook(h func(RetryEvent), ev RetryEvent) {
+	defer t.recoverHook("OnRetry")
+	h(ev)
+}
+
+// runBreakerHook runs an OnBreakerChange hook; a panic in it is recovered.
+func (t *Transport) runBreakerHook(h func(BreakerChange), ch BreakerChange) {
+	defer t.recoverHook("OnBreakerChange")
+	h(ch)
+}
+
+// recoverHook, deferred by the caller of a hook, recovers the hook's panic
+// and logs it at Error level: a broken hook must neither fail the request,
+// leaving its response unclosed and its budget unrefunded, nor stop the
+// breaker from reporting its later changes. The panic's text is scrubbed
+// and cut as an error's is.
+func (t *Transport) recoverHook(hook string) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	if l := t.cfg.logger; l != nil {
+		l.LogAttrs(context.Background(), slog.LevelError, "memerr: hook panicked",
+			slog.String("hook", hook), slog.String("panic", redact(cutWords(fmt.Sprint(p)))))
 	}
 }
 

@@ -22,6 +22,7 @@ const (
 	attrHint          = attribute.Key("memerr.retry.hint")
 	attrAttempt       = attribute.Key("memerr.attempt")
 	attrDuration      = attribute.Key("memerr.attempt.duration")
+	attrWaited        = attribute.Key("memerr.attempt.waited")
 	attrRequestID     = attribute.Key("memerr.request_id")
 	attrCorrelationID = attribute.Key("memerr.correlation_id")
 	attrScope         = attribute.Key("memerr.breaker.scope")
@@ -106,6 +107,7 @@ func outcomeOf(vendor memerr.Vendor, err error, ctx context.Context) attrKey {
 	}
 	var e *memerr.Error
 	var he *memerr.HoldError
+	var te *memerr.AttemptTimeoutError
 	switch {
 	case errors.As(err, &e):
 		k.vendor, k.outcome, k.kind, k.code = e.Vendor.String(), outcomeFailure, kindName(e.Kind), codeName(e.Vendor, e.Code)
@@ -113,6 +115,10 @@ func outcomeOf(vendor memerr.Vendor, err error, ctx context.Context) attrKey {
 		k.vendor, k.outcome, k.kind, k.code = he.Vendor.String(), outcomeHeld, kindName(he.Kind), codeName(he.Vendor, he.Code)
 	case errors.Is(err, memerr.ErrCircuitOpen):
 		k.outcome = outcomeCircuitOpen
+	case errors.As(err, &te):
+		// The attempt's own context has ended, but the caller's has not:
+		// the vendor was too slow.
+		k.outcome = outcomeNetwork
 	case ctx.Err() != nil:
 		k.outcome = outcomeCanceled
 	default:

@@ -29,6 +29,7 @@ type Instrumentation struct {
 	duration    metric.Float64Histogram
 	retries     metric.Int64Counter
 	retryWait   metric.Float64Histogram
+	holdWait    metric.Float64Histogram
 	transitions metric.Int64Counter
 	reg         metric.Registration
 
@@ -44,7 +45,16 @@ type Instrumentation struct {
 	sets atomic.Pointer[map[attrKey]*measureOpts]
 
 	mu       sync.Mutex // guards writes of sets, and circuits
-	circuits map[string]memerr.CircuitState
+	circuits map[circuit]memerr.CircuitState
+	hookSets atomic.Uint64 // Hooks calls so far: each Transport's breakers are told apart
+}
+
+// circuit names one breaker: its scope, in the Transport whose hooks are
+// the set-th Hooks call. Several Transports may call the same scope, each
+// with a breaker of its own.
+type circuit struct {
+	set   uint64
+	scope string
 }
 
 // Option configures New. Every option's default is written in its doc
@@ -113,7 +123,7 @@ func New(opts ...Option) (*Instrumentation, error) {
 		c.mp = otel.GetMeterProvider()
 	}
 	m := c.mp.Meter(ScopeName)
-	i := &Instrumentation{header: c.header, budget: c.budget, holds: c.holds, circuits: map[string]memerr.CircuitState{}}
+	i := &Instrumentation{header: c.header, budget: c.budget, holds: c.holds, circuits: map[circuit]memerr.CircuitState{}}
 	if c.tp != nil {
 		i.tracer = c.tp.Tracer(ScopeName)
 	}
@@ -121,7 +131,7 @@ func New(opts ...Option) (*Instrumentation, error) {
 	// Requests are counted by the duration histogram (its count), as
 	// OpenTelemetry's HTTP conventions do: a counter of its own would cost
 	// every request a second measurement.
-	var errs [9]error
+	var errs [10]error
 	i.attempts, errs[0] = m.Int64Counter("memerr.client.attempts",
 		metric.WithUnit("{attempt}"),
 		metric.WithDescription("Attempts sent, or refused by an open circuit breaker, by outcome."))
@@ -136,12 +146,16 @@ func New(opts ...Option) (*Instrumentation, error) {
 		metric.WithUnit("s"),
 		metric.WithDescription("Time waited before a retry: the server's hint, or the backoff."),
 		metric.WithExplicitBucketBoundaries(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+	i.holdWait, errs[9] = m.Float64Histogram("memerr.client.hold.wait",
+		metric.WithUnit("s"),
+		metric.WithDescription("Time waited before an attempt was sent: a wait the server asked for in an earlier response to the scope (or the fleet's), or the scope's quota."),
+		metric.WithExplicitBucketBoundaries(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
 	i.transitions, errs[4] = m.Int64Counter("memerr.client.breaker.transitions",
 		metric.WithUnit("{transition}"),
 		metric.WithDescription("Circuit breaker state changes, by scope and new state."))
 	state, err6 := m.Int64ObservableGauge("memerr.client.breaker.state",
 		metric.WithUnit("{state}"),
-		metric.WithDescription("1 for the current state of each scope's circuit breaker, 0 for the other states."))
+		metric.WithDescription("Circuit breakers of each scope in each state: 1 for the current state, 0 for the others, when one Transport calls the scope."))
 	tokens, err7 := m.Int64ObservableGauge("memerr.client.retry.budget.tokens",
 		metric.WithUnit("{token}"),
 		metric.WithDescription("Tokens left in the retry budget."))
@@ -170,16 +184,25 @@ var states = [...]memerr.CircuitState{memerr.CircuitClosed, memerr.CircuitHalfOp
 
 func (i *Instrumentation) observe(o metric.Observer, state, tokens, holds metric.Int64Observable) {
 	i.mu.Lock()
-	for scope, cur := range i.circuits {
-		for _, s := range states {
-			v := int64(0)
+	counts := make(map[string]*[len(states)]int64, len(i.circuits))
+	for c, cur := range i.circuits {
+		n := counts[c.scope]
+		if n == nil {
+			n = new([len(states)]int64)
+			counts[c.scope] = n
+		}
+		for j, s := range states {
 			if s == cur {
-				v = 1
+				n[j]++
 			}
-			o.ObserveInt64(state, v, metric.WithAttributes(attrScope.String(scope), attrState.String(stateName(s))))
 		}
 	}
 	i.mu.Unlock()
+	for scope, n := range counts {
+		for j, s := range states {
+			o.ObserveInt64(state, n[j], metric.WithAttributes(attrScope.String(scope), attrState.String(stateName(s))))
+		}
+	}
 	if i.budget != nil {
 		o.ObserveInt64(tokens, int64(i.budget.Tokens()))
 	}
@@ -190,8 +213,10 @@ func (i *Instrumentation) observe(o metric.Observer, state, tokens, holds metric
 
 // Hooks returns memerr.Hooks that record every attempt, retry and breaker
 // change, then call the matching hook of user (which may be empty). Pass
-// them to memerr.WithHooks.
+// them to memerr.WithHooks, calling Hooks once for each Transport: the
+// breaker state gauge tells Transports apart by their Hooks.
 func (i *Instrumentation) Hooks(user memerr.Hooks) memerr.Hooks {
+	set := i.hookSets.Add(1)
 	return memerr.Hooks{
 		OnAttempt: func(ev memerr.AttemptEvent) {
 			i.attempt(ev)
@@ -206,7 +231,7 @@ func (i *Instrumentation) Hooks(user memerr.Hooks) memerr.Hooks {
 			}
 		},
 		OnBreakerChange: func(ch memerr.BreakerChange) {
-			i.breakerChange(ch)
+			i.breakerChange(set, ch)
 			if user.OnBreakerChange != nil {
 				user.OnBreakerChange(ch)
 			}
@@ -224,6 +249,9 @@ func (i *Instrumentation) attempt(ev memerr.AttemptEvent) {
 	k := outcomeOf(ev.Vendor, ev.Err, ctx)
 	o := i.opts(k)
 	i.attempts.Add(ctx, 1, o.add...)
+	if ev.Waited > 0 {
+		i.holdWait.Record(ctx, ev.Waited.Seconds(), i.opts(attrKey{vendor: k.vendor}).rec...)
+	}
 	if r := requestOf(ctx); r != nil {
 		r.attempts, r.last, r.lastOpts, r.lastErr = ev.Attempt, k, o, ev.Err
 	}
@@ -231,11 +259,14 @@ func (i *Instrumentation) attempt(ev memerr.AttemptEvent) {
 	if !span.IsRecording() {
 		return
 	}
-	attrs := make([]attribute.KeyValue, 0, 8)
+	attrs := make([]attribute.KeyValue, 0, 9)
 	attrs = append(attrs, attrAttempt.Int(ev.Attempt), attrOutcome.String(k.outcome),
 		attrVendor.String(k.vendor), attrDuration.Float64(ev.Duration.Seconds()))
 	if ev.StatusCode > 0 {
 		attrs = append(attrs, attrStatus.Int(ev.StatusCode))
+	}
+	if ev.Waited > 0 {
+		attrs = append(attrs, attrWaited.Float64(ev.Waited.Seconds()))
 	}
 	var e *memerr.Error
 	if errors.As(ev.Err, &e) {
@@ -284,9 +315,9 @@ func (i *Instrumentation) retry(ev memerr.RetryEvent) {
 
 // breakerChange counts a transition and remembers the scope's state for
 // the gauge.
-func (i *Instrumentation) breakerChange(ch memerr.BreakerChange) {
+func (i *Instrumentation) breakerChange(set uint64, ch memerr.BreakerChange) {
 	i.mu.Lock()
-	i.circuits[ch.Host] = ch.To
+	i.circuits[circuit{set, ch.Host}] = ch.To
 	i.mu.Unlock()
 	i.transitions.Add(context.Background(), 1, metric.WithAttributes(
 		attrScope.String(ch.Host), attrState.String(stateName(ch.To)), attrFrom.String(stateName(ch.From))))

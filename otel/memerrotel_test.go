@@ -395,3 +395,102 @@ func TestFleetHoldsGauge(t *testing.T) {
 	assert.Equal(t, map[string]float64{"": 1}, sums(t, reader, "memerr.client.fleet.holds"))
 	assert.Equal(t, "{hold}", units(t, reader)["memerr.client.fleet.holds"])
 }
+
+// TestAttemptTimeout: an attempt cut by memerr.WithAttemptTimeout is the
+// vendor's slowness, a network error, never the caller's cancellation,
+// even though the attempt's own context has ended.
+func TestAttemptTimeout(t *testing.T) {
+	r := newRig(t, nil, memerr.WithAttemptTimeout(50*time.Millisecond), memerr.WithoutBreaker())
+	slow := memerrtest.Success(memerr.Coze, nil).WithDelay(time.Minute)
+	r.srv.EnqueuePath("/once", slow, memerrtest.Success(memerr.Coze, nil))
+	r.srv.EnqueuePath("/always", memerrtest.Repeat(slow, 3)...)
+
+	assert.Equal(t, 200, r.get(t, "/once"))
+	assert.Equal(t, 0, r.get(t, "/always"))
+
+	assert.Equal(t, map[string]float64{
+		"memerr.outcome=network_error,memerr.vendor=coze": 4,
+		"memerr.outcome=success,memerr.vendor=coze":       1,
+	}, sums(t, r.reader, "memerr.client.attempts"))
+	assert.Equal(t, map[string]float64{
+		"memerr.outcome=network_error,memerr.vendor=coze": 1,
+		"memerr.outcome=success,memerr.vendor=coze":       1,
+	}, sums(t, r.reader, "memerr.client.request.duration"))
+	assert.Equal(t, map[string]float64{
+		"memerr.retry.reason=network_error,memerr.vendor=coze": 3,
+	}, sums(t, r.reader, "memerr.client.retries"))
+	always := spanNamed(t, r.spans, "/always")
+	assert.Equal(t, "network_error", attrs(always)["error.type"])
+	assert.Contains(t, always.Status().Description, "attempt timed out")
+}
+
+// TestHoldWait: a request that waits out the Retry-After another request
+// was given shows that wait in memerr.client.hold.wait and on its attempt
+// event; it is no retry.
+func TestHoldWait(t *testing.T) {
+	r := newRig(t, nil, memerr.WithMaxRetries(0))
+	r.srv.EnqueuePath("/limited", memerrtest.Error(memerr.CozeUserRateLimited).WithRetryAfterMS(30*time.Millisecond))
+	assert.Equal(t, 200, r.get(t, "/limited")) // Coze's 4008 comes in an HTTP 200
+	assert.Equal(t, 200, r.get(t, "/next"))    // waits the 30ms out first
+
+	waits := histogram(t, r.reader, "memerr.client.hold.wait")
+	require.Len(t, waits, 1)
+	w := waits["memerr.vendor=coze"]
+	require.EqualValues(t, 1, w.Count)
+	assert.GreaterOrEqual(t, w.Sum, 0.030)
+	assert.Less(t, w.Sum, 0.034, "the hint and at most 10% jitter")
+	assert.Empty(t, sums(t, r.reader, "memerr.client.retries"))
+	assert.Equal(t, "s", units(t, r.reader)["memerr.client.hold.wait"])
+
+	waited, ok := eventAttr(spanNamed(t, r.spans, "/next"), "memerr.attempt", 0, "memerr.attempt.waited")
+	require.True(t, ok)
+	assert.Equal(t, w.Sum, waited.AsFloat64())
+	_, ok = eventAttr(spanNamed(t, r.spans, "/limited"), "memerr.attempt", 0, "memerr.attempt.waited")
+	assert.False(t, ok, "no wait, no attribute")
+}
+
+// TestBreakerGaugeSeveralTransports: one Instrumentation serving two
+// Transports that call the same host reports both breakers, not whichever
+// changed last: with one open and one closed again, it read closed=1,
+// open=0, hiding the open one.
+func TestBreakerGaugeSeveralTransports(t *testing.T) {
+	srv := memerrtest.NewServer()
+	defer srv.Close()
+	reader := sdkmetric.NewManualReader()
+	inst, err := memerrotel.New(memerrotel.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))))
+	require.NoError(t, err)
+	defer inst.Close()
+	newTransport := func(open time.Duration) http.RoundTripper {
+		return inst.Wrap(memerr.NewTransport(srv.Client().Transport, memerr.WithVendor(memerr.Coze), memerr.WithMaxRetries(0),
+			memerr.WithBreaker(memerr.BreakerSettings{ConsecutiveFailures: 1, OpenTimeout: open, MaxOpenTimeout: open}),
+			memerr.WithHooks(inst.Hooks(memerr.Hooks{}))))
+	}
+	a, b := newTransport(time.Hour), newTransport(time.Millisecond)
+	send := func(rt http.RoundTripper) {
+		req, err := http.NewRequest(http.MethodGet, srv.URL+"/x", nil)
+		require.NoError(t, err)
+		if resp, err := rt.RoundTrip(req); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
+	srv.Enqueue(memerrtest.Status(http.StatusServiceUnavailable, ""), memerrtest.Status(http.StatusServiceUnavailable, ""))
+	send(a) // a opens for an hour
+	send(b) // b opens for a millisecond
+	time.Sleep(5 * time.Millisecond)
+	send(b) // b's trial succeeds: half-open, then closed
+	states := func() map[string]float64 {
+		out := map[string]float64{}
+		for k, v := range sums(t, reader, "memerr.client.breaker.state") {
+			out[k[strings.LastIndex(k, "=")+1:]] = v
+		}
+		return out
+	}
+	assert.Equal(t, map[string]float64{"closed": 1, "half_open": 0, "open": 1}, states())
+	assert.Equal(t, float64(4), func() (n float64) {
+		for _, v := range sums(t, reader, "memerr.client.breaker.transitions") {
+			n += v
+		}
+		return n
+	}(), "a: closed→open; b: closed→open→half-open→closed")
+}
