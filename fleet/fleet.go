@@ -320,12 +320,24 @@ func live(h memerr.FleetHold, now time.Time) bool {
 	return h.Until.After(now)
 }
 
+// stringOf is the Lua of the scripts' reading of a key: its value when it
+// is a string, false when it is absent or of another type (another
+// program's key under the prefix, or a hostile writer's), which the
+// script then writes over as it does an unreadable value: a GET of it
+// would fail the script, and with it the fleet's Redis, for one key.
+const stringOf = `
+local function str(k)
+  if redis.call('TYPE', k)['ok'] == 'string' then return redis.call('GET', k) end
+  return false
+end
+`
+
 // holdScript keeps the later of two holds: the stored one stays when it
-// ends as late or later, unless it is unreadable or ends past the bound
-// (ARGV[5]), which a real hold cannot. Otherwise the new one is stored to
-// expire when it ends, and published.
-var holdScript = redis.NewScript(`
-local cur = redis.call('GET', KEYS[1])
+// ends as late or later, unless it is unreadable (or not a string) or ends
+// past the bound (ARGV[5]), which a real hold cannot. Otherwise the new
+// one is stored to expire when it ends, and published.
+var holdScript = redis.NewScript(stringOf + `
+local cur = str(KEYS[1])
 if cur then
   local u = string.match(cur, '^v%d|(%d+)|')
   u = u and tonumber(u)
