@@ -77,12 +77,16 @@ type Fleet struct {
 	poke     chan struct{} // asks the refresh loop for a refresh now
 	again    chan struct{} // asks the write loop to write every local hold again
 	degraded atomic.Uint64 // bit 0: the degraded mode is on; the rest: how many times it was entered (outages)
-	dropped  atomic.Uint64
-	ignored  atomic.Uint64
-	applied  atomic.Uint64
-	trials   atomic.Uint64
-	trips    atomic.Uint64
-	quota    *quotas
+	// change serializes the changes of the degraded mode with their logs
+	// and hooks: OnRecovered never runs before, or while, the OnDegraded
+	// it follows.
+	change  sync.Mutex
+	dropped atomic.Uint64
+	ignored atomic.Uint64
+	applied atomic.Uint64
+	trials  atomic.Uint64
+	trips   atomic.Uint64
+	quota   *quotas
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -116,7 +120,9 @@ type trialEnd struct {
 // Hooks make the fleet's degraded mode visible. They must not block for
 // long: they run on the fleet's own goroutines, except OnDegraded when a
 // trial's lease call (Probe) is the first to find Redis not answering,
-// which runs it on that request's goroutine.
+// which runs it on that request's goroutine. They run one at a time, in
+// the order of the changes they report: OnRecovered never runs before, or
+// while, the OnDegraded it follows (the change waits for it).
 type Hooks struct {
 	// OnDegraded runs when Redis stops answering (down, slow past the
 	// timeout, or answering errors): holds are then shared no more, each
@@ -695,18 +701,16 @@ func (f *Fleet) result(seen uint64, err error) bool {
 		f.fail(err)
 		return false
 	}
-	for {
-		d := f.degraded.Load()
-		if d>>1 != seen {
-			return false // the degraded mode was entered after the operation started
-		}
-		if d&1 == 0 {
-			return true
-		}
-		if f.degraded.CompareAndSwap(d, d&^1) {
-			break
-		}
+	if d := f.degraded.Load(); d>>1 != seen || d&1 == 0 {
+		return d>>1 == seen // false: the degraded mode was entered after the operation started
 	}
+	f.change.Lock()
+	defer f.change.Unlock()
+	d := f.degraded.Load()
+	if d>>1 != seen || d&1 == 0 {
+		return d>>1 == seen // another operation left the degraded mode first, or a new outage began
+	}
+	f.degraded.Store(d &^ 1)
 	if f.logger != nil {
 		f.logger.LogAttrs(context.Background(), slog.LevelInfo, "memerr fleet: redis answers again; holds are shared")
 	}
@@ -726,15 +730,16 @@ func (f *Fleet) fail(err error) {
 	if errors.Is(err, context.Canceled) && f.ctx.Err() != nil {
 		return // closing
 	}
-	for {
-		d := f.degraded.Load()
-		if d&1 != 0 {
-			return // degraded already
-		}
-		if f.degraded.CompareAndSwap(d, (d>>1+1)<<1|1) {
-			break
-		}
+	if f.isDegraded() {
+		return // degraded already
 	}
+	f.change.Lock()
+	defer f.change.Unlock()
+	d := f.degraded.Load()
+	if d&1 != 0 {
+		return
+	}
+	f.degraded.Store((d>>1+1)<<1 | 1)
 	if f.logger != nil {
 		f.logger.LogAttrs(context.Background(), slog.LevelWarn, "memerr fleet: redis is not answering; holds are local only",
 			slog.String("error", err.Error()))
