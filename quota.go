@@ -126,13 +126,14 @@ func (c *config) resolveQuotas() {
 
 // takeQuota takes the attempt's place in its scope's quota, if it has
 // one: the attempt waits its turn when that fits its deadline and
-// MaxRetryWait, and otherwise fails at once with a *HoldError.
+// MaxRetryWait (less what it waited for holds), and otherwise fails at
+// once with a *HoldError. After a wait, the holds are looked at again.
 func (c *call) takeQuota(r *http.Request) error {
 	q := c.scope.quota
 	if q == nil {
 		return nil
 	}
-	maxWait := c.t.cfg.maxRetryWait
+	maxWait := c.t.cfg.maxRetryWait - c.waited
 	now := timeNow()
 	if dl, ok := r.Context().Deadline(); ok {
 		maxWait = min(maxWait, dl.Sub(now)-time.Millisecond)
@@ -146,7 +147,15 @@ func (c *call) takeQuota(r *http.Request) error {
 		}
 		return &HoldError{Scope: c.scope.key, Vendor: vendor, Code: quotaCode, Kind: KindRateLimited, Remaining: min(max(wait, 0), MaxHint)}
 	}
-	return c.t.sleep(r, wait)
+	if wait <= 0 {
+		return nil
+	}
+	if err := c.t.sleep(r, wait); err != nil {
+		return err
+	}
+	c.waited += wait
+	// A hold learned while the attempt waited its turn keeps it off too.
+	return c.waitOutHold(r)
 }
 
 // observeQuota tells the limiter how an answered attempt to a scope with

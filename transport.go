@@ -153,6 +153,7 @@ type callState struct {
 	spent    int64         // budget tokens spent on this request's retries
 	held     *hold         // the hold this request's own response set, which its retry waits out itself
 	trial    *hold         // the fleet's ended open circuit whose trial this attempt is (call.probe); nil if none
+	waited   time.Duration // how long this attempt has waited for holds and its quota's turn, within MaxRetryWait
 	location []string      // the Location of the attempt's 3xx, kept from the inner client until finish
 }
 
@@ -247,7 +248,7 @@ func (c *call) track(body io.ReadCloser) io.ReadCloser {
 func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 	t := c.t
 	c.attempts++
-	c.verdict, c.location = nil, nil
+	c.verdict, c.location, c.waited = nil, nil, 0
 	err := c.waitOutHold(r)
 	if err == nil {
 		err = c.takeQuota(r)
@@ -356,31 +357,41 @@ func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 // the other requests to the host do not each collect their own refusal.
 // With WithFleet, the hold is the later of the scope's and the fleet's;
 // a fleet's open circuit that has ended sends only the trial the fleet
-// elects (call.probe).
+// elects (call.probe). After a wait it looks again: a later hold learned
+// meanwhile (another request's 429, another replica's) is waited out or
+// fails the attempt as well, within MaxRetryWait in all.
 func (c *call) waitOutHold(r *http.Request) error {
-	h := c.scope.hold.Load()
-	if c.t.cfg.fleet != nil {
-		h = c.fleetHold(h)
+	for {
+		h := c.scope.hold.Load()
+		if c.t.cfg.fleet != nil {
+			h = c.fleetHold(h)
+		}
+		if h == nil || h == c.held {
+			return nil // none, or this request's own, which its retry wait covers
+		}
+		if h.trial {
+			if c.trial != nil {
+				return nil // this attempt is the trial already
+			}
+			return c.probe(r, h)
+		}
+		now := timeNow()
+		left := h.until.Sub(now)
+		if left <= 0 {
+			return nil
+		}
+		wait := left + c.t.hintJitter(left)
+		dl, hasDeadline := r.Context().Deadline()
+		// A circuit open on another replica fails at once, as an open breaker
+		// here does; a wait hint is waited out when it fits.
+		if h.code == circuitOpenCode || wait > c.t.cfg.maxRetryWait-c.waited || hasDeadline && dl.Sub(now) <= wait {
+			return &HoldError{Scope: c.scope.key, Vendor: h.vendor, Code: h.code, Kind: h.kind, Remaining: left}
+		}
+		if err := c.t.sleep(r, wait); err != nil {
+			return err
+		}
+		c.waited += wait
 	}
-	if h == nil || h == c.held {
-		return nil // none, or this request's own, which its retry wait covers
-	}
-	if h.trial {
-		return c.probe(r, h)
-	}
-	now := timeNow()
-	left := h.until.Sub(now)
-	if left <= 0 {
-		return nil
-	}
-	wait := left + c.t.hintJitter(left)
-	dl, hasDeadline := r.Context().Deadline()
-	// A circuit open on another replica fails at once, as an open breaker
-	// here does; a wait hint is waited out when it fits.
-	if h.code == circuitOpenCode || wait > c.t.cfg.maxRetryWait || hasDeadline && dl.Sub(now) <= wait {
-		return &HoldError{Scope: c.scope.key, Vendor: h.vendor, Code: h.code, Kind: h.kind, Remaining: left}
-	}
-	return c.t.sleep(r, wait)
 }
 
 // report tells how an attempt ended (its breaker outcome) to those that
