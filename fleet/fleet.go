@@ -235,7 +235,9 @@ func New(client redis.UniversalClient, opts ...Option) *Fleet {
 }
 
 // Close stops the fleet's goroutines and waits for them. Holds not yet
-// written are dropped. The Redis client stays open.
+// written are dropped. The Redis client stays open. After Close, the
+// degraded mode is no longer entered: a request still running through a
+// Transport may find the client closed by the shutdown.
 func (f *Fleet) Close() error {
 	f.closed.Do(func() {
 		f.cancel()

@@ -1,11 +1,14 @@
 package memerrfleet
 
 import (
+	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/memerr/memerr"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -96,4 +99,26 @@ func TestHooksInOrder(t *testing.T) {
 	defer mu.Unlock()
 	assert.Empty(t, overlap, "the recovery waits for OnDegraded to return")
 	assert.Equal(t, []string{"degraded", "recovered"}, events)
+}
+
+// After Close, the fleet reports nothing: a request still running through
+// a Transport during shutdown (its trial's lease call, its quota) finds
+// the Redis client closed, which is no outage; no hook runs, Stats does not
+// turn degraded, and the request proceeds on local state.
+func TestNoReportsAfterClose(t *testing.T) {
+	m := miniredis.RunT(t)
+	var degraded atomic.Int32
+	rdb := newClient(t, m.Addr())
+	f := New(rdb, WithRefresh(testRefresh), WithTimeout(testTimeout), WithHooks(Hooks{OnDegraded: func(error) { degraded.Add(1) }}))
+	const scope = "https://api.example:443"
+	f.Hold(scope, endedCircuit(time.Second))
+	require.NoError(t, f.Close())
+	require.NoError(t, rdb.Close()) // the usual order of a shutdown
+
+	assert.True(t, f.Probe(context.Background(), scope), "each replica probes for itself")
+	f.Verdict(scope, true)
+	_, ok := f.Take(scope, memerr.Quota{Requests: 10, Per: time.Second}, 0)
+	assert.True(t, ok)
+	assert.False(t, f.Stats().Degraded)
+	assert.Zero(t, degraded.Load())
 }

@@ -110,7 +110,10 @@ func (f *Fleet) Probe(ctx context.Context, scope string) bool {
 			f.forget(scope, token) // the caller gave up; the lease, if taken, expires
 			return false
 		case err != nil:
-			f.fail(err) // fail-open: this replica probes for itself
+			if f.ctx.Err() == nil { // after Close, a client closed by the shutdown is no outage
+				f.fail(err)
+			}
+			// fail-open: this replica probes for itself
 		case state == "taken":
 			f.mu.Lock()
 			if f.probes[scope].token == token {
