@@ -482,16 +482,24 @@ func (f *Fleet) confirm(ps *redis.PubSub) error {
 }
 
 // receive applies messages until the connection fails or the fleet closes.
-// A quiet connection is pinged every refresh period.
+// A quiet connection is pinged every refresh period; when the ping's
+// answer (or anything else) does not come within a refresh period or the
+// timeout, whichever is longer, the connection has gone silent (its peer
+// vanished without closing it, which the kernel reports only after many
+// minutes) and receive returns, so that the subscription is made again.
 func (f *Fleet) receive(ps *redis.PubSub) {
+	wait, pinged := f.refresh, false
 	for {
-		msg, err := ps.ReceiveTimeout(f.ctx, f.refresh)
+		msg, err := ps.ReceiveTimeout(f.ctx, wait)
 		if f.ctx.Err() != nil {
 			return
 		}
 		var ne net.Error
 		switch {
 		case errors.As(err, &ne) && ne.Timeout():
+			if pinged {
+				return // no pong: a silent connection; subscribe again
+			}
 			ctx, cancel := context.WithTimeout(f.ctx, f.timeout)
 			err = ps.Ping(ctx)
 			cancel()
@@ -499,11 +507,13 @@ func (f *Fleet) receive(ps *redis.PubSub) {
 				f.fail(err)
 				return
 			}
+			wait, pinged = max(f.refresh, f.timeout), true
 			continue
 		case err != nil:
 			f.fail(err)
 			return
 		}
+		wait, pinged = f.refresh, false
 		if m, ok := msg.(*redis.Message); ok {
 			f.applyMessage(m.Payload)
 		}
