@@ -31,7 +31,9 @@ func frozenRedis(t *testing.T) (*miniredis.Miniredis, func(time.Duration)) {
 // the tests of the shared GCRA must not fall back to the local share when
 // a loaded machine answers slowly.
 func quotaFleet(t *testing.T, addr string) *Fleet {
-	return newFleet(t, addr, WithTimeout(patient), WithQuotaTimeout(patient))
+	// patientFleet's client: newClient's read timeout (200 ms) would cut
+	// each operation short of patient.
+	return patientFleet(t, addr, WithQuotaTimeout(patient))
 }
 
 // Replicas share one GCRA: their requests are spaced as one replica's
