@@ -9,6 +9,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/memerr/memerr"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -32,7 +33,7 @@ func TestHooksInOrder(t *testing.T) {
 	)
 	record := func(e string) { mu.Lock(); events = append(events, e); mu.Unlock() }
 	var f *Fleet
-	f = newFleet(t, m.Addr(), WithHooks(Hooks{
+	f = patientFleet(t, m.Addr(), WithHooks(Hooks{
 		OnDegraded: func(error) {
 			record("degraded")
 			mu.Lock()
@@ -108,8 +109,9 @@ func TestHooksInOrder(t *testing.T) {
 func TestNoReportsAfterClose(t *testing.T) {
 	m := miniredis.RunT(t)
 	var degraded atomic.Int32
-	rdb := newClient(t, m.Addr())
-	f := New(rdb, WithRefresh(testRefresh), WithTimeout(testTimeout), WithHooks(Hooks{OnDegraded: func(error) { degraded.Add(1) }}))
+	rdb := redis.NewClient(&redis.Options{Addr: m.Addr(), ContextTimeoutEnabled: true, DialTimeout: patient,
+		ReadTimeout: patient, WriteTimeout: patient, MaxRetries: -1})
+	f := New(rdb, WithRefresh(testRefresh), WithTimeout(patient), WithHooks(Hooks{OnDegraded: func(error) { degraded.Add(1) }}))
 	const scope = "https://api.example:443"
 	f.Hold(scope, endedCircuit(time.Second))
 	require.NoError(t, f.Close())
