@@ -396,3 +396,48 @@ func TestFleetTrialOverQuota(t *testing.T) {
 	_, ok := fleet.Held(scope)
 	assert.False(t, ok)
 }
+
+// A hold that reaches the replica while a request waits (out a shorter
+// hold, or for its turn in a quota) keeps that request off the scope too:
+// after its wait, the request looks again, and fails at once (or waits
+// again, within MaxRetryWait) instead of sending into the new hold. Before,
+// it was sent as soon as its wait ended, and collected the 429 the other
+// replica had already shared.
+func TestFleetHoldLearnedDuringTheWait(t *testing.T) {
+	for name, quota := range map[string]bool{"waiting out a hold": false, "waiting its turn in a quota": true} {
+		t.Run(name, func(t *testing.T) {
+			srv := newScripted(t, jsonStep(200, okCoze))
+			fleet := &mapFleet{}
+			opts := []Option{WithMaxRetries(0)}
+			if quota {
+				opts = append(opts, WithQuota(srv.URL, Quota{Requests: 1, Per: 2 * time.Second}))
+			}
+			cs, clock, _ := replicas(t, 1, fleet, opts...)
+			tr := cs[0].Transport()
+			scope := canonicalHost(mustURL(t, srv.URL))
+			if quota {
+				require.NoError(t, getJSON(cs[0], context.Background(), srv.URL+"/v3/chat")) // the quota's place for now
+			} else {
+				fleet.Hold(scope, FleetHold{Until: clock.Now().Add(2 * time.Second), Kind: KindRateLimited, Vendor: Coze, Code: "4008"})
+			}
+			sent := srv.Hits()
+			var waits []time.Duration
+			tr.waitFor = func(d time.Duration) time.Duration {
+				waits = append(waits, d)
+				if len(waits) == 1 { // another replica's 429 arrives meanwhile
+					fleet.Hold(scope, FleetHold{Until: clock.Now().Add(time.Minute), Kind: KindRateLimited, Vendor: Coze, Code: "4008"})
+				}
+				clock.Advance(d)
+				return 0
+			}
+
+			err := getJSON(cs[0], context.Background(), srv.URL+"/v3/chat")
+			var he *HoldError
+			require.ErrorAs(t, err, &he, "the new hold, over MaxRetryWait, fails the request")
+			assert.Equal(t, KindRateLimited, he.Kind)
+			assert.Equal(t, "4008", he.Code)
+			assert.Equal(t, sent, srv.Hits(), "not sent into the new hold")
+			assert.Len(t, waits, 1)
+		})
+	}
+}

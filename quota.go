@@ -138,8 +138,9 @@ func (c *config) resolveQuotas() {
 
 // takeQuota takes the attempt's place in its scope's quota, if it has
 // one: the attempt waits its turn when that fits its deadline and
-// MaxRetryWait, and otherwise fails at once with a *HoldError. An attempt
-// that the scope's open breaker will refuse fails at once with its
+// MaxRetryWait (less what it waited for holds), and otherwise fails at
+// once with a *HoldError; after its wait the holds are looked at again. An
+// attempt that the scope's open breaker will refuse fails at once with its
 // *BreakerError instead, taking no place and waiting no turn: else the
 // requests of the open period would each wait to be refused, and push the
 // trial that follows it behind places nobody used.
@@ -154,7 +155,7 @@ func (c *call) takeQuota(r *http.Request) error {
 			return be
 		}
 	}
-	maxWait := c.t.cfg.maxRetryWait
+	maxWait := c.t.cfg.maxRetryWait - c.waited
 	if dl, ok := r.Context().Deadline(); ok {
 		maxWait = min(maxWait, dl.Sub(now)-time.Millisecond)
 	}
@@ -168,11 +169,18 @@ func (c *call) takeQuota(r *http.Request) error {
 		return &HoldError{Scope: c.scope.key, Vendor: vendor, Code: quotaCode, Kind: KindRateLimited, Remaining: min(max(wait, 0), MaxHint)}
 	}
 	c.placed = true
-	if err := c.waitBefore(r, wait); err != nil {
-		c.cancelQuota()
-		return err
+	if wait <= 0 {
+		return nil
 	}
-	return nil
+	err := c.waitBefore(r, wait)
+	if err == nil {
+		// A hold learned while the attempt waited its turn keeps it off too.
+		err = c.waitOutHold(r)
+	}
+	if err != nil {
+		c.cancelQuota() // not sent: its place goes back
+	}
+	return err
 }
 
 // cancelQuota gives back the place takeQuota took for an attempt that is

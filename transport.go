@@ -147,7 +147,7 @@ type callState struct {
 	replay  bool // the body, if any, can be sent again
 
 	attempts int
-	waited   time.Duration // the current attempt's wait for a hold or the quota, before it was sent
+	waited   time.Duration // the current attempt's waits for holds and its quota's turn, before it was sent: within MaxRetryWait in all
 	body     *sentBody     // the current attempt's body, which notes the caller's read error
 	verdict  *Error        // the last response's decoded failure; nil for success
 	wait     time.Duration // decided by checkRetry, returned by backoff
@@ -360,35 +360,45 @@ func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 // the other requests to the host do not each collect their own refusal.
 // With WithFleet, the hold is the later of the scope's and the fleet's;
 // a fleet's open circuit that has ended sends only the trial the fleet
-// elects (call.probe).
+// elects (call.probe). After a wait it looks again: a later hold learned
+// meanwhile (another request's 429, another replica's) is waited out or
+// fails the attempt as well, within MaxRetryWait in all.
 func (c *call) waitOutHold(r *http.Request) error {
-	h := c.scope.hold.Load()
-	if c.t.cfg.fleet != nil {
-		h = c.fleetHold(h)
+	for {
+		h := c.scope.hold.Load()
+		if c.t.cfg.fleet != nil {
+			h = c.fleetHold(h)
+		}
+		if h == nil || h == c.held {
+			return nil // none, or this request's own, which its retry wait covers
+		}
+		if h.trial {
+			if c.trial != nil {
+				return nil // this attempt is the trial already
+			}
+			return c.probe(r, h)
+		}
+		now := timeNow()
+		left := h.until.Sub(now)
+		if left <= 0 {
+			return nil
+		}
+		wait := left + c.t.hintJitter(left)
+		dl, hasDeadline := r.Context().Deadline()
+		// A circuit open on another replica fails at once, as an open breaker
+		// here does; a wait hint is waited out when it fits.
+		if h.code == circuitOpenCode || wait > c.t.cfg.maxRetryWait-c.waited || hasDeadline && dl.Sub(now) <= wait {
+			return &HoldError{Scope: c.scope.key, Vendor: h.vendor, Code: h.code, Kind: h.kind, Remaining: left}
+		}
+		if err := c.waitBefore(r, wait); err != nil {
+			return err
+		}
 	}
-	if h == nil || h == c.held {
-		return nil // none, or this request's own, which its retry wait covers
-	}
-	if h.trial {
-		return c.probe(r, h)
-	}
-	now := timeNow()
-	left := h.until.Sub(now)
-	if left <= 0 {
-		return nil
-	}
-	wait := left + c.t.hintJitter(left)
-	dl, hasDeadline := r.Context().Deadline()
-	// A circuit open on another replica fails at once, as an open breaker
-	// here does; a wait hint is waited out when it fits.
-	if h.code == circuitOpenCode || wait > c.t.cfg.maxRetryWait || hasDeadline && dl.Sub(now) <= wait {
-		return &HoldError{Scope: c.scope.key, Vendor: h.vendor, Code: h.code, Kind: h.kind, Remaining: left}
-	}
-	return c.waitBefore(r, wait)
 }
 
 // waitBefore sleeps d before an attempt (for a hold or the quota), within r's
-// context, and notes it for the attempt's hook.
+// context, and adds it to the attempt's waited: for MaxRetryWait, and for
+// the attempt's hook.
 func (c *call) waitBefore(r *http.Request, d time.Duration) error {
 	err := c.t.sleep(r, d)
 	if err == nil && d > 0 {

@@ -77,12 +77,16 @@ type Fleet struct {
 	poke     chan struct{} // asks the refresh loop for a refresh now
 	again    chan struct{} // asks the write loop to write every local hold again
 	degraded atomic.Uint64 // bit 0: the degraded mode is on; the rest: how many times it was entered (outages)
-	dropped  atomic.Uint64
-	ignored  atomic.Uint64
-	applied  atomic.Uint64
-	trials   atomic.Uint64
-	trips    atomic.Uint64
-	quota    *quotas
+	// change serializes the changes of the degraded mode with their logs
+	// and hooks: OnRecovered never runs before, or while, the OnDegraded
+	// it follows.
+	change  sync.Mutex
+	dropped atomic.Uint64
+	ignored atomic.Uint64
+	applied atomic.Uint64
+	trials  atomic.Uint64
+	trips   atomic.Uint64
+	quota   *quotas
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -116,7 +120,9 @@ type trialEnd struct {
 // Hooks make the fleet's degraded mode visible. They must not block for
 // long: they run on the fleet's own goroutines, except OnDegraded when a
 // trial's lease call (Probe) is the first to find Redis not answering,
-// which runs it on that request's goroutine.
+// which runs it on that request's goroutine. They run one at a time, in
+// the order of the changes they report: OnRecovered never runs before, or
+// while, the OnDegraded it follows (the change waits for it).
 type Hooks struct {
 	// OnDegraded runs when Redis stops answering (down, slow past the
 	// timeout, or answering errors): holds are then shared no more, each
@@ -229,7 +235,9 @@ func New(client redis.UniversalClient, opts ...Option) *Fleet {
 }
 
 // Close stops the fleet's goroutines and waits for them. Holds not yet
-// written are dropped. The Redis client stays open.
+// written are dropped. The Redis client stays open. After Close, the
+// degraded mode is no longer entered: a request still running through a
+// Transport may find the client closed by the shutdown.
 func (f *Fleet) Close() error {
 	f.closed.Do(func() {
 		f.cancel()
@@ -320,12 +328,24 @@ func live(h memerr.FleetHold, now time.Time) bool {
 	return h.Until.After(now)
 }
 
+// stringOf is the Lua of the scripts' reading of a key: its value when it
+// is a string, false when it is absent or of another type (another
+// program's key under the prefix, or a hostile writer's), which the
+// script then writes over as it does an unreadable value: a GET of it
+// would fail the script, and with it the fleet's Redis, for one key.
+const stringOf = `
+local function str(k)
+  if redis.call('TYPE', k)['ok'] == 'string' then return redis.call('GET', k) end
+  return false
+end
+`
+
 // holdScript keeps the later of two holds: the stored one stays when it
-// ends as late or later, unless it is unreadable or ends past the bound
-// (ARGV[5]), which a real hold cannot. Otherwise the new one is stored to
-// expire when it ends, and published.
-var holdScript = redis.NewScript(`
-local cur = redis.call('GET', KEYS[1])
+// ends as late or later, unless it is unreadable (or not a string) or ends
+// past the bound (ARGV[5]), which a real hold cannot. Otherwise the new
+// one is stored to expire when it ends, and published.
+var holdScript = redis.NewScript(stringOf + `
+local cur = str(KEYS[1])
 if cur then
   local u = string.match(cur, '^v%d|(%d+)|')
   u = u and tonumber(u)
@@ -462,16 +482,24 @@ func (f *Fleet) confirm(ps *redis.PubSub) error {
 }
 
 // receive applies messages until the connection fails or the fleet closes.
-// A quiet connection is pinged every refresh period.
+// A quiet connection is pinged every refresh period; when the ping's
+// answer (or anything else) does not come within a refresh period or the
+// timeout, whichever is longer, the connection has gone silent (its peer
+// vanished without closing it, which the kernel reports only after many
+// minutes) and receive returns, so that the subscription is made again.
 func (f *Fleet) receive(ps *redis.PubSub) {
+	wait, pinged := f.refresh, false
 	for {
-		msg, err := ps.ReceiveTimeout(f.ctx, f.refresh)
+		msg, err := ps.ReceiveTimeout(f.ctx, wait)
 		if f.ctx.Err() != nil {
 			return
 		}
 		var ne net.Error
 		switch {
 		case errors.As(err, &ne) && ne.Timeout():
+			if pinged {
+				return // no pong: a silent connection; subscribe again
+			}
 			ctx, cancel := context.WithTimeout(f.ctx, f.timeout)
 			err = ps.Ping(ctx)
 			cancel()
@@ -479,11 +507,13 @@ func (f *Fleet) receive(ps *redis.PubSub) {
 				f.fail(err)
 				return
 			}
+			wait, pinged = max(f.refresh, f.timeout), true
 			continue
 		case err != nil:
 			f.fail(err)
 			return
 		}
+		wait, pinged = f.refresh, false
 		if m, ok := msg.(*redis.Message); ok {
 			f.applyMessage(m.Payload)
 		}
@@ -683,18 +713,16 @@ func (f *Fleet) result(seen uint64, err error) bool {
 		f.fail(err)
 		return false
 	}
-	for {
-		d := f.degraded.Load()
-		if d>>1 != seen {
-			return false // the degraded mode was entered after the operation started
-		}
-		if d&1 == 0 {
-			return true
-		}
-		if f.degraded.CompareAndSwap(d, d&^1) {
-			break
-		}
+	if d := f.degraded.Load(); d>>1 != seen || d&1 == 0 {
+		return d>>1 == seen // false: the degraded mode was entered after the operation started
 	}
+	f.change.Lock()
+	defer f.change.Unlock()
+	d := f.degraded.Load()
+	if d>>1 != seen || d&1 == 0 {
+		return d>>1 == seen // another operation left the degraded mode first, or a new outage began
+	}
+	f.degraded.Store(d &^ 1)
 	if f.logger != nil {
 		f.logger.LogAttrs(context.Background(), slog.LevelInfo, "memerr fleet: redis answers again; holds are shared")
 	}
@@ -714,15 +742,16 @@ func (f *Fleet) fail(err error) {
 	if errors.Is(err, context.Canceled) && f.ctx.Err() != nil {
 		return // closing
 	}
-	for {
-		d := f.degraded.Load()
-		if d&1 != 0 {
-			return // degraded already
-		}
-		if f.degraded.CompareAndSwap(d, (d>>1+1)<<1|1) {
-			break
-		}
+	if f.isDegraded() {
+		return // degraded already
 	}
+	f.change.Lock()
+	defer f.change.Unlock()
+	d := f.degraded.Load()
+	if d&1 != 0 {
+		return
+	}
+	f.degraded.Store((d>>1+1)<<1 | 1)
 	if f.logger != nil {
 		f.logger.LogAttrs(context.Background(), slog.LevelWarn, "memerr fleet: redis is not answering; holds are local only",
 			slog.String("error", err.Error()))

@@ -22,10 +22,10 @@ import (
 // closed the circuit that ended at ARGV[3] (Unix ms) or later; or {"held",
 // value} when the hold ends after now (ARGV[4]) and not past the bound
 // ARGV[5] (a failed trial's new open circuit whose message has not arrived
-// yet; a value over 1 KiB is not read). A stored lease without expiry or longer than a lease (corrupt) is
-// taken over.
-var leaseScript = redis.NewScript(`
-local h = redis.call('GET', KEYS[2])
+// yet; a value over 1 KiB is not read). A stored lease without expiry or
+// longer than a lease, or a key of another type (corrupt), is taken over.
+var leaseScript = redis.NewScript(stringOf + `
+local h = str(KEYS[2])
 if h and #h <= 1024 then
   local u = string.match(h, '^v%d|(%d+)|')
   u = u and tonumber(u)
@@ -33,7 +33,7 @@ if h and #h <= 1024 then
     return {'held', h}
   end
 end
-local cur = redis.call('GET', KEYS[1])
+local cur = str(KEYS[1])
 if cur then
   local ttl = redis.call('PTTL', KEYS[1])
   if ttl > 0 and ttl <= tonumber(ARGV[2]) then
@@ -53,13 +53,13 @@ return {'won', 0}
 
 // closeScript records a trial's success: the lease KEYS[1] reads
 // "closed|<ARGV[2]>" for ARGV[1] ms, the hold KEYS[2] is deleted unless
-// it ends after ARGV[2] (a newer hold), and ARGV[4] is published on
-// ARGV[3].
-var closeScript = redis.NewScript(`
+// it ends after ARGV[2] (a newer hold; a key of another type is no hold),
+// and ARGV[4] is published on ARGV[3].
+var closeScript = redis.NewScript(stringOf + `
 redis.call('SET', KEYS[1], 'closed|' .. ARGV[2], 'PX', ARGV[1])
-local cur = redis.call('GET', KEYS[2])
-if cur then
-  local u = string.match(cur, '^v%d|(%d+)|')
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  local cur = str(KEYS[2])
+  local u = cur and string.match(cur, '^v%d|(%d+)|')
   u = u and tonumber(u)
   if not u or u <= tonumber(ARGV[2]) then
     redis.call('DEL', KEYS[2])
@@ -71,8 +71,8 @@ return 1
 
 // releaseScript gives the lease KEYS[1] up if it still holds the token
 // ARGV[1].
-var releaseScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+var releaseScript = redis.NewScript(stringOf + `
+if str(KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
 end
 return 0
@@ -110,7 +110,10 @@ func (f *Fleet) Probe(ctx context.Context, scope string) bool {
 			f.forget(scope, token) // the caller gave up; the lease, if taken, expires
 			return false
 		case err != nil:
-			f.fail(err) // fail-open: this replica probes for itself
+			if f.ctx.Err() == nil { // after Close, a client closed by the shutdown is no outage
+				f.fail(err)
+			}
+			// fail-open: this replica probes for itself
 		case state == "taken":
 			f.mu.Lock()
 			if f.probes[scope].token == token {

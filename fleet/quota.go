@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"math"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -272,24 +271,32 @@ func (f *Fleet) adjust(scope string, s *quotaScope, throttled bool) error {
 	return err
 }
 
+// replicasScript notes the replica ARGV[1] in the sorted set KEYS[1],
+// scored by Redis's clock (ms), forgets those not seen for ARGV[2] ms, and
+// counts the rest; the set lives an hour past its last note. Redis's clock,
+// as for the quota: a replica whose clock runs behind would otherwise be
+// dropped by the others at every count, one ahead kept long after it died.
+// A key of another type is written over.
+var replicasScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ty = redis.call('TYPE', KEYS[1])['ok']
+if ty ~= 'zset' and ty ~= 'none' then redis.call('DEL', KEYS[1]) end
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
+redis.call('PEXPIRE', KEYS[1], 3600000)
+return redis.call('ZCARD', KEYS[1])
+`)
+
 // countReplicas notes this replica in the sorted set of replicas (scored
-// by the time it was last seen), forgets those not seen for three refresh
+// by the time Redis last saw it), forgets those not seen for three refresh
 // periods, and counts the rest.
 func (f *Fleet) countReplicas() error {
-	key := f.prefix + "replicas"
-	now := f.now()
 	ctx, cancel := context.WithTimeout(f.ctx, f.timeout)
 	defer cancel()
-	var n *redis.IntCmd
-	_, err := f.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.ZAdd(ctx, key, redis.Z{Score: float64(now.UnixMilli()), Member: f.quota.id})
-		p.ZRemRangeByScore(ctx, key, "-inf", strconv.FormatInt(now.Add(-3*f.refresh).UnixMilli(), 10))
-		p.Expire(ctx, key, time.Hour)
-		n = p.ZCard(ctx, key)
-		return nil
-	})
+	n, err := replicasScript.Run(ctx, f.client, []string{f.prefix + "replicas"}, f.quota.id, (3 * f.refresh).Milliseconds()).Int64()
 	if err == nil {
-		f.quota.replicas.Store(min(max(1, n.Val()), 10000))
+		f.quota.replicas.Store(min(max(1, n), 10000))
 	}
 	return err
 }

@@ -31,7 +31,9 @@ func frozenRedis(t *testing.T) (*miniredis.Miniredis, func(time.Duration)) {
 // the tests of the shared GCRA must not fall back to the local share when
 // a loaded machine answers slowly.
 func quotaFleet(t *testing.T, addr string) *Fleet {
-	return newFleet(t, addr, WithTimeout(patient), WithQuotaTimeout(patient))
+	// patientFleet's client: newClient's read timeout (200 ms) would cut
+	// each operation short of patient.
+	return patientFleet(t, addr, WithQuotaTimeout(patient))
 }
 
 // Replicas share one GCRA: their requests are spaced as one replica's
@@ -256,4 +258,24 @@ func TestQuotaShare(t *testing.T) {
 	share := f.share(s)
 	assert.Equal(t, 600, share.Requests)
 	assert.Equal(t, 8*time.Minute, share.Per, "300/min among 4: 600 per 8 min")
+}
+
+// The replicas are counted on Redis's clock, as the quota is: a replica
+// whose clock runs behind the others' by more than three refresh periods
+// is still counted by them, so that each one's local share (while Redis
+// is away) divides the quota by the real number of replicas. Before, each
+// replica noted itself and dropped the others by its own clock, and a
+// replica ten seconds behind was dropped by every other at every count:
+// the others each took a share as if it did not exist.
+func TestQuotaReplicasCountedOnRedisClock(t *testing.T) {
+	m := miniredis.RunT(t)
+	behind := &fakeClock{now: time.Now().Add(-10 * time.Second)}
+	a := newFleet(t, m.Addr())
+	b := newFleet(t, m.Addr(), withClock(behind))
+	q := memerr.Quota{Requests: 600, Per: time.Minute}
+	a.quota.scope(cozeScope, q) // a scope with a quota: the replicas are counted
+	b.quota.scope(cozeScope, q)
+	require.Eventually(t, func() bool {
+		return a.quota.replicas.Load() == 2 && b.quota.replicas.Load() == 2
+	}, within, poll, "each counts both")
 }
