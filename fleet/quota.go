@@ -36,6 +36,7 @@ type quotas struct {
 	timeout   time.Duration
 	id        string        // this replica's name in the set of replicas
 	throttles chan string   // scopes a throttle was observed for, to lower their rate
+	cancels   chan string   // scopes a place was given back in (Cancel)
 	added     chan struct{} // a scope was added: count the replicas now, not at the next tick
 	local     atomic.Bool   // a request's round trip failed: take locally until Redis answers a refresh
 	replicas  atomic.Int64  // the replicas seen lately, this one included
@@ -55,7 +56,7 @@ type quotaScope struct {
 func newQuotas() *quotas {
 	var b [8]byte
 	rand.Read(b[:])
-	return &quotas{timeout: DefaultQuotaTimeout, id: hex.EncodeToString(b[:]), throttles: make(chan string, 64),
+	return &quotas{timeout: DefaultQuotaTimeout, id: hex.EncodeToString(b[:]), throttles: make(chan string, 64), cancels: make(chan string, 64),
 		added: make(chan struct{}, 1), fallback: memerr.NewLocalLimiter(), scopes: map[string]*quotaScope{}}
 }
 
@@ -217,6 +218,11 @@ func (f *Fleet) quotaLoop() {
 		case <-f.quota.added:
 			seen := f.outages()
 			f.result(seen, f.countReplicas())
+		case scope := <-f.quota.cancels:
+			if s := f.quota.lookup(scope); s != nil {
+				seen := f.outages()
+				f.result(seen, f.giveBack(scope, s))
+			}
 		case scope := <-f.quota.throttles:
 			if s := f.quota.lookup(scope); s != nil {
 				seen := f.outages()
@@ -252,6 +258,51 @@ func (qs *quotas) lookup(scope string) *quotaScope {
 	defer qs.mu.Unlock()
 	return qs.scopes[scope]
 }
+
+// Cancel implements memerr.QuotaCanceler: a request that Take gave a
+// place to was not sent after all (its context ended while it waited its
+// turn, or an open breaker refused it), so the scope's next place comes
+// one interval earlier, if it is still ahead, for the whole fleet. The
+// Redis call is made on the fleet's goroutine: Cancel never blocks, and
+// many at once may be dropped, as they are then waited out in a few
+// intervals anyway. Taken from this replica's local share (Redis away),
+// the place goes back there.
+func (f *Fleet) Cancel(scope string, q memerr.Quota) {
+	if f.isDegraded() || f.quota.local.Load() {
+		f.quota.fallback.Cancel(scope, f.share(f.quota.scope(scope, q)))
+		return
+	}
+	f.quota.scope(scope, q)
+	select {
+	case f.quota.cancels <- scope:
+	default:
+	}
+}
+
+// giveBack runs cancelScript for scope.
+func (f *Fleet) giveBack(scope string, s *quotaScope) error {
+	hi, lo, _ := s.q.Bounds()
+	ctx, cancel := context.WithTimeout(f.ctx, f.timeout)
+	defer cancel()
+	return cancelScript.Run(ctx, f.client, []string{f.quotaKey(scope)}, s.q.Per.Microseconds(), hi, lo).Err()
+}
+
+// cancelScript moves a scope's tat (see takeScript) one interval back when
+// it is still ahead of Redis's clock (takeScript reads a tat behind the
+// clock as now). A hash that is not there, or holds no number, is left
+// alone.
+var cancelScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local per, hi, lo = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return 0 end
+local tat = tonumber(redis.call('HGET', KEYS[1], 'tat'))
+if not tat or tat ~= tat or tat <= now then return 0 end
+local r = tonumber(redis.call('HGET', KEYS[1], 'r'))
+if not r or r ~= r or r < lo or r > hi then r = hi end
+redis.call('HSET', KEYS[1], 'tat', string.format('%.0f', tat - per / r))
+return 1
+`)
 
 // adjust runs aimdScript for scope.
 func (f *Fleet) adjust(scope string, s *quotaScope, throttled bool) error {

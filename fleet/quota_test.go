@@ -279,3 +279,38 @@ func TestQuotaReplicasCountedOnRedisClock(t *testing.T) {
 		return a.quota.replicas.Load() == 2 && b.quota.replicas.Load() == 2
 	}, within, poll, "each counts both")
 }
+
+// A place given back (Cancel) brings the scope's next place one interval
+// nearer for every replica.
+func TestQuotaCancel(t *testing.T) {
+	var _ memerr.QuotaCanceler = (*Fleet)(nil)
+	m, _ := frozenRedis(t)
+	a, b := quotaFleet(t, m.Addr()), quotaFleet(t, m.Addr())
+	for i := 0; i < 3; i++ {
+		_, ok := a.Take(cozeScope, oneASecond, time.Minute) // places at 0, 1 s, 2 s
+		require.True(t, ok)
+	}
+	a.Cancel(cozeScope, oneASecond) // the place at 2 s goes back
+	require.Eventually(t, func() bool {
+		w, _ := b.Take(cozeScope, oneASecond, 0) // takes nothing: it cannot wait
+		return w == 2*time.Second
+	}, within, poll, "the next place is 2 s ahead, not 3 s")
+
+	// Redis away: the place goes back to this replica's local share,
+	// where Take took it.
+	m.Close()
+	const other = "https://other.example:443"
+	for i := 0; i < 2; i++ {
+		_, ok := a.Take(other, oneASecond, time.Minute) // local places, one interval apart
+		require.True(t, ok)
+	}
+	start := time.Now()
+	last, ok := a.Take(other, oneASecond, time.Minute)
+	require.True(t, ok)
+	require.True(t, a.quota.local.Load() || a.isDegraded())
+	a.Cancel(other, oneASecond) // the last place goes back
+	w, ok := a.Take(other, oneASecond, time.Minute)
+	require.True(t, ok)
+	assert.LessOrEqual(t, w, last, "the place given back, not the one after it")
+	assert.GreaterOrEqual(t, w, last-time.Since(start), "less the time between the two")
+}
