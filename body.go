@@ -15,16 +15,19 @@ import (
 // replays the bytes read, then the rest of the original body.
 //
 // The bytes read sit in a pooled buffer, which goes back to the pool when
-// the body is closed or its bytes have all been read; a Read after that
-// finds nothing more. A mutex keeps a Close from another goroutine (the
+// the body is closed or its bytes have all been read; a Read after the
+// last byte finds io.EOF. A mutex keeps a Close from another goroutine (the
 // way net/http lets a caller abort a Read) from recycling the buffer under
 // a Read; WriteTo does not hold it while it writes, so such a Close never
 // waits on a slow writer, and the buffer goes back when the write returns.
+// A Read or WriteTo after Close fails with http.ErrBodyReadAfterClose, as
+// net/http's bodies fail, so a read cut short never looks like a whole body.
 type inspectedBody struct {
 	mu       sync.Mutex
 	a        *ahead        // the bytes read ahead; nil once handed back
 	rest     io.ReadCloser // the original body; nil once read to EOF and closed
 	writing  bool          // WriteTo is writing from a's buffer, unlocked
+	closed   bool          // Close was called
 	err      *Error        // the verdict: nil for success
 	done     bool          // a verdict was reached
 	vendor   Vendor        // decoded without a named vendor: the vendor detected for sure, or ""
@@ -66,6 +69,10 @@ func (b *inspectedBody) recycle() {
 
 func (b *inspectedBody) Read(p []byte) (int, error) {
 	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return 0, http.ErrBodyReadAfterClose
+	}
 	if a := b.a; a != nil {
 		if a.off < a.n {
 			n := copy(p, a.buf[a.off:a.n])
@@ -93,8 +100,13 @@ func (b *inspectedBody) Read(p []byte) (int, error) {
 func (b *inspectedBody) WriteTo(w io.Writer) (int64, error) {
 	var n int64
 	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return 0, http.ErrBodyReadAfterClose
+	}
 	if a := b.a; a != nil && !b.writing {
 		if a.off < a.n {
+			more := b.rest != nil // the body goes on after the bytes read ahead
 			b.writing = true
 			b.mu.Unlock()
 			m, err := w.Write(a.buf[a.off:a.n])
@@ -104,6 +116,9 @@ func (b *inspectedBody) WriteTo(w io.Writer) (int64, error) {
 			n = int64(m)
 			if b.a != a {
 				putAhead(a) // closed while writing
+			}
+			if err == nil && b.closed && more {
+				err = http.ErrBodyReadAfterClose // the rest is lost
 			}
 			if err != nil {
 				b.mu.Unlock()
@@ -123,6 +138,7 @@ func (b *inspectedBody) WriteTo(w io.Writer) (int64, error) {
 
 func (b *inspectedBody) Close() error {
 	b.mu.Lock()
+	b.closed = true
 	b.recycle()
 	rest := b.rest
 	b.rest = nil
