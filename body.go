@@ -176,11 +176,11 @@ func jsonBody(resp *http.Response) bool {
 	}
 	mt := mediaType(ct[0])
 	switch {
-	case mt == "application/json", strings.HasSuffix(mt, "+json"):
+	case mt == "application/json":
 		return true
 	case strings.Contains(mt, "stream"), strings.Contains(mt, "json-seq"),
 		strings.Contains(mt, "jsonl"), strings.Contains(mt, "ndjson"):
-		return false
+		return false // before +json: application/stream+json is lines of JSON
 	}
 	return strings.Contains(mt, "json")
 }

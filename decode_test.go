@@ -170,6 +170,8 @@ func TestDecodeSuccessLeavesBodyReadable(t *testing.T) {
 		{"event stream", "text/event-stream", -1, stream, 0},
 		{"event stream with length", "text/event-stream", -2, stream, 0},
 		{"ndjson", "application/x-ndjson", -1, []byte(`{"code":4009}` + "\n"), 0},
+		{"stream+json", "application/stream+json", -1, []byte(`{"code":4009}` + "\n"), 0},
+		{"geo+json-seq", "application/geo+json-seq", -1, []byte("\x1e" + `{"code":4009}` + "\n"), 0},
 		{"unknown length, no content type", "", -1, small, 0},
 		{"empty", "application/json", 0, nil, 0},
 		{"binary", "application/octet-stream", -2, []byte{0, 1, 2, 0xff}, 0},
