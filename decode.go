@@ -777,6 +777,9 @@ type Decoder struct {
 // verdict, with its Attempts, is returned; a success by that verdict is
 // still checked, in the bytes the Transport read ahead, for the vendor's
 // Resource shapes (a chat that failed), which the Transport leaves alone.
+// An *Error Decode finds itself carries the Attempts of the Transport
+// behind the response when it made several; after a single attempt whose
+// body it did not read ahead, Attempts is 0, as without a Transport.
 func Decode(resp *http.Response) error { return Decoder{}.Decode(resp) }
 
 // Decode decodes resp; see the package function Decode.
@@ -786,7 +789,9 @@ func (d Decoder) Decode(resp *http.Response) error {
 	}
 	if ib, ok := resp.Body.(*inspectedBody); ok && ib.done {
 		if ib.err == nil && ib.call {
-			ib.err = ib.resourceState(resp, d.Vendor, d.learned)
+			if ib.err = ib.resourceState(resp, d.Vendor, d.learned); ib.err != nil {
+				ib.err.Attempts = max(ib.attempts, 1) // read ahead by a Transport
+			}
 		}
 		if ib.err != nil {
 			resp.Body.Close()
@@ -798,8 +803,13 @@ func (d Decoder) Decode(resp *http.Response) error {
 	if limit <= 0 {
 		limit = DefaultMaxErrorBody
 	}
+	attempts := 0 // a single attempt of a Transport leaves no mark on a body it did not read
+	if ab, ok := resp.Body.(*attemptsBody); ok {
+		attempts = ab.attempts
+	}
 	ib := &inspectedBody{}
 	if e := ib.inspect(resp, d.Vendor, d.learned, limit); e != nil {
+		e.Attempts = attempts
 		resp.Body.Close()
 		return e
 	}

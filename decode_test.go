@@ -6,9 +6,12 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -339,6 +342,50 @@ func TestScanSkipsNestedValues(t *testing.T) {
 			if ok {
 				assert.Equal(t, tc.code, f.get(set.byVendor[Coze].envs[0].code).code())
 			}
+		})
+	}
+}
+
+// TestDecodeAttemptsThroughTransport retries a 503, then gets a 2xx whose
+// body holds a failure the Transport hands on (a failed chat it read ahead,
+// an in-body error it did not read ahead because its length was unknown):
+// the *Error of Decode and of Client.Do counts both attempts.
+func TestDecodeAttemptsThroughTransport(t *testing.T) {
+	bodies := map[string]string{
+		"/chat": `{"code":0,"msg":"","data":{"id":"c1","status":"failed","last_error":{"code":4011,"msg":"no balance"}}}`,
+		"/err":  `{"code":4000,"msg":"bad param"}`,
+	}
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		b := bodies[r.URL.Path]
+		if r.URL.Query().Has("chunked") {
+			w.Write([]byte(b[:3]))
+			w.(http.Flusher).Flush() // no Content-Length: not read ahead
+			b = b[3:]
+		}
+		w.Write([]byte(b))
+	}))
+	defer srv.Close()
+	for _, path := range []string{"/chat", "/chat?chunked", "/err?chunked"} {
+		t.Run(path, func(t *testing.T) {
+			tr := NewTransport(nil, WithBackoff(time.Millisecond, 2*time.Millisecond))
+			calls.Store(0)
+			resp, err := (&http.Client{Transport: tr}).Get(srv.URL + path)
+			require.NoError(t, err)
+			var e *Error
+			require.ErrorAs(t, Decode(resp), &e)
+			assert.Equal(t, 2, e.Attempts, "Decode")
+
+			calls.Store(0)
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+			_, err = NewClient(WithBackoff(time.Millisecond, 2*time.Millisecond)).Do(req)
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, 2, e.Attempts, "Client.Do")
 		})
 	}
 }
