@@ -628,9 +628,10 @@ func headerRequestID(h http.Header) string {
 }
 
 // textMessage extracts a short message from a body that is not JSON: the
-// <title> of an HTML page, the first line of text, or the status text.
+// <title> of an HTML page, the first line of text, or the status text. A
+// leading byte order mark is not part of the text.
 func textMessage(body []byte, status int) string {
-	b := bytes.TrimSpace(body)
+	b := bytes.TrimSpace(trimBOM(bytes.TrimSpace(body)))
 	if len(b) > 0 && b[0] == '<' {
 		lower := bytes.ToLower(b[:min(len(b), 4096)])
 		if i := bytes.Index(lower, []byte("<title>")); i >= 0 {
@@ -642,8 +643,9 @@ func textMessage(body []byte, status int) string {
 		}
 		return http.StatusText(status)
 	}
-	if len(b) > 0 && (b[0] == '{' || b[0] == '[') {
-		// Broken or foreign JSON: not worth quoting.
+	if len(b) > 0 && (b[0] == '{' || b[0] == '[' || b[0] == 0x1e) {
+		// Broken or foreign JSON, or a JSON text sequence (RFC 7464's
+		// records start with 0x1E): not worth quoting.
 		return http.StatusText(status)
 	}
 	if i := bytes.IndexByte(b, '\n'); i >= 0 {

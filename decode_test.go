@@ -389,3 +389,27 @@ func TestDecodeAttemptsThroughTransport(t *testing.T) {
 		})
 	}
 }
+
+// TestParseBrokenJSONNotQuoted gives error bodies that are JSON but not a
+// whole object, behind a UTF-8 byte order mark (which some servers put
+// first) or a JSON text sequence's record separator: the message is the
+// status text, never the raw JSON; a text body behind a mark is quoted
+// without it.
+func TestParseBrokenJSONNotQuoted(t *testing.T) {
+	for _, tc := range []struct {
+		name, body, want string
+	}{
+		{"BOM, object cut short", "\xef\xbb\xbf{\"code\":4009,\"msg\":\"busy\",\"data\":{\"x\":1", "Bad Request"},
+		{"BOM, two objects", "\xef\xbb\xbf{\"code\":4009}\n{\"code\":1}", "Bad Request"},
+		{"BOM, array", "\xef\xbb\xbf[{\"code\":4009}]", "Bad Request"},
+		{"JSON text sequence", "\x1e{\"code\":4009,\"msg\":\"busy\"}\n", "Bad Request"},
+		{"BOM, text", "\xef\xbb\xbfservice down\n", "service down"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var e *Error
+			require.ErrorAs(t, Parse(Auto, http.StatusBadRequest, nil, []byte(tc.body)), &e)
+			assert.Equal(t, Generic, e.Vendor)
+			assert.Equal(t, tc.want, e.Message)
+		})
+	}
+}
