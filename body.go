@@ -108,8 +108,12 @@ func (b *inspectedBody) WriteTo(w io.Writer) (int64, error) {
 		if a.off < a.n {
 			more := b.rest != nil // the body goes on after the bytes read ahead
 			b.writing = true
+			p := a.buf[a.off:a.n]
 			b.mu.Unlock()
-			m, err := w.Write(a.buf[a.off:a.n])
+			m, err := w.Write(p)
+			if err == nil && m < len(p) {
+				err = io.ErrShortWrite // as io.Copy says of a writer that takes less
+			}
 			b.mu.Lock()
 			b.writing = false
 			a.off = min(a.off+max(m, 0), a.n)

@@ -331,3 +331,32 @@ func TestInspectedBodyCloseDuringWriteOfPart(t *testing.T) {
 	assert.Less(t, r.n, int64(len(body)))
 	assert.ErrorIs(t, r.err, http.ErrBodyReadAfterClose)
 }
+
+// shortWriter takes at most room bytes per Write and, breaking io.Writer's
+// rule, reports no error when it takes fewer.
+type shortWriter struct {
+	room int
+	got  []byte
+}
+
+func (w *shortWriter) Write(p []byte) (int, error) {
+	n := min(len(p), w.room)
+	w.got = append(w.got, p[:n]...)
+	return n, nil
+}
+
+// TestInspectedBodyWriteToShortWrite copies a body read ahead into a
+// writer that takes part of a Write without an error: io.Copy's own loop
+// reports io.ErrShortWrite there, and so must WriteTo, which io.Copy
+// calls instead; the bytes not taken stay readable.
+func TestInspectedBodyWriteToShortWrite(t *testing.T) {
+	body := cozeBody(300)
+	resp := readAheadResponse(t, body, true)
+	w := &shortWriter{room: 100}
+	n, err := io.Copy(w, resp.Body)
+	assert.Equal(t, int64(100), n)
+	assert.ErrorIs(t, err, io.ErrShortWrite)
+	rest, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	assert.Equal(t, string(body), string(w.got)+string(rest))
+}
