@@ -323,16 +323,18 @@ func decoded(resp *http.Response, body []byte, limit int64) []byte {
 // fill reads up to limit+1 bytes of rc into a pooled buffer, b.a. full
 // reports that the body ended within limit bytes (then rc is closed and
 // dropped; else it is kept as b.rest).
+//
+// A declared length (length ≥ 0) sizes the buffer up to a pooled one's
+// size; beyond that the buffer grows with the bytes that come, towards
+// it: the header is the server's claim, and a claim of a terabyte under
+// a large limit must not be allocated before a byte arrives.
 func (b *inspectedBody) fill(rc io.ReadCloser, length, limit int64) (full bool, err error) {
 	limit = min(limit, math.MaxInt64-1) // any limit works; limit+1 must not overflow
 	size := limit + 1
-	first := size
 	if length >= 0 && length < size {
 		size = length + 1 // +1 to see EOF without a second buffer
-		first = size
-	} else if first > 4096 {
-		first = 4096
 	}
+	first := min(size, maxPooled)
 	a := aheadPool.Get().(*ahead)
 	b.a = a
 	if int64(cap(a.buf)) < first {
@@ -346,6 +348,9 @@ func (b *inspectedBody) fill(rc io.ReadCloser, length, limit int64) (full bool, 
 				break
 			}
 			grow := int64(cap(buf)) * 2
+			if c := int64(cap(buf)); c < size {
+				grow = min(grow, size) // towards the declared length
+			}
 			if grow >= limit {
 				grow = limit + 1 // straight to the bound: no step of exactly limit bytes
 			}

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -411,5 +413,26 @@ func TestParseBrokenJSONNotQuoted(t *testing.T) {
 			assert.Equal(t, Generic, e.Vendor)
 			assert.Equal(t, tc.want, e.Message)
 		})
+	}
+}
+
+// TestDecodeDeclaredLengthIsNoAllocation decodes error responses that
+// declare a huge Content-Length and send a few bytes, under a bound that
+// does not stop it (WithMaxErrorBody and MaxErrorBody take any value,
+// math.MaxInt64 included): memory follows the bytes that came, not the
+// header's claim, which a server or proxy may get wrong. A claim of a
+// terabyte must not end the process.
+func TestDecodeDeclaredLengthIsNoAllocation(t *testing.T) {
+	body := `{"code":5000,"msg":"oops"}`
+	for _, declared := range []int64{64 << 20, 1 << 40} {
+		resp, _ := response(500, "application/json", declared, strings.NewReader(body))
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		err := Decoder{MaxErrorBody: math.MaxInt64}.Decode(resp)
+		runtime.ReadMemStats(&after)
+		var e *Error
+		require.ErrorAs(t, err, &e)
+		assert.Equal(t, Code{Coze, "5000"}, Code{e.Vendor, e.Code})
+		assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(1<<20), "bytes allocated for a %d-byte claim", declared)
 	}
 }
