@@ -433,6 +433,6 @@ func TestDecodeDeclaredLengthIsNoAllocation(t *testing.T) {
 		var e *Error
 		require.ErrorAs(t, err, &e)
 		assert.Equal(t, Code{Coze, "5000"}, Code{e.Vendor, e.Code})
-		assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(1<<20), "bytes allocated for a %d-byte claim", declared)
+		assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(8<<20), "bytes allocated for a %d-byte claim (other goroutines count too)", declared)
 	}
 }
