@@ -15,16 +15,19 @@ import (
 // replays the bytes read, then the rest of the original body.
 //
 // The bytes read sit in a pooled buffer, which goes back to the pool when
-// the body is closed or its bytes have all been read; a Read after that
-// finds nothing more. A mutex keeps a Close from another goroutine (the
+// the body is closed or its bytes have all been read; a Read after the
+// last byte finds io.EOF. A mutex keeps a Close from another goroutine (the
 // way net/http lets a caller abort a Read) from recycling the buffer under
 // a Read; WriteTo does not hold it while it writes, so such a Close never
 // waits on a slow writer, and the buffer goes back when the write returns.
+// A Read or WriteTo after Close fails with http.ErrBodyReadAfterClose, as
+// net/http's bodies fail, so a read cut short never looks like a whole body.
 type inspectedBody struct {
 	mu       sync.Mutex
 	a        *ahead        // the bytes read ahead; nil once handed back
 	rest     io.ReadCloser // the original body; nil once read to EOF and closed
 	writing  bool          // WriteTo is writing from a's buffer, unlocked
+	closed   bool          // Close was called
 	err      *Error        // the verdict: nil for success
 	done     bool          // a verdict was reached
 	vendor   Vendor        // decoded without a named vendor: the vendor detected for sure, or ""
@@ -66,6 +69,10 @@ func (b *inspectedBody) recycle() {
 
 func (b *inspectedBody) Read(p []byte) (int, error) {
 	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return 0, http.ErrBodyReadAfterClose
+	}
 	if a := b.a; a != nil {
 		if a.off < a.n {
 			n := copy(p, a.buf[a.off:a.n])
@@ -93,17 +100,29 @@ func (b *inspectedBody) Read(p []byte) (int, error) {
 func (b *inspectedBody) WriteTo(w io.Writer) (int64, error) {
 	var n int64
 	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return 0, http.ErrBodyReadAfterClose
+	}
 	if a := b.a; a != nil && !b.writing {
 		if a.off < a.n {
+			more := b.rest != nil // the body goes on after the bytes read ahead
 			b.writing = true
+			p := a.buf[a.off:a.n]
 			b.mu.Unlock()
-			m, err := w.Write(a.buf[a.off:a.n])
+			m, err := w.Write(p)
+			if err == nil && m < len(p) {
+				err = io.ErrShortWrite // as io.Copy says of a writer that takes less
+			}
 			b.mu.Lock()
 			b.writing = false
 			a.off = min(a.off+max(m, 0), a.n)
 			n = int64(m)
 			if b.a != a {
 				putAhead(a) // closed while writing
+			}
+			if err == nil && b.closed && more {
+				err = http.ErrBodyReadAfterClose // the rest is lost
 			}
 			if err != nil {
 				b.mu.Unlock()
@@ -123,6 +142,7 @@ func (b *inspectedBody) WriteTo(w io.Writer) (int64, error) {
 
 func (b *inspectedBody) Close() error {
 	b.mu.Lock()
+	b.closed = true
 	b.recycle()
 	rest := b.rest
 	b.rest = nil
@@ -160,11 +180,11 @@ func jsonBody(resp *http.Response) bool {
 	}
 	mt := mediaType(ct[0])
 	switch {
-	case mt == "application/json", strings.HasSuffix(mt, "+json"):
+	case mt == "application/json":
 		return true
 	case strings.Contains(mt, "stream"), strings.Contains(mt, "json-seq"),
 		strings.Contains(mt, "jsonl"), strings.Contains(mt, "ndjson"):
-		return false
+		return false // before +json: application/stream+json is lines of JSON
 	}
 	return strings.Contains(mt, "json")
 }
@@ -303,16 +323,18 @@ func decoded(resp *http.Response, body []byte, limit int64) []byte {
 // fill reads up to limit+1 bytes of rc into a pooled buffer, b.a. full
 // reports that the body ended within limit bytes (then rc is closed and
 // dropped; else it is kept as b.rest).
+//
+// A declared length (length ≥ 0) sizes the buffer up to a pooled one's
+// size; beyond that the buffer grows with the bytes that come, towards
+// it: the header is the server's claim, and a claim of a terabyte under
+// a large limit must not be allocated before a byte arrives.
 func (b *inspectedBody) fill(rc io.ReadCloser, length, limit int64) (full bool, err error) {
 	limit = min(limit, math.MaxInt64-1) // any limit works; limit+1 must not overflow
 	size := limit + 1
-	first := size
 	if length >= 0 && length < size {
 		size = length + 1 // +1 to see EOF without a second buffer
-		first = size
-	} else if first > 4096 {
-		first = 4096
 	}
+	first := min(size, maxPooled)
 	a := aheadPool.Get().(*ahead)
 	b.a = a
 	if int64(cap(a.buf)) < first {
@@ -326,6 +348,9 @@ func (b *inspectedBody) fill(rc io.ReadCloser, length, limit int64) (full bool, 
 				break
 			}
 			grow := int64(cap(buf)) * 2
+			if c := int64(cap(buf)); c < size {
+				grow = min(grow, size) // towards the declared length
+			}
 			if grow >= limit {
 				grow = limit + 1 // straight to the bound: no step of exactly limit bytes
 			}

@@ -75,7 +75,7 @@ func TestInspectedBodyHandsBackEveryByte(t *testing.T) {
 				assert.True(t, bytes.Equal(tc.body, got.Bytes()), "%d bytes back of %d", got.Len(), len(tc.body))
 				n, err := resp.Body.Read(make([]byte, 8))
 				assert.Zero(t, n)
-				assert.ErrorIs(t, err, io.EOF, "nothing is read after Close")
+				assert.ErrorIs(t, err, http.ErrBodyReadAfterClose, "nothing is read after Close")
 			})
 		}
 	}
@@ -137,11 +137,11 @@ func TestInspectedBodyRecycledBufferNotSeen(t *testing.T) {
 
 	n, err := first.Body.Read(make([]byte, 64))
 	assert.Zero(t, n)
-	assert.ErrorIs(t, err, io.EOF)
+	assert.ErrorIs(t, err, http.ErrBodyReadAfterClose)
 	var w bytes.Buffer
 	m, err := first.Body.(io.WriterTo).WriteTo(&w)
 	assert.Zero(t, m)
-	assert.NoError(t, err)
+	assert.ErrorIs(t, err, http.ErrBodyReadAfterClose)
 	assert.Empty(t, w.String())
 
 	got, err := io.ReadAll(second.Body)
@@ -172,6 +172,7 @@ func TestInspectedBodyConcurrentClose(t *testing.T) {
 	for i := 0; i < 200; i++ {
 		resp := readAheadResponse(t, body, true)
 		done := make(chan []byte)
+		var end error
 		go func() {
 			var got []byte
 			p := make([]byte, 7)
@@ -179,6 +180,7 @@ func TestInspectedBodyConcurrentClose(t *testing.T) {
 				n, err := resp.Body.Read(p)
 				got = append(got, p[:n]...)
 				if err != nil {
+					end = err
 					break
 				}
 			}
@@ -190,6 +192,11 @@ func TestInspectedBodyConcurrentClose(t *testing.T) {
 		require.NoError(t, resp.Body.Close())
 		got := <-done
 		assert.True(t, bytes.HasPrefix(body, got), "a read cut short by Close gives a prefix of the body")
+		if end == io.EOF {
+			assert.Len(t, got, len(body), "io.EOF only after the whole body")
+		} else {
+			assert.ErrorIs(t, end, http.ErrBodyReadAfterClose)
+		}
 	}
 }
 
@@ -241,7 +248,7 @@ func TestInspectedBodyCloseDuringSlowWrite(t *testing.T) {
 	assert.True(t, bytes.Equal(body, w.got), "the writer got the body as it was")
 	n, err := resp.Body.Read(make([]byte, 8))
 	assert.Zero(t, n)
-	assert.ErrorIs(t, err, io.EOF)
+	assert.ErrorIs(t, err, http.ErrBodyReadAfterClose)
 }
 
 type blockingWriter struct {
@@ -269,4 +276,87 @@ func TestMediaTypeAgreesWithMime(t *testing.T) {
 		}
 		assert.Equal(t, want, mediaType(ct), "%q", ct)
 	}
+}
+
+// TestInspectedBodyReadAfterClose reads a body read ahead after it has been
+// closed, as a caller that aborts a download from another goroutine (or a
+// context.AfterFunc) does between two Reads: the read must fail, as
+// net/http's own body does, never end in io.EOF as if the body were whole.
+func TestInspectedBodyReadAfterClose(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		body  []byte
+		sized bool
+	}{
+		{"whole", cozeBody(500), true},
+		{"beyond PeekLimit", cozeBody(PeekLimit + 5000), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := readAheadResponse(t, tc.body, tc.sized)
+			head := make([]byte, 10)
+			_, err := io.ReadFull(resp.Body, head)
+			require.NoError(t, err)
+			require.NoError(t, resp.Body.Close())
+
+			n, err := resp.Body.Read(make([]byte, 64))
+			assert.Zero(t, n)
+			assert.ErrorIs(t, err, http.ErrBodyReadAfterClose)
+			m, err := io.Copy(io.Discard, resp.Body)
+			assert.Zero(t, m)
+			assert.ErrorIs(t, err, http.ErrBodyReadAfterClose, "io.Copy of a closed body reports it, not a short success")
+		})
+	}
+}
+
+// TestInspectedBodyCloseDuringWriteOfPart closes a body beyond PeekLimit
+// while io.Copy writes the part read ahead: the copy stops there and says
+// so, rather than returning a part of the body with a nil error.
+func TestInspectedBodyCloseDuringWriteOfPart(t *testing.T) {
+	body := cozeBody(PeekLimit + 5000)
+	resp := readAheadResponse(t, body, false)
+	w := &blockingWriter{entered: make(chan struct{}), release: make(chan struct{})}
+	type result struct {
+		n   int64
+		err error
+	}
+	copied := make(chan result)
+	go func() {
+		n, err := io.Copy(w, resp.Body)
+		copied <- result{n, err}
+	}()
+	<-w.entered
+	require.NoError(t, resp.Body.Close())
+	close(w.release)
+	r := <-copied
+	assert.Less(t, r.n, int64(len(body)))
+	assert.ErrorIs(t, r.err, http.ErrBodyReadAfterClose)
+}
+
+// shortWriter takes at most room bytes per Write and, breaking io.Writer's
+// rule, reports no error when it takes fewer.
+type shortWriter struct {
+	room int
+	got  []byte
+}
+
+func (w *shortWriter) Write(p []byte) (int, error) {
+	n := min(len(p), w.room)
+	w.got = append(w.got, p[:n]...)
+	return n, nil
+}
+
+// TestInspectedBodyWriteToShortWrite copies a body read ahead into a
+// writer that takes part of a Write without an error: io.Copy's own loop
+// reports io.ErrShortWrite there, and so must WriteTo, which io.Copy
+// calls instead; the bytes not taken stay readable.
+func TestInspectedBodyWriteToShortWrite(t *testing.T) {
+	body := cozeBody(300)
+	resp := readAheadResponse(t, body, true)
+	w := &shortWriter{room: 100}
+	n, err := io.Copy(w, resp.Body)
+	assert.Equal(t, int64(100), n)
+	assert.ErrorIs(t, err, io.ErrShortWrite)
+	rest, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	assert.Equal(t, string(body), string(w.got)+string(rest))
 }

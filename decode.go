@@ -628,9 +628,10 @@ func headerRequestID(h http.Header) string {
 }
 
 // textMessage extracts a short message from a body that is not JSON: the
-// <title> of an HTML page, the first line of text, or the status text.
+// <title> of an HTML page, the first line of text, or the status text. A
+// leading byte order mark is not part of the text.
 func textMessage(body []byte, status int) string {
-	b := bytes.TrimSpace(body)
+	b := bytes.TrimSpace(trimBOM(bytes.TrimSpace(body)))
 	if len(b) > 0 && b[0] == '<' {
 		lower := bytes.ToLower(b[:min(len(b), 4096)])
 		if i := bytes.Index(lower, []byte("<title>")); i >= 0 {
@@ -642,8 +643,9 @@ func textMessage(body []byte, status int) string {
 		}
 		return http.StatusText(status)
 	}
-	if len(b) > 0 && (b[0] == '{' || b[0] == '[') {
-		// Broken or foreign JSON: not worth quoting.
+	if len(b) > 0 && (b[0] == '{' || b[0] == '[' || b[0] == 0x1e) {
+		// Broken or foreign JSON, or a JSON text sequence (RFC 7464's
+		// records start with 0x1E): not worth quoting.
 		return http.StatusText(status)
 	}
 	if i := bytes.IndexByte(b, '\n'); i >= 0 {
@@ -777,6 +779,9 @@ type Decoder struct {
 // verdict, with its Attempts, is returned; a success by that verdict is
 // still checked, in the bytes the Transport read ahead, for the vendor's
 // Resource shapes (a chat that failed), which the Transport leaves alone.
+// An *Error Decode finds itself carries the Attempts of the Transport
+// behind the response when it made several; after a single attempt whose
+// body it did not read ahead, Attempts is 0, as without a Transport.
 func Decode(resp *http.Response) error { return Decoder{}.Decode(resp) }
 
 // Decode decodes resp; see the package function Decode.
@@ -786,7 +791,9 @@ func (d Decoder) Decode(resp *http.Response) error {
 	}
 	if ib, ok := resp.Body.(*inspectedBody); ok && ib.done {
 		if ib.err == nil && ib.call {
-			ib.err = ib.resourceState(resp, d.Vendor, d.learned)
+			if ib.err = ib.resourceState(resp, d.Vendor, d.learned); ib.err != nil {
+				ib.err.Attempts = max(ib.attempts, 1) // read ahead by a Transport
+			}
 		}
 		if ib.err != nil {
 			resp.Body.Close()
@@ -798,8 +805,13 @@ func (d Decoder) Decode(resp *http.Response) error {
 	if limit <= 0 {
 		limit = DefaultMaxErrorBody
 	}
+	attempts := 0 // a single attempt of a Transport leaves no mark on a body it did not read
+	if ab, ok := resp.Body.(*attemptsBody); ok {
+		attempts = ab.attempts
+	}
 	ib := &inspectedBody{}
 	if e := ib.inspect(resp, d.Vendor, d.learned, limit); e != nil {
+		e.Attempts = attempts
 		resp.Body.Close()
 		return e
 	}

@@ -5,10 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net/http"
+	"net/http/httptest"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -170,6 +175,8 @@ func TestDecodeSuccessLeavesBodyReadable(t *testing.T) {
 		{"event stream", "text/event-stream", -1, stream, 0},
 		{"event stream with length", "text/event-stream", -2, stream, 0},
 		{"ndjson", "application/x-ndjson", -1, []byte(`{"code":4009}` + "\n"), 0},
+		{"stream+json", "application/stream+json", -1, []byte(`{"code":4009}` + "\n"), 0},
+		{"geo+json-seq", "application/geo+json-seq", -1, []byte("\x1e" + `{"code":4009}` + "\n"), 0},
 		{"unknown length, no content type", "", -1, small, 0},
 		{"empty", "application/json", 0, nil, 0},
 		{"binary", "application/octet-stream", -2, []byte{0, 1, 2, 0xff}, 0},
@@ -338,5 +345,94 @@ func TestScanSkipsNestedValues(t *testing.T) {
 				assert.Equal(t, tc.code, f.get(set.byVendor[Coze].envs[0].code).code())
 			}
 		})
+	}
+}
+
+// TestDecodeAttemptsThroughTransport retries a 503, then gets a 2xx whose
+// body holds a failure the Transport hands on (a failed chat it read ahead,
+// an in-body error it did not read ahead because its length was unknown):
+// the *Error of Decode and of Client.Do counts both attempts.
+func TestDecodeAttemptsThroughTransport(t *testing.T) {
+	bodies := map[string]string{
+		"/chat": `{"code":0,"msg":"","data":{"id":"c1","status":"failed","last_error":{"code":4011,"msg":"no balance"}}}`,
+		"/err":  `{"code":4000,"msg":"bad param"}`,
+	}
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		b := bodies[r.URL.Path]
+		if r.URL.Query().Has("chunked") {
+			w.Write([]byte(b[:3]))
+			w.(http.Flusher).Flush() // no Content-Length: not read ahead
+			b = b[3:]
+		}
+		w.Write([]byte(b))
+	}))
+	defer srv.Close()
+	for _, path := range []string{"/chat", "/chat?chunked", "/err?chunked"} {
+		t.Run(path, func(t *testing.T) {
+			tr := NewTransport(nil, WithBackoff(time.Millisecond, 2*time.Millisecond))
+			calls.Store(0)
+			resp, err := (&http.Client{Transport: tr}).Get(srv.URL + path)
+			require.NoError(t, err)
+			var e *Error
+			require.ErrorAs(t, Decode(resp), &e)
+			assert.Equal(t, 2, e.Attempts, "Decode")
+
+			calls.Store(0)
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+			_, err = NewClient(WithBackoff(time.Millisecond, 2*time.Millisecond)).Do(req)
+			require.ErrorAs(t, err, &e)
+			assert.Equal(t, 2, e.Attempts, "Client.Do")
+		})
+	}
+}
+
+// TestParseBrokenJSONNotQuoted gives error bodies that are JSON but not a
+// whole object, behind a UTF-8 byte order mark (which some servers put
+// first) or a JSON text sequence's record separator: the message is the
+// status text, never the raw JSON; a text body behind a mark is quoted
+// without it.
+func TestParseBrokenJSONNotQuoted(t *testing.T) {
+	for _, tc := range []struct {
+		name, body, want string
+	}{
+		{"BOM, object cut short", "\xef\xbb\xbf{\"code\":4009,\"msg\":\"busy\",\"data\":{\"x\":1", "Bad Request"},
+		{"BOM, two objects", "\xef\xbb\xbf{\"code\":4009}\n{\"code\":1}", "Bad Request"},
+		{"BOM, array", "\xef\xbb\xbf[{\"code\":4009}]", "Bad Request"},
+		{"JSON text sequence", "\x1e{\"code\":4009,\"msg\":\"busy\"}\n", "Bad Request"},
+		{"BOM, text", "\xef\xbb\xbfservice down\n", "service down"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var e *Error
+			require.ErrorAs(t, Parse(Auto, http.StatusBadRequest, nil, []byte(tc.body)), &e)
+			assert.Equal(t, Generic, e.Vendor)
+			assert.Equal(t, tc.want, e.Message)
+		})
+	}
+}
+
+// TestDecodeDeclaredLengthIsNoAllocation decodes error responses that
+// declare a huge Content-Length and send a few bytes, under a bound that
+// does not stop it (WithMaxErrorBody and MaxErrorBody take any value,
+// math.MaxInt64 included): memory follows the bytes that came, not the
+// header's claim, which a server or proxy may get wrong. A claim of a
+// terabyte must not end the process.
+func TestDecodeDeclaredLengthIsNoAllocation(t *testing.T) {
+	body := `{"code":5000,"msg":"oops"}`
+	for _, declared := range []int64{64 << 20, 1 << 40} {
+		resp, _ := response(500, "application/json", declared, strings.NewReader(body))
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		err := Decoder{MaxErrorBody: math.MaxInt64}.Decode(resp)
+		runtime.ReadMemStats(&after)
+		var e *Error
+		require.ErrorAs(t, err, &e)
+		assert.Equal(t, Code{Coze, "5000"}, Code{e.Vendor, e.Code})
+		assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(8<<20), "bytes allocated for a %d-byte claim (other goroutines count too)", declared)
 	}
 }
