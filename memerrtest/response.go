@@ -63,17 +63,17 @@ type Response struct {
 // members filled in: its When member holding the first of its Is values
 // (or true), a Success flag false, a Failed flag true, the code (a JSON
 // number when it is an integer), the message, details when WithDetails
-// gave some, and a
-// request id in the envelope's first request id member and the profile's
-// first request id header. For example:
+// gave some, its Null member as null, and a request id in the envelope's
+// first request id member and the profile's first request id header. For
+// example:
 //
-//   - MemOS: HTTP 200, {"code":40300,"message":"..."}
+//   - MemOS: HTTP 200, {"code":40300,"message":"...","data":null}
 //   - Tensorheart: the registry's status (429 ...),
 //     {"success":false,"error":{"code":"RATE_LIMIT_EXCEEDED","message":"..."},"meta":{"request_id":"req_..."}}
 //     and X-Request-Id
 //   - Memory OS: the registry's status,
 //     {"error":{"code":"RATE_LIMITED","message":"..."},"meta":{"request_id":"req_..."}}
-//   - memories.ai: HTTP status equal to the code, {"code":429,"msg":"..."}
+//   - memories.ai: HTTP status equal to the code, {"code":429,"msg":"...","data":null}
 //   - Coze: HTTP 200 (401 for 700012006), {"code":4009,"msg":"...","detail":{"logid":"..."}}
 //     and the same id in X-Tt-Logid; its OAuth codes with their status (400, 401) and
 //     {"error_code":"slow_down","error_message":"...","detail":{"logid":"..."}}
@@ -366,6 +366,9 @@ func (r Response) renderError(out *rendered, ids *idSource) {
 	}
 	if env.Details != "" && r.details != nil {
 		body.set(env.Details, r.details)
+	}
+	if env.Null != "" && !body.has(env.Null) {
+		body.set(env.Null, jsonNull) // "data":null, as the vendor sends it
 	}
 	if env.When != "" && !body.has(env.When) {
 		body.set(env.When, json.RawMessage("true")) // present, as the shape asks

@@ -130,13 +130,13 @@ func TestEnvelopes(t *testing.T) {
 		{"coze oauth error", memerrtest.Error(memerr.CozeSlowDown), 400, reqRE, "X-Tt-Logid",
 			`{"error_code":"slow_down","error_message":"the token endpoint is polled too often","detail":{"logid":"%[1]s"}}`},
 		{"memos error", memerrtest.Error(memerr.MemOSRateLimitExceeded), 200, nil, "",
-			`{"code":40300,"message":"too many requests in a short time"}`},
+			`{"code":40300,"message":"too many requests in a short time","data":null}`},
 		{"tensorheart error", memerrtest.Error(memerr.TensorheartRateLimitExceeded), 429, reqRE, "X-Request-ID",
 			`{"success":false,"error":{"code":"RATE_LIMIT_EXCEEDED","message":"too many requests per minute"},"meta":{"request_id":"%[1]s"}}`},
 		{"memoryos error", memerrtest.Error(memerr.MemoryOSRateLimited), 429, reqRE, "",
 			`{"error":{"code":"RATE_LIMITED","message":"the rate limit is exceeded"},"meta":{"request_id":"%[1]s"}}`},
 		{"memoriesai error", memerrtest.Error(memerr.MemoriesAIRateLimited), 429, nil, "",
-			`{"code":429,"msg":"too many requests in a short time"}`},
+			`{"code":429,"msg":"too many requests in a short time","data":null}`},
 		{"coze success", memerrtest.Success(memerr.Coze, data), 200, reqRE, "X-Tt-Logid",
 			`{"code":0,"msg":"","data":{"id":"m1"}}`},
 		{"memos success", memerrtest.Success(memerr.MemOS, data), 200, nil, "",
@@ -783,5 +783,36 @@ func TestErrorOfARegisteredVendorWithASelector(t *testing.T) {
 			assert.Equal(t, info.Code, memerr.Code{Vendor: e.Vendor, Value: e.Code}, "hint %s", hint)
 			assert.Equal(t, info.Kind, e.Kind)
 		}
+	}
+}
+
+// MemOS and memories.ai send "data":null in their error bodies, after the
+// message; a client that decodes data into a json.RawMessage sees "null"
+// from the real server, so the fake must send it too.
+func TestErrorBodiesCarryNullData(t *testing.T) {
+	srv := memerrtest.NewServer()
+	defer srv.Close()
+	tests := []struct {
+		resp   memerrtest.Response
+		status int
+		body   string
+	}{
+		{memerrtest.Error(memerr.MemoriesAIRateLimited).WithMessage("Rate limit exceeded"), 429,
+			`{"code":429,"msg":"Rate limit exceeded","data":null}`},
+		{memerrtest.Error(memerr.MemOSDataNotFound).WithMessage("Requested data not found"), 200,
+			`{"code":40001,"message":"Requested data not found","data":null}`},
+		{memerrtest.Error(memerr.MemOSInvalidParameters).WithMessage("bad").WithDetails([]string{"x"}), 200,
+			`{"code":40000,"message":"bad","detail":["x"],"data":null}`},
+	}
+	for _, tt := range tests {
+		srv.Enqueue(tt.resp)
+		resp, body := fetch(t, srv.Client(), http.MethodGet, srv.URL+"/x", "")
+		assert.Equal(t, tt.status, resp.StatusCode)
+		assert.Equal(t, tt.body, string(body))
+		var env struct {
+			Data json.RawMessage `json:"data"`
+		}
+		require.NoError(t, json.Unmarshal(body, &env))
+		assert.Equal(t, "null", string(env.Data))
 	}
 }
