@@ -40,7 +40,7 @@
 // DropConnection closes the connection without a response. WithDelay holds
 // a response back before its headers; WithSlowBody trickles its body;
 // WithTruncatedBody declares the full Content-Length, sends part of the
-// body and closes the connection. Close ends every pending delay at once.
+// body and closes the connection. Close ends every request in flight at once.
 //
 // # Scripts
 //

@@ -34,7 +34,8 @@ type Server struct {
 
 	ts       *httptest.Server
 	ids      idSource
-	done     chan struct{} // closed by Close: ends every wait
+	stopped  context.Context // canceled by Close: ends every wait and every read or write
+	stop     context.CancelFunc
 	closed   sync.Once
 	conns    atomic.Int64
 	handlers sync.WaitGroup // running handlers, hijacked connections included
@@ -105,11 +106,11 @@ func start(tls bool, opts []Option) *Server {
 		cfg.fallback = Success(cfg.vendor, map[string]any{})
 	}
 	s := &Server{
-		done:     make(chan struct{}),
 		paths:    map[string][]Response{},
 		fallback: cfg.fallback,
 		ids:      idSource{prefix: rand.Uint32()},
 	}
+	s.stopped, s.stop = context.WithCancel(context.Background())
 	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.ts.Config.ConnState = func(_ net.Conn, st http.ConnState) {
 		if st == http.StateNew {
@@ -129,13 +130,14 @@ func start(tls bool, opts []Option) *Server {
 // certificate for NewTLSServer). Close closes its idle connections.
 func (s *Server) Client() *http.Client { return s.ts.Client() }
 
-// Close ends every delayed or trickling response at once (their
-// connections are closed), shuts the server down and waits until every
-// handler has returned. It leaves no goroutine behind. Calling it again
-// does nothing.
+// Close ends every request in flight at once, closing its connection:
+// a delayed or trickling response, a response body the client does not
+// read, a request body still arriving. It shuts the server down and waits
+// until every handler has returned. It leaves no goroutine behind.
+// Calling it again does nothing.
 func (s *Server) Close() {
 	s.closed.Do(func() {
-		close(s.done)
+		s.stop()
 		s.ts.Close()
 		// httptest forgets hijacked connections: wait for their handlers
 		// (a dropped or truncated response) too. No request can start
@@ -182,7 +184,9 @@ func (s *Server) Pending() int {
 }
 
 // Requests returns copies of the requests received so far, in the order
-// they were served.
+// they were served. A request whose body did not arrive whole (the client
+// gave up sending it, or Close cut it) is not among them and took no
+// queued Response.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -243,7 +247,21 @@ func (s *Server) next(req Request) Response {
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.handlers.Add(1)
 	defer s.handlers.Done()
-	body, _ := io.ReadAll(r.Body)
+	// Close cuts whatever this handler waits for on its connection:
+	// reading a body still arriving, writing to a client that does not
+	// read.
+	rc := http.NewResponseController(w)
+	defer context.AfterFunc(s.stopped, func() {
+		now := time.Now()
+		_ = rc.SetReadDeadline(now)
+		_ = rc.SetWriteDeadline(now)
+	})()
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		// The request never arrived whole (the client gave up, or Close):
+		// it is not recorded and takes no queued Response.
+		panic(http.ErrAbortHandler)
+	}
 	query := r.URL.Query()
 	resp := s.next(Request{
 		Method:     r.Method,
@@ -285,7 +303,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodHead || len(out.body) == 0 {
 		return
 	}
-	rc := http.NewResponseController(w)
 	if resp.chunk > 0 {
 		_ = rc.Flush() // the headers go out now; the body trickles
 	}
@@ -302,6 +319,7 @@ func (s *Server) serveTruncated(w http.ResponseWriter, r *http.Request, out rend
 		panic(http.ErrAbortHandler)
 	}
 	defer conn.Close()
+	defer context.AfterFunc(s.stopped, func() { _ = conn.SetWriteDeadline(time.Now()) })()
 	h := out.header.Clone()
 	setHeader(h, "Date", time.Now().UTC().Format(http.TimeFormat))
 	setHeader(h, "Content-Length", strconv.Itoa(len(out.body)))
@@ -350,7 +368,7 @@ func (s *Server) writeBody(ctx context.Context, w io.Writer, flush func() error,
 func (s *Server) wait(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		select {
-		case <-s.done:
+		case <-s.stopped.Done():
 			return false
 		default:
 			return true
@@ -363,7 +381,7 @@ func (s *Server) wait(ctx context.Context, d time.Duration) bool {
 		return true
 	case <-ctx.Done():
 		return false
-	case <-s.done:
+	case <-s.stopped.Done():
 		return false
 	}
 }

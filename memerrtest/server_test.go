@@ -816,3 +816,57 @@ func TestErrorBodiesCarryNullData(t *testing.T) {
 		assert.Equal(t, "null", string(env.Data))
 	}
 }
+
+// Close ends requests still in flight whatever they wait for: a request
+// body still arriving, or a response body the client does not read. Both
+// blocked Close for ever (httptest waits for every active connection).
+func TestCloseEndsRequestsInFlight(t *testing.T) {
+	closeWithin := func(t *testing.T, srv *memerrtest.Server) {
+		t.Helper()
+		closed := make(chan struct{})
+		go func() { srv.Close(); close(closed) }()
+		select {
+		case <-closed:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Close blocked on a request in flight")
+		}
+	}
+
+	t.Run("request body still arriving", func(t *testing.T) {
+		srv := memerrtest.NewServer()
+		srv.Enqueue(memerrtest.Error(memerr.CozeSystemBusy))
+		pr, pw := io.Pipe()
+		defer pw.Close()
+		// With Expect: 100-continue the client sends the body only once
+		// the handler starts reading it.
+		tr := &http.Transport{ExpectContinueTimeout: time.Hour}
+		defer tr.CloseIdleConnections()
+		sent := make(chan error, 1)
+		go func() {
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/files/upload", pr)
+			req.Header.Set("Expect", "100-continue")
+			resp, err := (&http.Client{Transport: tr}).Do(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+			sent <- err
+		}()
+		_, err := pw.Write([]byte(`{"content":`))
+		require.NoError(t, err) // the handler is reading the body
+		closeWithin(t, srv)
+		pw.CloseWithError(errors.New("the test gave up")) // the client waits for its body's end
+		assert.Error(t, <-sent, "the request cut by Close fails")
+		assert.Equal(t, 0, srv.RequestCount(), "a request that never arrived whole is not recorded")
+		assert.Equal(t, 1, srv.Pending(), "nor served")
+	})
+
+	t.Run("response body not read", func(t *testing.T) {
+		srv := memerrtest.NewServer()
+		// Larger than what the loopback socket buffers hold.
+		srv.Enqueue(memerrtest.Success(memerr.Coze, strings.Repeat("x", 16<<20)))
+		resp, err := srv.Client().Get(srv.URL)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		closeWithin(t, srv)
+	})
+}
