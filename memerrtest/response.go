@@ -96,11 +96,13 @@ func Error(code memerr.Code) Response {
 // verbatim; nil sends null), built from the vendor's profile: its first
 // envelope's Success flag true, its Code member holding the first success
 // code with an empty message, "data", and the request id in the profile's
-// request id header, or in the envelope's request id member when the
-// vendor has no such header. For example:
+// first request id header and in the envelope's first request id member,
+// unless that member belongs to the error's details (Coze's detail.logid).
+// For example:
 //
 //   - MemOS: {"code":0,"message":"","data":...}
-//   - Tensorheart: {"success":true,"data":...} and X-Request-Id
+//   - Tensorheart: {"success":true,"data":...,"meta":{"request_id":"req_..."}}
+//     and the same id in X-Request-Id
 //   - Memory OS: {"data":...,"meta":{"request_id":"req_..."}}
 //   - memories.ai: {"code":200,"msg":"","data":...}
 //   - Coze: {"code":0,"msg":"","data":...} and an X-Tt-Logid header
@@ -424,11 +426,18 @@ func (r Response) renderSuccess(out *rendered, ids *idSource) {
 		}
 	}
 	body.set("data", r.data)
-	if len(p.RequestIDHeaders) > 0 {
-		env.RequestID = nil // the header carries it; the body stays as the caller's data
+	if len(env.RequestID) > 0 && env.Details != "" && within(env.RequestID[0], env.Details) {
+		// The id's member belongs to the error's details (Coze's
+		// detail.logid): a success has none, the header carries the id.
+		env.RequestID = nil
 	}
 	r.setRequestID(out, &body, p, env, ids)
 	out.body = mustJSON(&body)
+}
+
+// within reports whether member path lies inside the member at parent.
+func within(path, parent string) bool {
+	return path == parent || strings.HasPrefix(path, parent+".")
 }
 
 // object is a JSON object that keeps its members in the order they were

@@ -142,7 +142,7 @@ func TestEnvelopes(t *testing.T) {
 		{"memos success", memerrtest.Success(memerr.MemOS, data), 200, nil, "",
 			`{"code":0,"message":"","data":{"id":"m1"}}`},
 		{"tensorheart success", memerrtest.Success(memerr.Tensorheart, data), 200, reqRE, "X-Request-ID",
-			`{"success":true,"data":{"id":"m1"}}`},
+			`{"success":true,"data":{"id":"m1"},"meta":{"request_id":"%[1]s"}}`},
 		{"memoryos success", memerrtest.Success(memerr.MemoryOS, data), 200, reqRE, "",
 			`{"data":{"id":"m1"},"meta":{"request_id":"%[1]s"}}`},
 		{"memoriesai success", memerrtest.Success(memerr.MemoriesAI, data), 200, nil, "",
