@@ -59,6 +59,12 @@ type Request struct {
 	Host       string      // the Host header, as http.Request.Host
 	RemoteAddr string      // the client's address: the same value means the same connection
 	Time       time.Time   // when the request's body had been read
+
+	// Fallback is true when no queued Response was left for the request
+	// and the fallback answered it: a test that enqueued too few finds
+	// the requests it did not script here. Printed, the request says
+	// "served the fallback".
+	Fallback bool
 }
 
 // Option configures NewServer and NewTLSServer.
@@ -224,24 +230,35 @@ func (s *Server) Reset() {
 func (s *Server) next(req Request) Response {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	r, ok := s.dequeue(req.Path)
+	req.Fallback = !ok
 	s.requests = append(s.requests, req)
-	if q := s.paths[req.Path]; len(q) > 0 {
+	if !ok {
+		return s.fallback
+	}
+	return r
+}
+
+// dequeue takes the next queued Response for path; ok is false when none
+// is left. s.mu is held.
+func (s *Server) dequeue(path string) (r Response, ok bool) {
+	if q := s.paths[path]; len(q) > 0 {
 		r := q[0]
 		q[0] = Response{}
 		if len(q) == 1 {
-			delete(s.paths, req.Path)
+			delete(s.paths, path)
 		} else {
-			s.paths[req.Path] = q[1:]
+			s.paths[path] = q[1:]
 		}
-		return r
+		return r, true
 	}
 	if len(s.queue) > 0 {
 		r := s.queue[0]
 		s.queue[0] = Response{}
 		s.queue = s.queue[1:]
-		return r
+		return r, true
 	}
-	return s.fallback
+	return Response{}, false
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -420,7 +437,9 @@ func (s *idSource) req() string {
 // String describes the request without credentials (a key in its path is
 // redacted, as memerr.Redact does), query values, header values or body:
 // "POST /v1/memories?api_key=… (headers: Authorization,
-// Content-Type; body 17 bytes)". Failing tests may print it safely.
+// Content-Type; body 17 bytes)", with "; served the fallback" before the
+// closing parenthesis when the fallback answered it. Failing tests may
+// print it safely.
 func (r Request) String() string {
 	var b strings.Builder
 	b.WriteString(r.Method)
@@ -439,6 +458,10 @@ func (r Request) String() string {
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	fmt.Fprintf(&b, " (headers: %s; body %d bytes)", strings.Join(names, ", "), len(r.Body))
+	fmt.Fprintf(&b, " (headers: %s; body %d bytes", strings.Join(names, ", "), len(r.Body))
+	if r.Fallback {
+		b.WriteString("; served the fallback")
+	}
+	b.WriteByte(')')
 	return b.String()
 }

@@ -870,3 +870,24 @@ func TestCloseEndsRequestsInFlight(t *testing.T) {
 		closeWithin(t, srv)
 	})
 }
+
+// A test that enqueued too few Responses can tell which requests the
+// fallback answered, and a printed request says so.
+func TestRequestsServedByTheFallbackAreMarked(t *testing.T) {
+	srv := memerrtest.NewServer()
+	defer srv.Close()
+	srv.EnqueuePath("/a", memerrtest.Error(memerr.CozeSystemBusy))
+	srv.Enqueue(memerrtest.Error(memerr.CozeInternalError))
+	for _, p := range []string{"/a", "/b", "/a", "/b"} {
+		fetch(t, srv.Client(), http.MethodGet, srv.URL+p, "")
+	}
+	got := srv.Requests()
+	require.Len(t, got, 4)
+	var fallback []bool
+	for _, r := range got {
+		fallback = append(fallback, r.Fallback)
+	}
+	assert.Equal(t, []bool{false, false, true, true}, fallback)
+	assert.NotContains(t, got[1].String(), "fallback")
+	assert.Equal(t, "GET /a (headers: Accept-Encoding, User-Agent; body 0 bytes; served the fallback)", got[2].String())
+}
