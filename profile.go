@@ -377,8 +377,8 @@ func (p Profile) compile(cur *profileSet) (*profile, error) {
 		if e.When == "" && len(e.Is) > 0 {
 			return nil, bad("envelope %d: Is without When", i)
 		}
-		for _, path := range e.paths() {
-			if !validPath(path) {
+		for _, path := range append(e.paths(), e.Null) {
+			if path != "" && !validPath(path) {
 				return nil, bad("envelope %d: malformed member path %q", i, path)
 			}
 		}
