@@ -37,7 +37,8 @@
 //
 // # Faults
 //
-// DropConnection closes the connection without a response. WithDelay holds
+// DropConnection closes the connection without a response;
+// ResetConnection aborts it with a TCP reset (ECONNRESET). WithDelay holds
 // a response back before its headers; WithSlowBody trickles its body;
 // WithTruncatedBody declares the full Content-Length, sends part of the
 // body and closes the connection. Close ends every request in flight at once.

@@ -20,6 +20,7 @@ const (
 	kindError                   // a vendor's error envelope, built from the registry
 	kindSuccess                 // a vendor's success envelope around a data payload
 	kindDrop                    // hijack the connection and close it without a response
+	kindReset                   // hijack the connection and abort it with a TCP reset
 )
 
 // headerOp sets (value != "") or removes (value == "") one header.
@@ -158,7 +159,8 @@ func HTMLBadGateway() Response {
 
 // DropConnection returns a fault: the server takes over the connection
 // and closes it without sending a byte, so the client's request fails with
-// a network error (EOF or connection reset) and no response. WithDelay
+// a network error (EOF) and no response; ResetConnection sends a TCP
+// reset instead. WithDelay
 // delays the close, like a server that times out.
 //
 // Note that net/http's Transport transparently resends an idempotent
@@ -168,6 +170,16 @@ func HTMLBadGateway() Response {
 // error.
 func DropConnection() Response {
 	return Response{kind: kindDrop}
+}
+
+// ResetConnection returns a fault: the server takes over the connection
+// and aborts it with a TCP reset (RST) instead of closing it, as a crashed
+// server or a load balancer cutting the flow does, so the client's request
+// fails with "connection reset by peer" (errors.Is(err,
+// syscall.ECONNRESET)) and no response. WithDelay delays the reset. The
+// note on DropConnection about net/http's resends applies too.
+func ResetConnection() Response {
+	return Response{kind: kindReset}
 }
 
 // Repeat returns n copies of r, for Enqueue(Repeat(r, 3)...). n below 1

@@ -3,6 +3,7 @@ package memerrtest
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -294,12 +295,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if resp.delay > 0 && !s.wait(ctx, resp.delay) {
 		panic(http.ErrAbortHandler) // closes the connection, logs nothing
 	}
-	if resp.kind == kindDrop {
-		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
-			conn.Close()
-			return
+	if resp.kind == kindDrop || resp.kind == kindReset {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			panic(http.ErrAbortHandler)
 		}
-		panic(http.ErrAbortHandler)
+		if resp.kind == kindReset {
+			conn = resetting(conn)
+		}
+		conn.Close()
+		return
 	}
 	out := resp.render(&s.ids)
 	if !bodyAllowed(out.status) {
@@ -355,6 +360,19 @@ func (s *Server) serveTruncated(w http.ResponseWriter, r *http.Request, out rend
 	n := min(resp.truncate, len(out.body)-1)
 	s.writeBody(context.Background(), bw, bw.Flush, out.body[:n], resp.chunk, resp.every)
 	bw.Flush()
+}
+
+// resetting returns the TCP connection under conn (a TLS connection's
+// too: closing that would send a close alert first), set so that Close
+// sends a reset rather than a close: a linger of zero seconds.
+func resetting(conn net.Conn) net.Conn {
+	if tc, ok := conn.(*tls.Conn); ok {
+		conn = tc.NetConn()
+	}
+	if tcp, ok := conn.(*net.TCPConn); ok {
+		_ = tcp.SetLinger(0)
+	}
+	return conn
 }
 
 // writeBody writes body at once, or chunk bytes at a time each after a

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -354,6 +355,22 @@ func TestFaults(t *testing.T) {
 		require.Error(t, err)
 		assert.Nil(t, resp)
 		assert.Equal(t, 1, srv.RequestCount())
+	})
+
+	// DropConnection closes; ResetConnection aborts with a TCP reset, so
+	// the client sees ECONNRESET, not EOF, on plain and TLS servers.
+	t.Run("reset connection", func(t *testing.T) {
+		for _, srv := range []*memerrtest.Server{memerrtest.NewServer(), memerrtest.NewTLSServer()} {
+			srv.Enqueue(memerrtest.ResetConnection(), memerrtest.DropConnection())
+			resp, err := srv.Client().Post(srv.URL, "application/json", strings.NewReader(`{}`))
+			assert.Nil(t, resp)
+			assert.ErrorIs(t, err, syscall.ECONNRESET)
+			_, err = srv.Client().Post(srv.URL, "application/json", strings.NewReader(`{}`))
+			require.Error(t, err)
+			assert.NotErrorIs(t, err, syscall.ECONNRESET, "a dropped connection is closed, not reset")
+			assert.Equal(t, 2, srv.RequestCount())
+			srv.Close()
+		}
 	})
 
 	t.Run("dropped connection after delay", func(t *testing.T) {
