@@ -83,9 +83,10 @@ type Response struct {
 //
 // The message is the registry's English Meaning (use WithMessage to send
 // another, such as a vendor's Chinese text). The status is the registry's
-// for the code; else HTTP 200 for a vendor that reports errors inside 2xx
-// responses (MemOS, Coze), the code itself when it is an HTTP status
-// (memories.ai), and 400 otherwise; WithStatus changes it. A code missing
+// for the code; else the code itself when it is an HTTP status
+// (memories.ai's codes, and self-hosted MemOS's {"code":422,...} sent with
+// HTTP 422), HTTP 200 for a vendor that reports errors inside 2xx
+// responses (MemOS, Coze), and 400 otherwise; WithStatus changes it. A code missing
 // from the registry is still sent, with the message "unregistered code".
 // JSON bodies have Content-Type application/json.
 func Error(code memerr.Code) Response {
@@ -394,10 +395,10 @@ func (r Response) renderError(out *rendered, ids *idSource) {
 	switch n, err := strconv.Atoi(r.code); {
 	case known && info.Status != 0:
 		out.status = info.Status
-	case p.ErrorsIn2xx:
-		out.status = http.StatusOK
 	case err == nil && n >= 100 && n <= 599:
 		out.status = n // the code is the HTTP status
+	case p.ErrorsIn2xx:
+		out.status = http.StatusOK
 	default:
 		out.status = http.StatusBadRequest
 	}

@@ -908,3 +908,21 @@ func TestRequestsServedByTheFallbackAreMarked(t *testing.T) {
 	assert.NotContains(t, got[1].String(), "fallback")
 	assert.Equal(t, "GET /a (headers: Accept-Encoding, User-Agent; body 0 bytes; served the fallback)", got[2].String())
 }
+
+// The self-hosted MemOS server's exception handlers send the HTTP status
+// as the code, with that status ({"code":422,...} with HTTP 422): a code
+// that is an HTTP status goes with it, even for a vendor whose own codes
+// arrive in an HTTP 200.
+func TestErrorCodeThatIsAnHTTPStatusIsSentWithIt(t *testing.T) {
+	srv := memerrtest.NewServer()
+	defer srv.Close()
+	for _, code := range []string{"400", "422", "500"} {
+		srv.Enqueue(memerrtest.Error(memerr.Code{Vendor: memerr.MemOS, Value: code}).WithMessage("self-hosted"))
+		resp, body := fetch(t, srv.Client(), http.MethodPost, srv.URL+"/product/add", "{}")
+		assert.Equal(t, code, strconv.Itoa(resp.StatusCode))
+		assert.Equal(t, `{"code":`+code+`,"message":"self-hosted","data":null}`, string(body))
+		e := asError(t, memerr.Parse(memerr.Auto, resp.StatusCode, resp.Header, body))
+		assert.Equal(t, memerr.MemOS, e.Vendor)
+		assert.Equal(t, code, e.Code)
+	}
+}
