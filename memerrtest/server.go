@@ -164,8 +164,13 @@ func (s *Server) Enqueue(rs ...Response) {
 // EnqueuePath appends rs to the queue of one URL path ("/v1/memories",
 // compared exactly with the request's URL.Path, without the query). A
 // request to that path is served from this queue first, then from the
-// default queue, then the fallback.
+// default queue, then the fallback. It panics on a path no request can
+// have (one not starting with "/", or holding a query), which would
+// otherwise stay queued while the fallback answered.
 func (s *Server) EnqueuePath(path string, rs ...Response) {
+	if !strings.HasPrefix(path, "/") || strings.Contains(path, "?") {
+		panic(fmt.Sprintf("memerrtest: EnqueuePath: %q is not a URL path (one starting with /, without a query)", path))
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.paths[path] = append(s.paths[path], rs...)

@@ -941,3 +941,16 @@ func TestErrorCodeThatIsAnHTTPStatusIsSentWithIt(t *testing.T) {
 		assert.Equal(t, code, e.Code)
 	}
 }
+
+// A path no request can have is refused at once, not left queued while
+// every request gets the fallback.
+func TestEnqueuePathRefusesPathsNoRequestHas(t *testing.T) {
+	srv := memerrtest.NewServer()
+	defer srv.Close()
+	for _, p := range []string{"v1/memories", "/v1/memories?user=u1", "", "http://127.0.0.1/v1"} {
+		assert.PanicsWithValue(t, fmt.Sprintf("memerrtest: EnqueuePath: %q is not a URL path (one starting with /, without a query)", p),
+			func() { srv.EnqueuePath(p, memerrtest.Error(memerr.CozeSystemBusy)) }, p)
+	}
+	assert.Equal(t, 0, srv.Pending())
+	assert.NotPanics(t, func() { srv.EnqueuePath("/v1/memories", memerrtest.Error(memerr.CozeSystemBusy)) })
+}
