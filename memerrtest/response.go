@@ -86,8 +86,9 @@ type Response struct {
 // for the code; else the code itself when it is an HTTP status
 // (memories.ai's codes, and self-hosted MemOS's {"code":422,...} sent with
 // HTTP 422), HTTP 200 for a vendor that reports errors inside 2xx
-// responses (MemOS, Coze), and 400 otherwise; WithStatus changes it. A code missing
-// from the registry is still sent, with the message "unregistered code".
+// responses (MemOS, Coze), and 400 otherwise; WithStatus changes it. A
+// code missing from the registry is still sent, with the message
+// "unregistered code".
 // JSON bodies have Content-Type application/json.
 func Error(code memerr.Code) Response {
 	return Response{kind: kindError, vendor: code.Vendor, code: code.Value}
@@ -99,8 +100,8 @@ func Error(code memerr.Code) Response {
 // envelope's Success flag true, its Code member holding the first success
 // code with an empty message, "data", and the request id in the profile's
 // first request id header and in the envelope's first request id member,
-// unless that member belongs to the error's details (Coze's detail.logid).
-// For example:
+// unless that member lies in a part only errors have (Coze's detail.logid,
+// or a member of Tensorheart's "error" object). For example:
 //
 //   - MemOS: {"code":0,"message":"","data":...}
 //   - Tensorheart: {"success":true,"data":...,"meta":{"request_id":"req_..."}}
@@ -161,8 +162,7 @@ func HTMLBadGateway() Response {
 // DropConnection returns a fault: the server takes over the connection
 // and closes it without sending a byte, so the client's request fails with
 // a network error (EOF) and no response; ResetConnection sends a TCP
-// reset instead. WithDelay
-// delays the close, like a server that times out.
+// reset instead. WithDelay delays the close, like a server that times out.
 //
 // Note that net/http's Transport transparently resends an idempotent
 // request (GET, HEAD, or one with an Idempotency-Key header) that fails
@@ -439,18 +439,27 @@ func (r Response) renderSuccess(out *rendered, ids *idSource) {
 		}
 	}
 	body.set("data", r.data)
-	if len(env.RequestID) > 0 && env.Details != "" && within(env.RequestID[0], env.Details) {
-		// The id's member belongs to the error's details (Coze's
-		// detail.logid): a success has none, the header carries the id.
-		env.RequestID = nil
+	if len(env.RequestID) > 0 && inErrorPart(env.RequestID[0], env) {
+		env.RequestID = nil // a success has no such part; the header carries the id
 	}
 	r.setRequestID(out, &body, p, env, ids)
 	out.body = mustJSON(&body)
 }
 
-// within reports whether member path lies inside the member at parent.
-func within(path, parent string) bool {
-	return path == parent || strings.HasPrefix(path, parent+".")
+// inErrorPart reports whether member path lies in a part of the body only
+// env's errors have: its details (Coze's detail.logid) or the object
+// holding its code (Tensorheart's "error").
+func inErrorPart(path string, env memerr.Envelope) bool {
+	parts := []string{env.Details}
+	if i := strings.LastIndexByte(env.Code, '.'); i > 0 {
+		parts = append(parts, env.Code[:i])
+	}
+	for _, p := range parts {
+		if p != "" && (path == p || strings.HasPrefix(path, p+".")) {
+			return true
+		}
+	}
+	return false
 }
 
 // object is a JSON object that keeps its members in the order they were

@@ -954,3 +954,29 @@ func TestEnqueuePathRefusesPathsNoRequestHas(t *testing.T) {
 	assert.Equal(t, 0, srv.Pending())
 	assert.NotPanics(t, func() { srv.EnqueuePath("/v1/memories", memerrtest.Error(memerr.CozeSystemBusy)) })
 }
+
+// registerTracedVendor registers, once per test binary, a vendor whose
+// request id is a member of its error object and also a header.
+var registerTracedVendor = sync.OnceValue(func() error {
+	return memerr.Register(memerr.Profile{
+		Vendor:           "traced-vendor",
+		Envelopes:        []memerr.Envelope{{Success: "ok", Code: "fault.code", Message: []string{"fault.text"}, RequestID: []string{"fault.trace"}}},
+		RequestIDHeaders: []string{"X-Trace"},
+	})
+})
+
+// A success carries no part of the error's shape: a request id member in
+// the error object stays out of it (the header carries the id), as Coze's
+// detail.logid does.
+func TestSuccessLeavesOutTheErrorPart(t *testing.T) {
+	require.NoError(t, registerTracedVendor())
+	srv := memerrtest.NewServer()
+	defer srv.Close()
+	srv.Enqueue(memerrtest.Success("traced-vendor", 1).WithRequestID("t1"), memerrtest.Error(memerr.Code{Vendor: "traced-vendor", Value: "E1"}).WithRequestID("t2"))
+	resp, body := fetch(t, srv.Client(), http.MethodGet, srv.URL, "")
+	assert.Equal(t, `{"ok":true,"data":1}`, string(body))
+	assert.Equal(t, "t1", resp.Header.Get("X-Trace"))
+	resp, body = fetch(t, srv.Client(), http.MethodGet, srv.URL, "")
+	assert.Equal(t, `{"ok":false,"fault":{"code":"E1","text":"unregistered code","trace":"t2"}}`, string(body))
+	assert.Equal(t, "t2", resp.Header.Get("X-Trace"))
+}
