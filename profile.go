@@ -131,6 +131,12 @@ type Envelope struct {
 	RequestID  []string // members holding the request id; the first present wins
 	RetryAfter string   // a member holding a wait in seconds (a JSON number)
 
+	// Null, when set, is a member the vendor sends as null in this shape
+	// ("data" in {"code":429,"msg":"...","data":null}). The decoder does
+	// not read it; memerrtest sends it, after the message and details, so
+	// a fake error has the members the vendor's has.
+	Null string
+
 	// StatusOnly marks a shape that never reports a failure inside a 2xx
 	// response: it only names the code and message of a 4xx or 5xx (as
 	// FastAPI's {"detail":"..."} does).
@@ -371,8 +377,8 @@ func (p Profile) compile(cur *profileSet) (*profile, error) {
 		if e.When == "" && len(e.Is) > 0 {
 			return nil, bad("envelope %d: Is without When", i)
 		}
-		for _, path := range e.paths() {
-			if !validPath(path) {
+		for _, path := range append(e.paths(), e.Null) {
+			if path != "" && !validPath(path) {
 				return nil, bad("envelope %d: malformed member path %q", i, path)
 			}
 		}

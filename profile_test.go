@@ -60,6 +60,7 @@ func TestRegisterRefusesMalformedProfiles(t *testing.T) {
 		{"no envelope", mutate(func(p *Profile) { p.Envelopes = nil }), "no envelope"},
 		{"an empty envelope", mutate(func(p *Profile) { p.Envelopes = []Envelope{{Details: "d"}} }), "reads no code"},
 		{"a malformed path", mutate(func(p *Profile) { p.Envelopes[0].Code = "err..kind" }), "malformed member path"},
+		{"a malformed null member", mutate(func(p *Profile) { p.Envelopes[0].Null = "data..x" }), "malformed member path"},
 		{"Is without When", mutate(func(p *Profile) { p.Envelopes[0].Is = []string{"x"} }), "Is without When"},
 		{"a nested Authority", mutate(func(p *Profile) { p.Authority = "a.b" }), "top-level member"},
 		{"another vendor's code", mutate(func(p *Profile) { p.Codes[0].Code.Vendor = Coze }), `belongs to vendor "coze"`},

@@ -29,7 +29,7 @@ var memoriesAIProfile = Profile{
 	Vendor: MemoriesAI,
 	Names:  []string{"memories.ai", "memories_ai", "memories"},
 	Envelopes: []Envelope{
-		{Code: "code", Message: []string{"msg"}},
+		{Code: "code", Message: []string{"msg"}, Null: "data"},
 		{Success: "success", Failed: "failed", Code: "code", Message: []string{"msg"}}, // the older API
 	},
 	SuccessCodes: []string{"200", "0000"},

@@ -85,7 +85,7 @@ var memosProfile = Profile{
 	Names:       []string{"MemOS", "MemTensor", "MemOS Cloud"},
 	ErrorsIn2xx: true,
 	Envelopes: []Envelope{
-		{Code: "code", Message: []string{"message"}, Details: "detail"},
+		{Code: "code", Message: []string{"message"}, Details: "detail", Null: "data"},
 		{When: "type", Is: []string{"error"}, Message: []string{"data", "content"}},
 		{When: "status", Is: []string{"error"}, Code: "detail", Message: []string{"exception"}},
 		{When: "retry_after", StatusOnly: true, Message: []string{"detail"}, RetryAfter: "retry_after"},

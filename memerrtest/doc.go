@@ -37,10 +37,11 @@
 //
 // # Faults
 //
-// DropConnection closes the connection without a response. WithDelay holds
+// DropConnection closes the connection without a response;
+// ResetConnection aborts it with a TCP reset (ECONNRESET). WithDelay holds
 // a response back before its headers; WithSlowBody trickles its body;
 // WithTruncatedBody declares the full Content-Length, sends part of the
-// body and closes the connection. Close ends every pending delay at once.
+// body and closes the connection. Close ends every request in flight at once.
 //
 // # Scripts
 //
@@ -49,8 +50,10 @@
 // fallback (SetFallback; by default a success envelope of the server's
 // vendor, Coze unless WithVendor says otherwise). Repeat(r, n) makes n
 // copies for Enqueue. Requests returns a copy of every request received
-// (method, path, query, headers, body, remote address, time), Pending the
-// number of queued Responses not yet served, and Reset starts over.
+// (method, path, query, headers, body, remote address, time, and whether
+// the fallback served it: a script too short shows there), Pending the
+// number of queued Responses not yet served (a script too long), and Reset
+// starts over.
 //
 // A Server is safe for concurrent use, and Close leaves no goroutine
 // behind.

@@ -20,6 +20,7 @@ const (
 	kindError                   // a vendor's error envelope, built from the registry
 	kindSuccess                 // a vendor's success envelope around a data payload
 	kindDrop                    // hijack the connection and close it without a response
+	kindReset                   // hijack the connection and abort it with a TCP reset
 )
 
 // headerOp sets (value != "") or removes (value == "") one header.
@@ -63,17 +64,17 @@ type Response struct {
 // members filled in: its When member holding the first of its Is values
 // (or true), a Success flag false, a Failed flag true, the code (a JSON
 // number when it is an integer), the message, details when WithDetails
-// gave some, and a
-// request id in the envelope's first request id member and the profile's
-// first request id header. For example:
+// gave some, its Null member as null, and a request id in the envelope's
+// first request id member and the profile's first request id header. For
+// example:
 //
-//   - MemOS: HTTP 200, {"code":40300,"message":"..."}
+//   - MemOS: HTTP 200, {"code":40300,"message":"...","data":null}
 //   - Tensorheart: the registry's status (429 ...),
 //     {"success":false,"error":{"code":"RATE_LIMIT_EXCEEDED","message":"..."},"meta":{"request_id":"req_..."}}
 //     and X-Request-Id
 //   - Memory OS: the registry's status,
 //     {"error":{"code":"RATE_LIMITED","message":"..."},"meta":{"request_id":"req_..."}}
-//   - memories.ai: HTTP status equal to the code, {"code":429,"msg":"..."}
+//   - memories.ai: HTTP status equal to the code, {"code":429,"msg":"...","data":null}
 //   - Coze: HTTP 200 (401 for 700012006), {"code":4009,"msg":"...","detail":{"logid":"..."}}
 //     and the same id in X-Tt-Logid; its OAuth codes with their status (400, 401) and
 //     {"error_code":"slow_down","error_message":"...","detail":{"logid":"..."}}
@@ -82,10 +83,12 @@ type Response struct {
 //
 // The message is the registry's English Meaning (use WithMessage to send
 // another, such as a vendor's Chinese text). The status is the registry's
-// for the code; else HTTP 200 for a vendor that reports errors inside 2xx
-// responses (MemOS, Coze), the code itself when it is an HTTP status
-// (memories.ai), and 400 otherwise; WithStatus changes it. A code missing
-// from the registry is still sent, with the message "unregistered code".
+// for the code; else the code itself when it is an HTTP status
+// (memories.ai's codes, and self-hosted MemOS's {"code":422,...} sent with
+// HTTP 422), HTTP 200 for a vendor that reports errors inside 2xx
+// responses (MemOS, Coze), and 400 otherwise; WithStatus changes it. A
+// code missing from the registry is still sent, with the message
+// "unregistered code".
 // JSON bodies have Content-Type application/json.
 func Error(code memerr.Code) Response {
 	return Response{kind: kindError, vendor: code.Vendor, code: code.Value}
@@ -96,11 +99,13 @@ func Error(code memerr.Code) Response {
 // verbatim; nil sends null), built from the vendor's profile: its first
 // envelope's Success flag true, its Code member holding the first success
 // code with an empty message, "data", and the request id in the profile's
-// request id header, or in the envelope's request id member when the
-// vendor has no such header. For example:
+// first request id header and in the envelope's first request id member,
+// unless that member lies in a part only errors have (Coze's detail.logid,
+// or a member of Tensorheart's "error" object). For example:
 //
 //   - MemOS: {"code":0,"message":"","data":...}
-//   - Tensorheart: {"success":true,"data":...} and X-Request-Id
+//   - Tensorheart: {"success":true,"data":...,"meta":{"request_id":"req_..."}}
+//     and the same id in X-Request-Id
 //   - Memory OS: {"data":...,"meta":{"request_id":"req_..."}}
 //   - memories.ai: {"code":200,"msg":"","data":...}
 //   - Coze: {"code":0,"msg":"","data":...} and an X-Tt-Logid header
@@ -156,8 +161,8 @@ func HTMLBadGateway() Response {
 
 // DropConnection returns a fault: the server takes over the connection
 // and closes it without sending a byte, so the client's request fails with
-// a network error (EOF or connection reset) and no response. WithDelay
-// delays the close, like a server that times out.
+// a network error (EOF) and no response; ResetConnection sends a TCP
+// reset instead. WithDelay delays the close, like a server that times out.
 //
 // Note that net/http's Transport transparently resends an idempotent
 // request (GET, HEAD, or one with an Idempotency-Key header) that fails
@@ -166,6 +171,16 @@ func HTMLBadGateway() Response {
 // error.
 func DropConnection() Response {
 	return Response{kind: kindDrop}
+}
+
+// ResetConnection returns a fault: the server takes over the connection
+// and aborts it with a TCP reset (RST) instead of closing it, as a crashed
+// server or a load balancer cutting the flow does, so the client's request
+// fails with "connection reset by peer" (errors.Is(err,
+// syscall.ECONNRESET)) and no response. WithDelay delays the reset. The
+// note on DropConnection about net/http's resends applies too.
+func ResetConnection() Response {
+	return Response{kind: kindReset}
 }
 
 // Repeat returns n copies of r, for Enqueue(Repeat(r, 3)...). n below 1
@@ -367,6 +382,9 @@ func (r Response) renderError(out *rendered, ids *idSource) {
 	if env.Details != "" && r.details != nil {
 		body.set(env.Details, r.details)
 	}
+	if env.Null != "" && !body.has(env.Null) {
+		body.set(env.Null, jsonNull) // "data":null, as the vendor sends it
+	}
 	if env.When != "" && !body.has(env.When) {
 		body.set(env.When, json.RawMessage("true")) // present, as the shape asks
 	}
@@ -377,10 +395,10 @@ func (r Response) renderError(out *rendered, ids *idSource) {
 	switch n, err := strconv.Atoi(r.code); {
 	case known && info.Status != 0:
 		out.status = info.Status
-	case p.ErrorsIn2xx:
-		out.status = http.StatusOK
 	case err == nil && n >= 100 && n <= 599:
 		out.status = n // the code is the HTTP status
+	case p.ErrorsIn2xx:
+		out.status = http.StatusOK
 	default:
 		out.status = http.StatusBadRequest
 	}
@@ -421,11 +439,27 @@ func (r Response) renderSuccess(out *rendered, ids *idSource) {
 		}
 	}
 	body.set("data", r.data)
-	if len(p.RequestIDHeaders) > 0 {
-		env.RequestID = nil // the header carries it; the body stays as the caller's data
+	if len(env.RequestID) > 0 && inErrorPart(env.RequestID[0], env) {
+		env.RequestID = nil // a success has no such part; the header carries the id
 	}
 	r.setRequestID(out, &body, p, env, ids)
 	out.body = mustJSON(&body)
+}
+
+// inErrorPart reports whether member path lies in a part of the body only
+// env's errors have: its details (Coze's detail.logid) or the object
+// holding its code (Tensorheart's "error").
+func inErrorPart(path string, env memerr.Envelope) bool {
+	parts := []string{env.Details}
+	if i := strings.LastIndexByte(env.Code, '.'); i > 0 {
+		parts = append(parts, env.Code[:i])
+	}
+	for _, p := range parts {
+		if p != "" && (path == p || strings.HasPrefix(path, p+".")) {
+			return true
+		}
+	}
+	return false
 }
 
 // object is a JSON object that keeps its members in the order they were

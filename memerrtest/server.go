@@ -3,6 +3,7 @@ package memerrtest
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -34,7 +35,8 @@ type Server struct {
 
 	ts       *httptest.Server
 	ids      idSource
-	done     chan struct{} // closed by Close: ends every wait
+	stopped  context.Context // canceled by Close: ends every wait and every read or write
+	stop     context.CancelFunc
 	closed   sync.Once
 	conns    atomic.Int64
 	handlers sync.WaitGroup // running handlers, hijacked connections included
@@ -58,6 +60,12 @@ type Request struct {
 	Host       string      // the Host header, as http.Request.Host
 	RemoteAddr string      // the client's address: the same value means the same connection
 	Time       time.Time   // when the request's body had been read
+
+	// Fallback is true when no queued Response was left for the request
+	// and the fallback answered it: a test that enqueued too few finds
+	// the requests it did not script here. Printed, the request says
+	// "served the fallback".
+	Fallback bool
 }
 
 // Option configures NewServer and NewTLSServer.
@@ -105,11 +113,11 @@ func start(tls bool, opts []Option) *Server {
 		cfg.fallback = Success(cfg.vendor, map[string]any{})
 	}
 	s := &Server{
-		done:     make(chan struct{}),
 		paths:    map[string][]Response{},
 		fallback: cfg.fallback,
 		ids:      idSource{prefix: rand.Uint32()},
 	}
+	s.stopped, s.stop = context.WithCancel(context.Background())
 	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.ts.Config.ConnState = func(_ net.Conn, st http.ConnState) {
 		if st == http.StateNew {
@@ -129,13 +137,14 @@ func start(tls bool, opts []Option) *Server {
 // certificate for NewTLSServer). Close closes its idle connections.
 func (s *Server) Client() *http.Client { return s.ts.Client() }
 
-// Close ends every delayed or trickling response at once (their
-// connections are closed), shuts the server down and waits until every
-// handler has returned. It leaves no goroutine behind. Calling it again
-// does nothing.
+// Close ends every request in flight at once, closing its connection:
+// a delayed or trickling response, a response body the client does not
+// read, a request body still arriving. It shuts the server down and waits
+// until every handler has returned. It leaves no goroutine behind.
+// Calling it again does nothing.
 func (s *Server) Close() {
 	s.closed.Do(func() {
-		close(s.done)
+		s.stop()
 		s.ts.Close()
 		// httptest forgets hijacked connections: wait for their handlers
 		// (a dropped or truncated response) too. No request can start
@@ -155,8 +164,13 @@ func (s *Server) Enqueue(rs ...Response) {
 // EnqueuePath appends rs to the queue of one URL path ("/v1/memories",
 // compared exactly with the request's URL.Path, without the query). A
 // request to that path is served from this queue first, then from the
-// default queue, then the fallback.
+// default queue, then the fallback. It panics on a path no request can
+// have (one not starting with "/", or holding a query), which would
+// otherwise stay queued while the fallback answered.
 func (s *Server) EnqueuePath(path string, rs ...Response) {
+	if !strings.HasPrefix(path, "/") || strings.Contains(path, "?") {
+		panic(fmt.Sprintf("memerrtest: EnqueuePath: %q is not a URL path (one starting with /, without a query)", path))
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.paths[path] = append(s.paths[path], rs...)
@@ -182,7 +196,9 @@ func (s *Server) Pending() int {
 }
 
 // Requests returns copies of the requests received so far, in the order
-// they were served.
+// they were served. A request whose body did not arrive whole (the client
+// gave up sending it, or Close cut it) is not among them and took no
+// queued Response.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -220,30 +236,55 @@ func (s *Server) Reset() {
 func (s *Server) next(req Request) Response {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	r, ok := s.dequeue(req.Path)
+	req.Fallback = !ok
 	s.requests = append(s.requests, req)
-	if q := s.paths[req.Path]; len(q) > 0 {
+	if !ok {
+		return s.fallback
+	}
+	return r
+}
+
+// dequeue takes the next queued Response for path; ok is false when none
+// is left. s.mu is held.
+func (s *Server) dequeue(path string) (r Response, ok bool) {
+	if q := s.paths[path]; len(q) > 0 {
 		r := q[0]
 		q[0] = Response{}
 		if len(q) == 1 {
-			delete(s.paths, req.Path)
+			delete(s.paths, path)
 		} else {
-			s.paths[req.Path] = q[1:]
+			s.paths[path] = q[1:]
 		}
-		return r
+		return r, true
 	}
 	if len(s.queue) > 0 {
 		r := s.queue[0]
 		s.queue[0] = Response{}
 		s.queue = s.queue[1:]
-		return r
+		return r, true
 	}
-	return s.fallback
+	return Response{}, false
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.handlers.Add(1)
 	defer s.handlers.Done()
-	body, _ := io.ReadAll(r.Body)
+	// Close cuts whatever this handler waits for on its connection:
+	// reading a body still arriving, writing to a client that does not
+	// read.
+	rc := http.NewResponseController(w)
+	defer context.AfterFunc(s.stopped, func() {
+		now := time.Now()
+		_ = rc.SetReadDeadline(now)
+		_ = rc.SetWriteDeadline(now)
+	})()
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		// The request never arrived whole (the client gave up, or Close):
+		// it is not recorded and takes no queued Response.
+		panic(http.ErrAbortHandler)
+	}
 	query := r.URL.Query()
 	resp := s.next(Request{
 		Method:     r.Method,
@@ -259,12 +300,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if resp.delay > 0 && !s.wait(ctx, resp.delay) {
 		panic(http.ErrAbortHandler) // closes the connection, logs nothing
 	}
-	if resp.kind == kindDrop {
-		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
-			conn.Close()
-			return
+	if resp.kind == kindDrop || resp.kind == kindReset {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			panic(http.ErrAbortHandler)
 		}
-		panic(http.ErrAbortHandler)
+		if resp.kind == kindReset {
+			conn = resetting(conn)
+		}
+		conn.Close()
+		return
 	}
 	out := resp.render(&s.ids)
 	if !bodyAllowed(out.status) {
@@ -285,7 +330,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodHead || len(out.body) == 0 {
 		return
 	}
-	rc := http.NewResponseController(w)
 	if resp.chunk > 0 {
 		_ = rc.Flush() // the headers go out now; the body trickles
 	}
@@ -302,6 +346,7 @@ func (s *Server) serveTruncated(w http.ResponseWriter, r *http.Request, out rend
 		panic(http.ErrAbortHandler)
 	}
 	defer conn.Close()
+	defer context.AfterFunc(s.stopped, func() { _ = conn.SetWriteDeadline(time.Now()) })()
 	h := out.header.Clone()
 	setHeader(h, "Date", time.Now().UTC().Format(http.TimeFormat))
 	setHeader(h, "Content-Length", strconv.Itoa(len(out.body)))
@@ -320,6 +365,19 @@ func (s *Server) serveTruncated(w http.ResponseWriter, r *http.Request, out rend
 	n := min(resp.truncate, len(out.body)-1)
 	s.writeBody(context.Background(), bw, bw.Flush, out.body[:n], resp.chunk, resp.every)
 	bw.Flush()
+}
+
+// resetting returns the TCP connection under conn (a TLS connection's
+// too: closing that would send a close alert first), set so that Close
+// sends a reset rather than a close: a linger of zero seconds.
+func resetting(conn net.Conn) net.Conn {
+	if tc, ok := conn.(*tls.Conn); ok {
+		conn = tc.NetConn()
+	}
+	if tcp, ok := conn.(*net.TCPConn); ok {
+		_ = tcp.SetLinger(0)
+	}
+	return conn
 }
 
 // writeBody writes body at once, or chunk bytes at a time each after a
@@ -350,7 +408,7 @@ func (s *Server) writeBody(ctx context.Context, w io.Writer, flush func() error,
 func (s *Server) wait(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		select {
-		case <-s.done:
+		case <-s.stopped.Done():
 			return false
 		default:
 			return true
@@ -363,7 +421,7 @@ func (s *Server) wait(ctx context.Context, d time.Duration) bool {
 		return true
 	case <-ctx.Done():
 		return false
-	case <-s.done:
+	case <-s.stopped.Done():
 		return false
 	}
 }
@@ -402,7 +460,9 @@ func (s *idSource) req() string {
 // String describes the request without credentials (a key in its path is
 // redacted, as memerr.Redact does), query values, header values or body:
 // "POST /v1/memories?api_key=… (headers: Authorization,
-// Content-Type; body 17 bytes)". Failing tests may print it safely.
+// Content-Type; body 17 bytes)", with "; served the fallback" before the
+// closing parenthesis when the fallback answered it. Failing tests may
+// print it safely.
 func (r Request) String() string {
 	var b strings.Builder
 	b.WriteString(r.Method)
@@ -421,6 +481,10 @@ func (r Request) String() string {
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	fmt.Fprintf(&b, " (headers: %s; body %d bytes)", strings.Join(names, ", "), len(r.Body))
+	fmt.Fprintf(&b, " (headers: %s; body %d bytes", strings.Join(names, ", "), len(r.Body))
+	if r.Fallback {
+		b.WriteString("; served the fallback")
+	}
+	b.WriteByte(')')
 	return b.String()
 }

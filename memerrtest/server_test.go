@@ -1,6 +1,7 @@
 package memerrtest_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -130,19 +132,19 @@ func TestEnvelopes(t *testing.T) {
 		{"coze oauth error", memerrtest.Error(memerr.CozeSlowDown), 400, reqRE, "X-Tt-Logid",
 			`{"error_code":"slow_down","error_message":"the token endpoint is polled too often","detail":{"logid":"%[1]s"}}`},
 		{"memos error", memerrtest.Error(memerr.MemOSRateLimitExceeded), 200, nil, "",
-			`{"code":40300,"message":"too many requests in a short time"}`},
+			`{"code":40300,"message":"too many requests in a short time","data":null}`},
 		{"tensorheart error", memerrtest.Error(memerr.TensorheartRateLimitExceeded), 429, reqRE, "X-Request-ID",
 			`{"success":false,"error":{"code":"RATE_LIMIT_EXCEEDED","message":"too many requests per minute"},"meta":{"request_id":"%[1]s"}}`},
 		{"memoryos error", memerrtest.Error(memerr.MemoryOSRateLimited), 429, reqRE, "",
 			`{"error":{"code":"RATE_LIMITED","message":"the rate limit is exceeded"},"meta":{"request_id":"%[1]s"}}`},
 		{"memoriesai error", memerrtest.Error(memerr.MemoriesAIRateLimited), 429, nil, "",
-			`{"code":429,"msg":"too many requests in a short time"}`},
+			`{"code":429,"msg":"too many requests in a short time","data":null}`},
 		{"coze success", memerrtest.Success(memerr.Coze, data), 200, reqRE, "X-Tt-Logid",
 			`{"code":0,"msg":"","data":{"id":"m1"}}`},
 		{"memos success", memerrtest.Success(memerr.MemOS, data), 200, nil, "",
 			`{"code":0,"message":"","data":{"id":"m1"}}`},
 		{"tensorheart success", memerrtest.Success(memerr.Tensorheart, data), 200, reqRE, "X-Request-ID",
-			`{"success":true,"data":{"id":"m1"}}`},
+			`{"success":true,"data":{"id":"m1"},"meta":{"request_id":"%[1]s"}}`},
 		{"memoryos success", memerrtest.Success(memerr.MemoryOS, data), 200, reqRE, "",
 			`{"data":{"id":"m1"},"meta":{"request_id":"%[1]s"}}`},
 		{"memoriesai success", memerrtest.Success(memerr.MemoriesAI, data), 200, nil, "",
@@ -356,6 +358,22 @@ func TestFaults(t *testing.T) {
 		assert.Equal(t, 1, srv.RequestCount())
 	})
 
+	// DropConnection closes; ResetConnection aborts with a TCP reset, so
+	// the client sees ECONNRESET, not EOF, on plain and TLS servers.
+	t.Run("reset connection", func(t *testing.T) {
+		for _, srv := range []*memerrtest.Server{memerrtest.NewServer(), memerrtest.NewTLSServer()} {
+			srv.Enqueue(memerrtest.ResetConnection(), memerrtest.DropConnection())
+			resp, err := srv.Client().Post(srv.URL, "application/json", strings.NewReader(`{}`))
+			assert.Nil(t, resp)
+			assert.ErrorIs(t, err, syscall.ECONNRESET)
+			_, err = srv.Client().Post(srv.URL, "application/json", strings.NewReader(`{}`))
+			require.Error(t, err)
+			assert.NotErrorIs(t, err, syscall.ECONNRESET, "a dropped connection is closed, not reset")
+			assert.Equal(t, 2, srv.RequestCount())
+			srv.Close()
+		}
+	})
+
 	t.Run("dropped connection after delay", func(t *testing.T) {
 		srv := memerrtest.NewServer()
 		defer srv.Close()
@@ -393,19 +411,33 @@ func TestFaults(t *testing.T) {
 		defer srv.Close()
 		const every = 10 * time.Millisecond
 		srv.Enqueue(memerrtest.Error(memerr.MemoriesAIRateLimited).WithSlowBody(16, every))
+		start := time.Now()
 		resp, err := srv.Client().Get(srv.URL)
 		require.NoError(t, err)
-		headers := time.Now()
 		b, err := io.ReadAll(resp.Body)
 		require.NoError(t, err)
 		resp.Body.Close()
 		chunks := (len(b) + 15) / 16
 		require.Greater(t, chunks, 2)
-		// The headers came before the first pause: reading the body took
-		// every pause.
-		assert.GreaterOrEqual(t, time.Since(headers), time.Duration(chunks-1)*every+every/2)
+		// Each chunk came after its pause. (A lower bound only: a busy
+		// machine makes it longer, never shorter.)
+		assert.GreaterOrEqual(t, time.Since(start), time.Duration(chunks)*every)
 		e := asError(t, memerr.Parse(memerr.Auto, resp.StatusCode, resp.Header, b))
 		assert.Equal(t, "429", e.Code)
+	})
+
+	t.Run("slow body sends its headers first", func(t *testing.T) {
+		srv := memerrtest.NewServer()
+		defer srv.Close()
+		srv.Enqueue(memerrtest.Error(memerr.MemoriesAIRateLimited).WithSlowBody(1, time.Hour))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a guard, not a measure
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+		require.NoError(t, err)
+		resp, err := srv.Client().Do(req)
+		require.NoError(t, err, "the headers came before the body's first byte")
+		defer resp.Body.Close()
+		assert.Equal(t, 429, resp.StatusCode)
 	})
 
 	t.Run("truncated body", func(t *testing.T) {
@@ -784,4 +816,167 @@ func TestErrorOfARegisteredVendorWithASelector(t *testing.T) {
 			assert.Equal(t, info.Kind, e.Kind)
 		}
 	}
+}
+
+// MemOS and memories.ai send "data":null in their error bodies, after the
+// message; a client that decodes data into a json.RawMessage sees "null"
+// from the real server, so the fake must send it too.
+func TestErrorBodiesCarryNullData(t *testing.T) {
+	srv := memerrtest.NewServer()
+	defer srv.Close()
+	tests := []struct {
+		resp   memerrtest.Response
+		status int
+		body   string
+	}{
+		{memerrtest.Error(memerr.MemoriesAIRateLimited).WithMessage("Rate limit exceeded"), 429,
+			`{"code":429,"msg":"Rate limit exceeded","data":null}`},
+		{memerrtest.Error(memerr.MemOSDataNotFound).WithMessage("Requested data not found"), 200,
+			`{"code":40001,"message":"Requested data not found","data":null}`},
+		{memerrtest.Error(memerr.MemOSInvalidParameters).WithMessage("bad").WithDetails([]string{"x"}), 200,
+			`{"code":40000,"message":"bad","detail":["x"],"data":null}`},
+	}
+	for _, tt := range tests {
+		srv.Enqueue(tt.resp)
+		resp, body := fetch(t, srv.Client(), http.MethodGet, srv.URL+"/x", "")
+		assert.Equal(t, tt.status, resp.StatusCode)
+		assert.Equal(t, tt.body, string(body))
+		var env struct {
+			Data json.RawMessage `json:"data"`
+		}
+		require.NoError(t, json.Unmarshal(body, &env))
+		assert.Equal(t, "null", string(env.Data))
+	}
+}
+
+// Close ends requests still in flight whatever they wait for: a request
+// body still arriving, or a response body the client does not read. Both
+// blocked Close for ever (httptest waits for every active connection).
+func TestCloseEndsRequestsInFlight(t *testing.T) {
+	closeWithin := func(t *testing.T, srv *memerrtest.Server) {
+		t.Helper()
+		closed := make(chan struct{})
+		go func() { srv.Close(); close(closed) }()
+		select {
+		case <-closed:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Close blocked on a request in flight")
+		}
+	}
+
+	t.Run("request body still arriving", func(t *testing.T) {
+		srv := memerrtest.NewServer()
+		srv.Enqueue(memerrtest.Error(memerr.CozeSystemBusy))
+		pr, pw := io.Pipe()
+		defer pw.Close()
+		// With Expect: 100-continue the client sends the body only once
+		// the handler starts reading it.
+		tr := &http.Transport{ExpectContinueTimeout: time.Hour}
+		defer tr.CloseIdleConnections()
+		sent := make(chan error, 1)
+		go func() {
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/files/upload", pr)
+			req.Header.Set("Expect", "100-continue")
+			resp, err := (&http.Client{Transport: tr}).Do(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+			sent <- err
+		}()
+		_, err := pw.Write([]byte(`{"content":`))
+		require.NoError(t, err) // the handler is reading the body
+		closeWithin(t, srv)
+		pw.CloseWithError(errors.New("the test gave up")) // the client waits for its body's end
+		assert.Error(t, <-sent, "the request cut by Close fails")
+		assert.Equal(t, 0, srv.RequestCount(), "a request that never arrived whole is not recorded")
+		assert.Equal(t, 1, srv.Pending(), "nor served")
+	})
+
+	t.Run("response body not read", func(t *testing.T) {
+		srv := memerrtest.NewServer()
+		// Larger than what the loopback socket buffers hold.
+		srv.Enqueue(memerrtest.Success(memerr.Coze, strings.Repeat("x", 16<<20)))
+		resp, err := srv.Client().Get(srv.URL)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		closeWithin(t, srv)
+	})
+}
+
+// A test that enqueued too few Responses can tell which requests the
+// fallback answered, and a printed request says so.
+func TestRequestsServedByTheFallbackAreMarked(t *testing.T) {
+	srv := memerrtest.NewServer()
+	defer srv.Close()
+	srv.EnqueuePath("/a", memerrtest.Error(memerr.CozeSystemBusy))
+	srv.Enqueue(memerrtest.Error(memerr.CozeInternalError))
+	for _, p := range []string{"/a", "/b", "/a", "/b"} {
+		fetch(t, srv.Client(), http.MethodGet, srv.URL+p, "")
+	}
+	got := srv.Requests()
+	require.Len(t, got, 4)
+	var fallback []bool
+	for _, r := range got {
+		fallback = append(fallback, r.Fallback)
+	}
+	assert.Equal(t, []bool{false, false, true, true}, fallback)
+	assert.NotContains(t, got[1].String(), "fallback")
+	assert.Equal(t, "GET /a (headers: Accept-Encoding, User-Agent; body 0 bytes; served the fallback)", got[2].String())
+}
+
+// The self-hosted MemOS server's exception handlers send the HTTP status
+// as the code, with that status ({"code":422,...} with HTTP 422): a code
+// that is an HTTP status goes with it, even for a vendor whose own codes
+// arrive in an HTTP 200.
+func TestErrorCodeThatIsAnHTTPStatusIsSentWithIt(t *testing.T) {
+	srv := memerrtest.NewServer()
+	defer srv.Close()
+	for _, code := range []string{"400", "422", "500"} {
+		srv.Enqueue(memerrtest.Error(memerr.Code{Vendor: memerr.MemOS, Value: code}).WithMessage("self-hosted"))
+		resp, body := fetch(t, srv.Client(), http.MethodPost, srv.URL+"/product/add", "{}")
+		assert.Equal(t, code, strconv.Itoa(resp.StatusCode))
+		assert.Equal(t, `{"code":`+code+`,"message":"self-hosted","data":null}`, string(body))
+		e := asError(t, memerr.Parse(memerr.Auto, resp.StatusCode, resp.Header, body))
+		assert.Equal(t, memerr.MemOS, e.Vendor)
+		assert.Equal(t, code, e.Code)
+	}
+}
+
+// A path no request can have is refused at once, not left queued while
+// every request gets the fallback.
+func TestEnqueuePathRefusesPathsNoRequestHas(t *testing.T) {
+	srv := memerrtest.NewServer()
+	defer srv.Close()
+	for _, p := range []string{"v1/memories", "/v1/memories?user=u1", "", "http://127.0.0.1/v1"} {
+		assert.PanicsWithValue(t, fmt.Sprintf("memerrtest: EnqueuePath: %q is not a URL path (one starting with /, without a query)", p),
+			func() { srv.EnqueuePath(p, memerrtest.Error(memerr.CozeSystemBusy)) }, p)
+	}
+	assert.Equal(t, 0, srv.Pending())
+	assert.NotPanics(t, func() { srv.EnqueuePath("/v1/memories", memerrtest.Error(memerr.CozeSystemBusy)) })
+}
+
+// registerTracedVendor registers, once per test binary, a vendor whose
+// request id is a member of its error object and also a header.
+var registerTracedVendor = sync.OnceValue(func() error {
+	return memerr.Register(memerr.Profile{
+		Vendor:           "traced-vendor",
+		Envelopes:        []memerr.Envelope{{Success: "ok", Code: "fault.code", Message: []string{"fault.text"}, RequestID: []string{"fault.trace"}}},
+		RequestIDHeaders: []string{"X-Trace"},
+	})
+})
+
+// A success carries no part of the error's shape: a request id member in
+// the error object stays out of it (the header carries the id), as Coze's
+// detail.logid does.
+func TestSuccessLeavesOutTheErrorPart(t *testing.T) {
+	require.NoError(t, registerTracedVendor())
+	srv := memerrtest.NewServer()
+	defer srv.Close()
+	srv.Enqueue(memerrtest.Success("traced-vendor", 1).WithRequestID("t1"), memerrtest.Error(memerr.Code{Vendor: "traced-vendor", Value: "E1"}).WithRequestID("t2"))
+	resp, body := fetch(t, srv.Client(), http.MethodGet, srv.URL, "")
+	assert.Equal(t, `{"ok":true,"data":1}`, string(body))
+	assert.Equal(t, "t1", resp.Header.Get("X-Trace"))
+	resp, body = fetch(t, srv.Client(), http.MethodGet, srv.URL, "")
+	assert.Equal(t, `{"ok":false,"fault":{"code":"E1","text":"unregistered code","trace":"t2"}}`, string(body))
+	assert.Equal(t, "t2", resp.Header.Get("X-Trace"))
 }
