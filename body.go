@@ -195,7 +195,7 @@ func jsonBody(resp *http.Response) bool {
 // and with any parameters, are recognised without mime's allocations.
 func mediaType(ct string) string {
 	base, _, _ := strings.Cut(ct, ";")
-	if base = strings.TrimSpace(base); strings.EqualFold(base, "application/json") {
+	if base = strings.TrimSpace(base); base == "application/json" || strings.EqualFold(base, "application/json") {
 		return "application/json"
 	}
 	mt, _, err := mime.ParseMediaType(ct)
@@ -302,7 +302,7 @@ func mayReportResources(v, learned Vendor) bool {
 // response is then classified by its status alone, and its bytes never
 // become a message.
 func decoded(resp *http.Response, body []byte, limit int64) []byte {
-	enc := resp.Header.Get("Content-Encoding")
+	enc := headerValue(resp.Header, "Content-Encoding") // a canonical key: no Header.Get, which canonicalises it each time
 	if enc == "" || strings.EqualFold(enc, "identity") {
 		return body
 	}
