@@ -106,30 +106,81 @@ func startToxiproxy(t *testing.T, upstream, toxicJSON string) string {
 type toxicResult struct {
 	getOK, getErr, postOK, postErr atomic.Int64
 	maxOver                        atomic.Int64 // worst time past the deadline, ns
+
+	mu               sync.Mutex
+	fastGet, fastOK  time.Duration // the quickest successful GET, and request of either method
+	attempts, failed int           // attempts sent through the base transport, and those that failed
+}
+
+// succeeded records a successful request's duration.
+func (r *toxicResult) succeeded(method string, d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fastOK == 0 || d < r.fastOK {
+		r.fastOK = d
+	}
+	if method == http.MethodGet && (r.fastGet == 0 || d < r.fastGet) {
+		r.fastGet = d
+	}
+}
+
+// attemptCounter is the base transport under memerr: it counts the
+// attempts and those that failed without a response, so the test can tell
+// that the toxic was in the path.
+type attemptCounter struct {
+	base http.RoundTripper
+	res  *toxicResult
+}
+
+func (a attemptCounter) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := a.base.RoundTrip(req)
+	a.res.mu.Lock()
+	a.res.attempts++
+	if err != nil {
+		a.res.failed++
+	}
+	a.res.mu.Unlock()
+	return resp, err
 }
 
 // TestToxiproxy sends GETs and POSTs through Toxiproxy with one toxic at a
 // time. Every GET succeeds or fails with a *memerr.Error within its
-// deadline; no POST is applied twice by the upstream.
+// deadline; no POST is applied twice by the upstream; and the toxic was in
+// the path: the requests took at least the time it adds, or attempts
+// failed.
 func TestToxiproxy(t *testing.T) {
 	const (
 		workers = 6
-		perKind = 30                     // GETs and POSTs per toxic
-		slack   = 500 * time.Millisecond // scheduling on a loaded 2-core machine
+		perKind = 30 // GETs and POSTs per toxic
+		// A request that ignored its deadline would hang behind the
+		// timeout toxics until the proxy stops; the slack only absorbs
+		// scheduling on a loaded 2-core machine (690ms measured under the
+		// race detector with busy loops), so it is wide.
+		slack = 5 * time.Second
 	)
 	cases := []struct {
 		name, toxic string
 		allGetsOK   bool // the toxic slows or slices but loses nothing
 		allGetsFail bool
 		deadline    time.Duration // per request; 0 means 600ms
+		// The toxic's mark, which a run without it would not show: every
+		// successful request took at least slowest (GETs: slowestGet), or
+		// some attempts failed (faults).
+		slowest, slowestGet time.Duration
+		faults              bool
 	}{
-		{"latency", `{"name":"lat","type":"latency","stream":"downstream","toxicity":1,"attributes":{"latency":30,"jitter":10}}`, true, false, 3 * time.Second},
-		{"slicer", `{"name":"slice","type":"slicer","stream":"downstream","toxicity":1,"attributes":{"average_size":16,"size_variation":8,"delay":200}}`, true, false, 3 * time.Second},
-		{"reset_peer", `{"name":"rst","type":"reset_peer","stream":"downstream","toxicity":0.5,"attributes":{"timeout":0}}`, false, false, 0},
-		{"reset_peer_upstream", `{"name":"rstup","type":"reset_peer","stream":"upstream","toxicity":0.5,"attributes":{"timeout":5}}`, false, false, 0},
-		{"timeout", `{"name":"hang","type":"timeout","stream":"downstream","toxicity":0.3,"attributes":{"timeout":0}}`, false, false, 0},
-		{"timeout_upstream", `{"name":"blackhole","type":"timeout","stream":"upstream","toxicity":0.3,"attributes":{"timeout":0}}`, false, false, 0},
-		{"limit_data", `{"name":"cut","type":"limit_data","stream":"downstream","toxicity":1,"attributes":{"bytes":1024}}`, false, true, 0},
+		// 30ms ± 10ms on every answer.
+		{name: "latency", toxic: `{"name":"lat","type":"latency","stream":"downstream","toxicity":1,"attributes":{"latency":30,"jitter":10}}`,
+			allGetsOK: true, deadline: 3 * time.Second, slowest: 20 * time.Millisecond},
+		// A 4 KiB GET answer in slices of at most 24 bytes, 200µs apart:
+		// over 170 slices, 34ms or more.
+		{name: "slicer", toxic: `{"name":"slice","type":"slicer","stream":"downstream","toxicity":1,"attributes":{"average_size":16,"size_variation":8,"delay":200}}`,
+			allGetsOK: true, deadline: 3 * time.Second, slowestGet: 20 * time.Millisecond},
+		{name: "reset_peer", toxic: `{"name":"rst","type":"reset_peer","stream":"downstream","toxicity":0.5,"attributes":{"timeout":0}}`, faults: true},
+		{name: "reset_peer_upstream", toxic: `{"name":"rstup","type":"reset_peer","stream":"upstream","toxicity":0.5,"attributes":{"timeout":5}}`, faults: true},
+		{name: "timeout", toxic: `{"name":"hang","type":"timeout","stream":"downstream","toxicity":0.3,"attributes":{"timeout":0}}`, faults: true},
+		{name: "timeout_upstream", toxic: `{"name":"blackhole","type":"timeout","stream":"upstream","toxicity":0.3,"attributes":{"timeout":0}}`, faults: true},
+		{name: "limit_data", toxic: `{"name":"cut","type":"limit_data","stream":"downstream","toxicity":1,"attributes":{"bytes":1024}}`, allGetsFail: true},
 	}
 	var summary []string
 	for _, tc := range cases {
@@ -142,15 +193,15 @@ func TestToxiproxy(t *testing.T) {
 			addr := startToxiproxy(t, hostOf(up.srv.URL), tc.toxic)
 			base := newBase(t, workers)
 			base.DisableKeepAlives = true // a fresh connection, so a fresh roll of the toxic, per attempt
+			var res toxicResult
 			c := newClient(t,
-				memerr.WithBaseTransport(base),
+				memerr.WithBaseTransport(attemptCounter{base: base, res: &res}),
 				memerr.WithHeader("Authorization", "Bearer "+fakeKey),
 				memerr.WithMaxRetries(4),
 				memerr.WithBackoff(time.Millisecond, 10*time.Millisecond),
 				memerr.WithRetryBudget(memerr.NewRetryBudget(100_000, 1)),
 				memerr.WithoutBreaker(),
 			)
-			var res toxicResult
 			var seq atomic.Int64
 			jobs := make(chan string, 2*perKind)
 			for i := 0; i < perKind; i++ {
@@ -181,8 +232,12 @@ func TestToxiproxy(t *testing.T) {
 							req.Header.Set("X-Request-Seq", strconv.FormatInt(n, 10))
 							_, err = do(c, req)
 						}
-						over := time.Since(start) - deadline
+						took := time.Since(start)
+						over := took - deadline
 						cancel()
+						if err == nil {
+							res.succeeded(method, took)
+						}
 						if over > slack {
 							t.Logf("%s outlived its deadline by %v: %v", method, over, err)
 						}
@@ -216,8 +271,20 @@ func TestToxiproxy(t *testing.T) {
 			if tc.allGetsFail {
 				assert.EqualValues(t, perKind, res.getErr.Load(), "every GET body is cut")
 			}
-			line := fmt.Sprintf("toxic %-19s GET ok %2d err %2d | POST ok %2d err %2d | upstream writes %2d, applied twice 0 | worst overrun of the %v deadline %v",
-				tc.name, res.getOK.Load(), res.getErr.Load(), res.postOK.Load(), res.postErr.Load(), up.writes(),
+			res.mu.Lock()
+			defer res.mu.Unlock()
+			if tc.slowest > 0 {
+				assert.GreaterOrEqual(t, res.fastOK, tc.slowest, "the quickest request: is the toxic in the path?")
+			}
+			if tc.slowestGet > 0 {
+				assert.GreaterOrEqual(t, res.fastGet, tc.slowestGet, "the quickest GET: is the toxic in the path?")
+			}
+			if tc.faults {
+				assert.Positive(t, res.failed, "attempts that failed: is the toxic in the path?")
+			}
+			line := fmt.Sprintf("toxic %-19s GET ok %2d err %2d | POST ok %2d err %2d | attempts %3d failed %2d | quickest success %v | upstream writes %2d, applied twice 0 | worst overrun of the %v deadline %v",
+				tc.name, res.getOK.Load(), res.getErr.Load(), res.postOK.Load(), res.postErr.Load(), res.attempts, res.failed,
+				res.fastOK.Round(time.Millisecond), up.writes(),
 				deadline, max(0, time.Duration(res.maxOver.Load())).Round(time.Millisecond))
 			t.Log(line)
 			summary = append(summary, line)
