@@ -52,15 +52,11 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, c.failure(req, err)
 	}
-	body := resp.Body
 	if err := (Decoder{Vendor: c.t.vendorFor(resp.Request.URL), MaxErrorBody: c.t.cfg.maxErrorBody, learned: c.t.vendorForRequest(resp.Request)}).Decode(resp); err != nil {
 		if e, ok := err.(*Error); ok && e.Attempts == 0 {
-			// A 2xx error of a vendor the transport does not read ahead,
-			// found here: one attempt, unless the retry loop said more.
+			// Found by Decode in a body the Transport left unmarked: it
+			// marks those of several attempts (attemptsBody).
 			e.Attempts = 1
-			if ab, ok := body.(*attemptsBody); ok {
-				e.Attempts = ab.attempts
-			}
 		}
 		return nil, err
 	}

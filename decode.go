@@ -617,16 +617,6 @@ func headerRetryAfter(h http.Header, k Kind) time.Duration {
 	return d
 }
 
-// headerRequestID returns the first request id header that is set.
-func headerRequestID(h http.Header) string {
-	for _, k := range profiles.Load().requestIDHeaders {
-		if v := headerValue(h, k); v != "" {
-			return cleanLine(v, 128)
-		}
-	}
-	return ""
-}
-
 // textMessage extracts a short message from a body that is not JSON: the
 // <title> of an HTML page, the first line of text, or the status text. A
 // leading byte order mark is not part of the text.

@@ -697,7 +697,7 @@ func (c *call) attempted(r *http.Request, start time.Time, resp *http.Response, 
 	case err != nil:
 		ev.Err = safeError(withoutURL(err), r)
 	case resp != nil:
-		if id := headerRequestID(resp.Header); id != "" {
+		if id := requestID(nil, resp.Header, nil, nil); id != "" {
 			ev.RequestID = scrubRequest(id, r) // a server may echo the request's key
 		}
 	}
