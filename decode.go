@@ -46,8 +46,9 @@ func parse(v Vendor, status int, h http.Header, body []byte) *Error {
 	return e
 }
 
-// decodeBody is parse, and when v is not a registered vendor it also
-// returns the vendor detected for sure (see detectSure), "" otherwise.
+// decodeBody is parse, and when call is set and v is not a registered
+// vendor it also returns the vendor detected for sure (see detectSure), ""
+// otherwise.
 //
 // learned, when v is not registered, is the vendor a Transport detected for
 // sure in an earlier response of the same host. It only ever confirms a
@@ -57,7 +58,10 @@ func parse(v Vendor, status int, h http.Header, body []byte) *Error {
 // server) is still read right.
 //
 // call judges the call alone, as the Transport does: the Resource shapes
-// are not read (see Envelope.Resource).
+// are not read (see Envelope.Resource), and the vendor detected for sure
+// is reported, for the Transport to remember for the host. Parse and
+// Decode need only the vendor, which detection then finds without
+// checking for ties.
 func decodeBody(v, learned Vendor, status int, h http.Header, body []byte, call bool) (*Error, Vendor) {
 	set := profiles.Load()
 	var p *profile
@@ -98,7 +102,7 @@ func decodeBody(v, learned Vendor, status int, h http.Header, body []byte, call 
 	var sure Vendor
 	if p == nil {
 		var ok bool
-		if p, ok = set.detectSure(&f, h, &code); ok {
+		if p, ok = set.rank(&f, h, &code, call); ok && call {
 			sure = p.Vendor
 		}
 	} else if !p.speaks(&f) {
@@ -381,7 +385,7 @@ func (p *profile) kind(code string, known Kind, msg string, status int) Kind {
 //
 // code gathers the facts of the code members read (see codeFacts).
 func (set *profileSet) detect(f *fields, h http.Header, code *codeFacts) *profile {
-	p, _ := set.detectSure(f, h, code)
+	p, _ := set.rank(f, h, code, false)
 	return p
 }
 
@@ -396,6 +400,14 @@ func (set *profileSet) detect(f *fields, h http.Header, code *codeFacts) *profil
 // when its bound reaches the best score so far: one that cannot reach it
 // can neither win nor tie, so the result is that of scoring every profile.
 func (set *profileSet) detectSure(f *fields, h http.Header, code *codeFacts) (*profile, bool) {
+	return set.rank(f, h, code, true)
+}
+
+// rank is detectSure; without ties it finds the same winner, but its
+// report of sure means nothing: a profile registered after the best so far
+// is scored only when it may beat it, since a tie would not make it the
+// winner, only the winner unsure.
+func (set *profileSet) rank(f *fields, h http.Header, code *codeFacts, ties bool) (*profile, bool) {
 	first, most := -1, 0
 	for i, p := range set.detecting {
 		if b := p.bound(f); b > most {
@@ -411,7 +423,11 @@ func (set *profileSet) detectSure(f *fields, h http.Header, code *codeFacts) (*p
 		if i == first || p.bound(f)+p.headerScore < max(bestScore, 1) {
 			continue // p cannot reach the best score
 		}
-		score, strong, ok := p.score(f, h, max(bestScore, 1), code)
+		need := max(bestScore, 1)
+		if !ties && i > best {
+			need = bestScore + 1 // p must beat the best: a tie goes to the best
+		}
+		score, strong, ok := p.score(f, h, need, code)
 		switch {
 		case !ok:
 		case score > bestScore:

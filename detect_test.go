@@ -147,6 +147,7 @@ func TestDetectionScores(t *testing.T) {
 			f := detectFields(t, tc.set, tc.body)
 			p, sure := tc.set.detectSure(f, tc.h, &codeFacts{set: tc.set, id: -1})
 			assert.Equal(t, tc.vendor, p.Vendor)
+			assert.Equal(t, tc.vendor, tc.set.detect(f, tc.h, &codeFacts{set: tc.set, id: -1}).Vendor, "detect")
 			assert.Equal(t, tc.sure, sure, "sure")
 			rp, rsure := detectByTheRules(tc.set, f, tc.h)
 			assert.Equal(t, rp.Vendor, p.Vendor, "by the rules")
@@ -235,6 +236,8 @@ func TestDetectionFollowsTheRules(t *testing.T) {
 			rp, rok := detectByTheRules(set, &f, h)
 			require.Equal(t, rp.Vendor, p.Vendor, "%s %v", b, h)
 			require.Equal(t, rok, ok, "sure: %s %v", b, h)
+			// detect, which does not look for ties, finds the same winner.
+			require.Equal(t, rp.Vendor, set.detect(&f, h, &codeFacts{set: set, id: -1}).Vendor, "detect: %s %v", b, h)
 			if ok {
 				sure++
 			}
