@@ -413,26 +413,19 @@ func (s *scanner) number() (value, bool) {
 }
 
 // skipNested passes over the object or array starting at b[i] and returns
-// the index just after it. It is the read-ahead's hot loop: it steps over
-// bytes that cannot change the nesting, and over strings by their closing
-// quote. ok is false when the value is not closed.
+// the index just after it. It is the read-ahead's hot loop: it looks at
+// each byte outside strings for a bracket, and passes over strings by
+// their closing quote. ok is false when the value is not closed.
 func skipNested(b []byte, i int) (int, bool) {
 	depth := 0
-	for i < len(b) {
-		for i < len(b) && !structural[b[i]] {
-			i++
-		}
-		if i >= len(b) {
-			break
-		}
+	for ; i < len(b); i++ {
 		switch b[i] {
 		case '"':
 			j, ok := skipString(b, i)
 			if !ok {
 				return len(b), false
 			}
-			i = j
-			continue
+			i = j - 1 // the closing quote
 		case '{', '[':
 			depth++
 		case '}', ']':
@@ -441,13 +434,9 @@ func skipNested(b []byte, i int) (int, bool) {
 				return i + 1, true
 			}
 		}
-		i++
 	}
 	return len(b), false
 }
-
-// structural marks the bytes skipNested must look at.
-var structural = [256]bool{'"': true, '{': true, '[': true, '}': true, ']': true}
 
 // skipString passes over the string at b[i] (which holds '"') and returns
 // the index just after its closing quote. It reads eight bytes at a time
