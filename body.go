@@ -26,7 +26,7 @@ type inspectedBody struct {
 	mu       sync.Mutex
 	a        *ahead        // the bytes read ahead; nil once handed back
 	rest     io.ReadCloser // the original body; nil once read to EOF and closed
-	writing  bool          // WriteTo is writing from a's buffer, unlocked
+	busy     bool          // a's buffer is in use unlocked: WriteTo writes from it, or resourceState reads into it
 	closed   bool          // Close was called
 	err      *Error        // the verdict: nil for success
 	done     bool          // a verdict was reached
@@ -56,12 +56,13 @@ func putAhead(a *ahead) {
 	}
 }
 
-// recycle detaches the buffer and gives it back to the pool, unless WriteTo
-// is writing from it (WriteTo then gives it back); b.mu is held.
+// recycle detaches the buffer and gives it back to the pool, unless it is
+// in use unlocked (b.busy: whoever uses it then gives it back); b.mu is
+// held.
 func (b *inspectedBody) recycle() {
 	if a := b.a; a != nil {
 		b.a = nil
-		if !b.writing {
+		if !b.busy {
 			putAhead(a)
 		}
 	}
@@ -104,10 +105,10 @@ func (b *inspectedBody) WriteTo(w io.Writer) (int64, error) {
 		b.mu.Unlock()
 		return 0, http.ErrBodyReadAfterClose
 	}
-	if a := b.a; a != nil && !b.writing {
+	if a := b.a; a != nil && !b.busy {
 		if a.off < a.n {
 			more := b.rest != nil // the body goes on after the bytes read ahead
-			b.writing = true
+			b.busy = true
 			p := a.buf[a.off:a.n]
 			b.mu.Unlock()
 			m, err := w.Write(p)
@@ -115,7 +116,7 @@ func (b *inspectedBody) WriteTo(w io.Writer) (int64, error) {
 				err = io.ErrShortWrite // as io.Copy says of a writer that takes less
 			}
 			b.mu.Lock()
-			b.writing = false
+			b.busy = false
 			a.off = min(a.off+max(m, 0), a.n)
 			n = int64(m)
 			if b.a != a {
@@ -155,10 +156,12 @@ func (b *inspectedBody) Close() error {
 
 // wantsPeek reports whether the Transport reads ahead a sub-400 response
 // to look for an in-body error: a complete JSON body (jsonBody), its length
-// declared and no larger than PeekLimit. A body of unknown length (chunked,
-// or gzip that net/http decompresses) may be a stream that pauses: it is
-// not read ahead, so the caller gets each part as soon as it would through
-// a bare transport (Client.Do and Decode still check it, without retry).
+// declared and no larger than PeekLimit. It is read whole, or only its
+// first peekPrefix bytes when they confirm it (see readAhead). A body of
+// unknown length (chunked, or gzip that net/http decompresses) may be a
+// stream that pauses: it is not read ahead, so the caller gets each part
+// as soon as it would through a bare transport (Client.Do and Decode still
+// check it, without retry).
 func wantsPeek(resp *http.Response) bool {
 	return resp.ContentLength > 0 && resp.ContentLength <= PeekLimit && jsonBody(resp)
 }
@@ -223,14 +226,43 @@ func (b *inspectedBody) inspect(resp *http.Response, v, learned Vendor, limit in
 // the vendor a Transport detected earlier for the host, when v is Auto
 // (see decodeBody); call judges the call alone (the Transport's verdict,
 // see Envelope.Resource).
+//
+// A success status whose vendor has an Authority member that may confirm
+// the body (prefixProfile) is read in two steps: the first peekPrefix
+// bytes, then, unless the body's first member is that member holding a
+// success value, the rest up to PeekLimit. A body so confirmed is handed
+// on with the rest unread, as decodeBody would confirm it from the same
+// member; Decode reads on for the Resource shapes (resourceState).
 func (b *inspectedBody) readAhead(resp *http.Response, v, learned Vendor, limit int64, call bool) *Error {
+	var short *profile // confirms a success from a prefix of the body
 	if resp.StatusCode < 400 {
 		limit = PeekLimit
+		short = prefixProfile(v, learned, call)
 	}
 	if resp.Body == nil {
 		resp.Body = http.NoBody
 	}
-	full, err := b.fill(resp.Body, resp.ContentLength, limit)
+	rc := resp.Body
+	a := aheadPool.Get().(*ahead)
+	b.a = a
+	var eof bool
+	var err error
+	if short != nil {
+		if eof, err = a.fill(rc, resp.ContentLength, limit, peekPrefix); !eof && err == nil && authorityFirst(short, a.buf[:a.n]) {
+			b.rest, b.done, b.call = rc, true, call
+			resp.Body = b
+			return nil
+		}
+	}
+	if !eof && err == nil {
+		eof, err = a.fill(rc, resp.ContentLength, limit, 0)
+	}
+	if eof {
+		rc.Close()
+	} else {
+		b.rest = rc
+	}
+	full := eof || err != nil && int64(a.n) <= limit
 	b.done, b.cut = true, err
 	if resp.StatusCode < 400 && !full {
 		// Larger than PeekLimit: a success payload. Replay what was read.
@@ -244,7 +276,7 @@ func (b *inspectedBody) readAhead(resp *http.Response, v, learned Vendor, limit 
 		resp.Body = b
 		return nil
 	}
-	body := b.a.buf[:b.a.n]
+	body := a.buf[:a.n]
 	if int64(len(body)) > limit {
 		body = body[:limit]
 	}
@@ -258,10 +290,46 @@ func (b *inspectedBody) readAhead(resp *http.Response, v, learned Vendor, limit 
 	return b.err
 }
 
+// peekPrefix is the first step of reading a success body ahead (see
+// readAhead): enough for the first member of every success envelope
+// (`{"code":0,` is ten bytes), behind a byte order mark and the white
+// space of a pretty-printed body; small enough that copying it costs
+// little next to the rest of a request. Smaller bodies are read whole in
+// one step, as before, and so are most error envelopes.
+const peekPrefix = 512
+
+// prefixProfile is the profile whose Authority member, first in a 2xx
+// body, confirms the body a success, or nil: the vendor named (v), else
+// the one known for the host (learned), as decodeBody's shortcut picks
+// it, under the same condition (a verdict on the call alone, or a vendor
+// without Resource shapes).
+//
+// A compressed body needs no exception: a gzip stream's first byte is
+// not '{', so its prefix never confirms it and it is read whole and
+// decoded as before; a body in any other encoding is not decoded at all
+// (see decoded), so it is a success whatever its bytes.
+func prefixProfile(v, learned Vendor, call bool) *profile {
+	set := profiles.Load()
+	var p *profile
+	if v != Auto && v != Generic {
+		p = set.byVendor[v]
+	}
+	if p == nil && learned != "" {
+		p = set.byVendor[learned]
+	}
+	if p == nil || p.Authority == "" || !call && p.resources {
+		return nil
+	}
+	return p
+}
+
 // resourceState judges a 2xx body that the Transport read ahead and found
 // a successful call by the Resource shapes it left unread (a chat that
 // failed), when the vendor (v, learned, or the one the Transport detected)
-// may have any. The body stays readable from its first byte.
+// may have any. A body the Transport confirmed from its prefix is read on
+// here, up to PeekLimit, while none of it has been handed on; a Close from
+// another goroutine is not held up by that read (b.busy). The body stays
+// readable from its first byte.
 func (b *inspectedBody) resourceState(resp *http.Response, v, learned Vendor) *Error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -273,8 +341,27 @@ func (b *inspectedBody) resourceState(resp *http.Response, v, learned Vendor) *E
 		return nil
 	}
 	a := b.a
-	if a == nil || a.off > 0 || b.rest != nil {
-		return nil // read already, or not whole
+	if a == nil || a.off > 0 || b.busy {
+		return nil // read already
+	}
+	if rc := b.rest; rc != nil {
+		b.busy = true
+		b.mu.Unlock()
+		eof, err := a.fill(rc, resp.ContentLength, PeekLimit, 0)
+		b.mu.Lock()
+		b.busy = false
+		switch {
+		case b.a != a:
+			putAhead(a) // closed while reading
+			return nil
+		case err != nil:
+			b.rest = &errReader{err: err, c: rc} // the caller sees the same read error
+			return nil
+		case !eof:
+			return nil // larger than PeekLimit: a success payload
+		}
+		rc.Close()
+		b.rest = nil
 	}
 	e, _ := decodeBody(v, learned, resp.StatusCode, resp.Header, decoded(resp, a.buf[:a.n], PeekLimit), false)
 	if e != nil && resp.Request != nil {
@@ -320,32 +407,36 @@ func decoded(resp *http.Response, body []byte, limit int64) []byte {
 	return out
 }
 
-// fill reads up to limit+1 bytes of rc into a pooled buffer, b.a. full
-// reports that the body ended within limit bytes (then rc is closed and
-// dropped; else it is kept as b.rest).
+// fill reads rc into a's buffer, after the a.n bytes already in it,
+// until rc ends (eof), more than limit bytes are in, or (upto > 0) upto
+// bytes are in, or a read fails (err). It neither closes rc nor reads a
+// byte more than it needs: the caller hands rc on with the bytes read.
 //
 // A declared length (length ≥ 0) sizes the buffer up to a pooled one's
 // size; beyond that the buffer grows with the bytes that come, towards
 // it: the header is the server's claim, and a claim of a terabyte under
-// a large limit must not be allocated before a byte arrives.
-func (b *inspectedBody) fill(rc io.ReadCloser, length, limit int64) (full bool, err error) {
+// a large limit must not be allocated before a byte arrives. An upto that
+// the declared length does not exceed reads the body whole in one step.
+func (a *ahead) fill(rc io.Reader, length, limit, upto int64) (eof bool, err error) {
 	limit = min(limit, math.MaxInt64-1) // any limit works; limit+1 must not overflow
 	size := limit + 1
 	if length >= 0 && length < size {
 		size = length + 1 // +1 to see EOF without a second buffer
 	}
-	first := min(size, maxPooled)
-	a := aheadPool.Get().(*ahead)
-	b.a = a
-	if int64(cap(a.buf)) < first {
-		a.buf = make([]byte, first)
+	if upto >= size-1 {
+		upto = 0 // the body fits: read it whole, and see its end
+	}
+	if first := min(size, maxPooled); int64(cap(a.buf)) < first {
+		nb := make([]byte, first) // a fresh ahead's first buffer
+		copy(nb, a.buf[:a.n])
+		a.buf = nb
 	}
 	a.buf = a.buf[:cap(a.buf)]
-	buf := a.buf[:0:min(int64(cap(a.buf)), size)]
-	for {
+	buf := a.buf[:a.n:min(int64(cap(a.buf)), size)]
+	for upto == 0 || int64(len(buf)) < upto {
 		if len(buf) == cap(buf) {
 			if int64(len(buf)) > limit {
-				break
+				return false, nil
 			}
 			grow := int64(cap(buf)) * 2
 			if c := int64(cap(buf)); c < size {
@@ -358,19 +449,20 @@ func (b *inspectedBody) fill(rc io.ReadCloser, length, limit int64) (full bool, 
 			copy(nb, buf)
 			a.buf, buf = nb[:grow], nb
 		}
-		n, rerr := rc.Read(buf[len(buf):cap(buf)])
+		stop := cap(buf)
+		if upto > 0 {
+			stop = min(stop, int(upto))
+		}
+		n, rerr := rc.Read(buf[len(buf):stop])
 		buf = buf[:len(buf)+n]
 		a.n = len(buf)
 		if rerr == io.EOF {
-			rc.Close()
 			return true, nil
 		}
 		if rerr != nil {
-			b.rest = rc
-			return int64(len(buf)) <= limit, rerr
+			return false, rerr
 		}
 	}
-	b.rest = rc
 	return false, nil
 }
 

@@ -2,12 +2,14 @@ package memerr
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -17,8 +19,17 @@ import (
 )
 
 // readAheadResponse is a 200 JSON response whose body is body, delivered a
-// few bytes per Read, read ahead as the Transport does for Coze.
+// few bytes per Read, read ahead as Decode does for Coze: whole, up to
+// PeekLimit.
 func readAheadResponse(t *testing.T, body []byte, sized bool) *http.Response {
+	t.Helper()
+	return readAheadAs(t, body, sized, false)
+}
+
+// readAheadAs is readAheadResponse, read ahead as the Transport does for
+// Coze when call is set: a body whose first member is "code":0 is read up
+// to its first peekPrefix bytes.
+func readAheadAs(t *testing.T, body []byte, sized, call bool) *http.Response {
 	t.Helper()
 	resp := &http.Response{
 		StatusCode:    200,
@@ -30,9 +41,18 @@ func readAheadResponse(t *testing.T, body []byte, sized bool) *http.Response {
 		resp.ContentLength = int64(len(body))
 	}
 	var b inspectedBody
-	require.Nil(t, b.readAhead(resp, Coze, "", DefaultMaxErrorBody, false))
+	require.Nil(t, b.readAhead(resp, Coze, "", DefaultMaxErrorBody, call))
 	require.Same(t, &b, resp.Body)
 	return resp
+}
+
+// stoppedAtPrefix reports whether the body was read ahead up to its
+// prefix only.
+func stoppedAtPrefix(resp *http.Response) bool {
+	ib := resp.Body.(*inspectedBody)
+	ib.mu.Lock()
+	defer ib.mu.Unlock()
+	return ib.rest != nil && ib.a != nil && ib.a.n == peekPrefix
 }
 
 // TestInspectedBodyHandsBackEveryByte reads bodies read ahead in whole and
@@ -40,19 +60,25 @@ func readAheadResponse(t *testing.T, body []byte, sized bool) *http.Response {
 // (which takes WriteTo), and a few Reads followed by io.Copy.
 func TestInspectedBodyHandsBackEveryByte(t *testing.T) {
 	small := cozeBody(300)
+	medium := cozeBody(4096)
 	large := cozeBody(PeekLimit + 5000)
 	for _, tc := range []struct {
 		name  string
 		body  []byte
 		sized bool
+		call  bool // read ahead by the Transport: up to the prefix
 	}{
-		{"small/sized", small, true},
-		{"small/chunked", small, false},
-		{"large/chunked", large, false},
+		{"small/sized", small, true, false},
+		{"small/chunked", small, false, false},
+		{"large/chunked", large, false, false},
+		{"prefix/sized", medium, true, true},
+		{"prefix/chunked", medium, false, true},
+		{"prefix/large", large, false, true},
 	} {
 		for _, how := range []string{"Read", "WriteTo", "Read+WriteTo"} {
 			t.Run(tc.name+"/"+how, func(t *testing.T) {
-				resp := readAheadResponse(t, tc.body, tc.sized)
+				resp := readAheadAs(t, tc.body, tc.sized, tc.call)
+				require.Equal(t, tc.call, stoppedAtPrefix(resp), "read up to the prefix only")
 				var got bytes.Buffer
 				switch how {
 				case "Read":
@@ -110,15 +136,22 @@ func (w *limitedWriter) Write(p []byte) (int, error) {
 }
 
 func TestReadAheadBodySizes(t *testing.T) {
-	for _, n := range []int{64, 4095, 4096, 4097, 8192, PeekLimit, PeekLimit + 1} {
+	for _, n := range []int{64, peekPrefix - 1, peekPrefix, peekPrefix + 1, 4095, 4096, 4097, 8192, PeekLimit, PeekLimit + 1} {
 		for _, sized := range []bool{true, false} {
-			t.Run(strconv.Itoa(n)+"/"+strconv.FormatBool(sized), func(t *testing.T) {
-				body := cozeBody(n)
-				resp := readAheadResponse(t, body, sized)
-				got, err := io.ReadAll(resp.Body)
-				require.NoError(t, err)
-				assert.True(t, bytes.Equal(body, got))
-			})
+			for _, call := range []bool{false, true} {
+				t.Run(strconv.Itoa(n)+"/sized="+strconv.FormatBool(sized)+"/call="+strconv.FormatBool(call), func(t *testing.T) {
+					body := cozeBody(n)
+					resp := readAheadAs(t, body, sized, call)
+					// A body that ends within the prefix is read whole;
+					// a declared length of exactly peekPrefix leaves its
+					// end unseen.
+					wantPrefix := call && (n > peekPrefix || n == peekPrefix && !sized)
+					assert.Equal(t, wantPrefix, stoppedAtPrefix(resp), "read up to the prefix only")
+					got, err := io.ReadAll(resp.Body)
+					require.NoError(t, err)
+					assert.True(t, bytes.Equal(body, got))
+				})
+			}
 		}
 	}
 }
@@ -170,7 +203,7 @@ func TestInspectedBodyReadToEOFWithoutClose(t *testing.T) {
 func TestInspectedBodyConcurrentClose(t *testing.T) {
 	body := cozeBody(2000)
 	for i := 0; i < 200; i++ {
-		resp := readAheadResponse(t, body, true)
+		resp := readAheadAs(t, body, true, i%4 < 2) // the rest in the buffer, or unread past the prefix
 		done := make(chan []byte)
 		var end error
 		go func() {
@@ -287,12 +320,14 @@ func TestInspectedBodyReadAfterClose(t *testing.T) {
 		name  string
 		body  []byte
 		sized bool
+		call  bool
 	}{
-		{"whole", cozeBody(500), true},
-		{"beyond PeekLimit", cozeBody(PeekLimit + 5000), false},
+		{"whole", cozeBody(500), true, false},
+		{"beyond PeekLimit", cozeBody(PeekLimit + 5000), false, false},
+		{"beyond the prefix", cozeBody(4096), true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp := readAheadResponse(t, tc.body, tc.sized)
+			resp := readAheadAs(t, tc.body, tc.sized, tc.call)
 			head := make([]byte, 10)
 			_, err := io.ReadFull(resp.Body, head)
 			require.NoError(t, err)
@@ -312,24 +347,34 @@ func TestInspectedBodyReadAfterClose(t *testing.T) {
 // while io.Copy writes the part read ahead: the copy stops there and says
 // so, rather than returning a part of the body with a nil error.
 func TestInspectedBodyCloseDuringWriteOfPart(t *testing.T) {
-	body := cozeBody(PeekLimit + 5000)
-	resp := readAheadResponse(t, body, false)
-	w := &blockingWriter{entered: make(chan struct{}), release: make(chan struct{})}
-	type result struct {
-		n   int64
-		err error
+	for _, tc := range []struct {
+		name string
+		body []byte
+		call bool
+	}{
+		{"beyond PeekLimit", cozeBody(PeekLimit + 5000), false},
+		{"beyond the prefix", cozeBody(4096), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := readAheadAs(t, tc.body, false, tc.call)
+			w := &blockingWriter{entered: make(chan struct{}), release: make(chan struct{})}
+			type result struct {
+				n   int64
+				err error
+			}
+			copied := make(chan result)
+			go func() {
+				n, err := io.Copy(w, resp.Body)
+				copied <- result{n, err}
+			}()
+			<-w.entered
+			require.NoError(t, resp.Body.Close())
+			close(w.release)
+			r := <-copied
+			assert.Less(t, r.n, int64(len(tc.body)))
+			assert.ErrorIs(t, r.err, http.ErrBodyReadAfterClose)
+		})
 	}
-	copied := make(chan result)
-	go func() {
-		n, err := io.Copy(w, resp.Body)
-		copied <- result{n, err}
-	}()
-	<-w.entered
-	require.NoError(t, resp.Body.Close())
-	close(w.release)
-	r := <-copied
-	assert.Less(t, r.n, int64(len(body)))
-	assert.ErrorIs(t, r.err, http.ErrBodyReadAfterClose)
 }
 
 // shortWriter takes at most room bytes per Write and, breaking io.Writer's
@@ -359,4 +404,160 @@ func TestInspectedBodyWriteToShortWrite(t *testing.T) {
 	rest, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	assert.Equal(t, string(body), string(w.got)+string(rest))
+}
+
+// TestPrefixVerdictIsTheWholeBodys reads ahead bodies larger than the
+// prefix as the Transport does, then decodes them as Decode does after it,
+// with the prefix ending at each byte around the first member (leading
+// white space moves it): the verdict is always the one the whole body
+// gives (the Transport's verdict on the call, then the Resource shapes),
+// and the body is handed back whole.
+func TestPrefixVerdictIsTheWholeBodys(t *testing.T) {
+	pad := strings.Repeat("x", 2000)
+	bodies := []string{
+		`{"code":0,"msg":"","data":{"blob":"PAD"}}`,
+		// A retrieved chat that failed (coze-py's chat_failed_resp.txt
+		// values), grown past the prefix by its meta_data.
+		`{"code":0,"msg":"","data":{"id":"7390342853760696354","meta_data":{"note":"PAD"},"last_error":{"code":5000,"msg":"event interval error"},"status":"failed"}}`,
+		`{"code":4009,"msg":"busy","data":{"blob":"PAD"}}`,
+		`{"code":4009,"data":{"code":0},"msg":"busy","blob":"PAD"}`, // a prefix may end as a success body does
+		`{"message":"ok","data":{"blob":"PAD"},"code":50004}`,
+		`{"message":"ok","data":{"blob":"PAD"},"code":200}`,
+		`{"code":200,"message":"ok","data":{"blob":"PAD"}}`,
+		`{"code":2000,"message":"ok","data":{"blob":"PAD"}}`,
+		`{"code":0.5,"message":"ok","data":{"blob":"PAD"}}`,
+		`{"code":"0","message":"ok","data":{"blob":"PAD"}}`,
+		`{"code":0 ,"data":{"blob":"PAD"},"success":false}`,
+		`{"code":0,"data":{"blob":"PAD"},"code":50004}`,
+		`{"code":0,"msg":"","data":{"blob":"PAD"}`, // cut short: not JSON
+		"\xef\xbb\xbf" + `{"code":0,"msg":"","data":{"blob":"PAD"}}`,
+	}
+	h := http.Header{"Content-Type": {"application/json"}}
+	for _, vs := range [][2]Vendor{{Coze, ""}, {MemOS, ""}, {Auto, Coze}, {Auto, MemOS}} {
+		v, learned := vs[0], vs[1]
+		for _, raw := range bodies {
+			raw = strings.Replace(raw, "PAD", pad, 1)
+			for k := 0; k <= 40; k++ {
+				body := []byte(strings.Repeat(" ", peekPrefix-k) + raw)
+				// The whole body's verdict: the call's, then, if the
+				// vendor known by then may have any, the Resource shapes'.
+				want, sure := decodeBody(v, learned, 200, h, body, true)
+				if l := cmp.Or(learned, sure); want == nil && mayReportResources(v, l) {
+					want, _ = decodeBody(v, l, 200, h, body, false)
+				}
+				resp := &http.Response{StatusCode: 200, Header: h, ContentLength: int64(len(body)),
+					Body: io.NopCloser(iotest.HalfReader(bytes.NewReader(body)))}
+				var b inspectedBody
+				b.readAhead(resp, v, learned, DefaultMaxErrorBody, true)
+				got := Decoder{Vendor: v, learned: learned}.Decode(resp) // as Client.Do does
+				name := string(v) + "/" + string(learned) + "/" + raw[:20] + "/" + strconv.Itoa(k)
+				if want == nil {
+					require.NoError(t, got, name)
+					rest, err := io.ReadAll(resp.Body)
+					require.NoError(t, err, name)
+					require.True(t, bytes.Equal(body, rest), "%s: the body handed back whole", name)
+					continue
+				}
+				var e *Error
+				require.ErrorAs(t, got, &e, name)
+				assert.Equal(t, [3]string{string(want.Vendor), want.Code, want.Kind.String()},
+					[3]string{string(e.Vendor), e.Code, e.Kind.String()}, name)
+			}
+		}
+	}
+}
+
+// TestCloseWhileDecodeReadsOn closes a body from another goroutine while
+// Decode reads on past the prefix the Transport stopped at: Close does
+// not wait for that read, which ends, and the body reads as closed.
+func TestCloseWhileDecodeReadsOn(t *testing.T) {
+	body := cozeBody(4096)
+	pr, pw := io.Pipe()
+	go pw.Write(body[:peekPrefix+10]) // then nothing more comes
+	resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: pr, ContentLength: int64(len(body))}
+	var b inspectedBody
+	require.Nil(t, b.readAhead(resp, Coze, "", DefaultMaxErrorBody, true))
+	require.True(t, stoppedAtPrefix(resp))
+
+	decoded := make(chan error)
+	go func() { decoded <- Decode(resp) }()
+	for busy := false; !busy; runtime.Gosched() { // until Decode reads on
+		select {
+		case err := <-decoded:
+			t.Fatalf("Decode returned %v without reading on", err)
+		default:
+		}
+		b.mu.Lock()
+		busy = b.busy
+		b.mu.Unlock()
+	}
+	closed := make(chan error)
+	go func() { closed <- resp.Body.Close() }()
+	select {
+	case err := <-closed:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close waited for Decode's read")
+	}
+	assert.NoError(t, <-decoded, "a body closed while it was read: no verdict from a part of it")
+	n, err := resp.Body.Read(make([]byte, 8))
+	assert.Zero(t, n)
+	assert.ErrorIs(t, err, http.ErrBodyReadAfterClose)
+}
+
+// TestTransportPrefixConfirmedChatDecodedWhole sends a Coze chat that
+// failed, larger than the prefix, through a Transport: the Transport
+// stops at the prefix, whose "code":0 confirms the call, and Decode and
+// Client.Do read on and report the chat, with the Transport's attempts;
+// a chat that did not fail is handed back whole.
+func TestTransportPrefixConfirmedChatDecodedWhole(t *testing.T) {
+	note := strings.Repeat("n", 3000)
+	failed := `{"code":0,"msg":"","data":{"id":"c1","meta_data":{"note":"` + note + `"},"last_error":{"code":5000,"msg":"event interval error"},"status":"failed"}}`
+	ok := `{"code":0,"msg":"","data":{"id":"c1","meta_data":{"note":"` + note + `"},"status":"completed"}}`
+
+	srv := newScripted(t, step{status: 503}, sizedStep(failed))
+	tr := NewTransport(nil, fast(WithVendor(Coze))...)
+	resp, err := get(t, tr, srv.URL)
+	require.NoError(t, err)
+	require.True(t, stoppedAtPrefix(resp), "the Transport read the prefix only")
+	var e *Error
+	require.ErrorAs(t, Decode(resp), &e)
+	assert.Equal(t, CozeInternalError, Code{e.Vendor, e.Code})
+	assert.Equal(t, "event interval error", e.Message)
+	assert.Equal(t, 2, e.Attempts, "a 503, then the chat")
+
+	for _, v := range []Vendor{Coze, Auto} {
+		srv := newScripted(t, sizedStep(failed))
+		c := NewClient(fast(WithVendor(v))...)
+		for i := 0; i < 2; i++ { // under Auto, the second is read as Coze's, from its prefix
+			req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+			_, err := c.Do(req)
+			require.ErrorAs(t, err, &e, "vendor %q, request %d", v, i)
+			assert.Equal(t, "5000", e.Code)
+			assert.Equal(t, 1, e.Attempts)
+		}
+		assert.Equal(t, Coze, c.Transport().vendorForRequest(mustRequest(t, srv.URL)))
+	}
+
+	srv = newScripted(t, sizedStep(ok))
+	resp, err = get(t, tr, srv.URL)
+	require.NoError(t, err)
+	require.True(t, stoppedAtPrefix(resp))
+	require.NoError(t, Decode(resp))
+	assert.Equal(t, ok, readAll(t, resp), "read on by Decode, and handed back from its first byte")
+}
+
+// sizedStep answers 200 with body, its length declared: net/http's server
+// declares none for a body over 2 KiB written in one go, and the Transport
+// reads ahead only a body whose length is declared.
+func sizedStep(body string) step {
+	return step{status: 200, body: body, header: map[string]string{"Content-Length": strconv.Itoa(len(body))}}
+}
+
+func mustRequest(t *testing.T, url string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	require.NoError(t, err)
+	return req
 }

@@ -19,7 +19,10 @@ const DefaultMaxErrorBody int64 = 1 << 20
 
 // PeekLimit is the largest 2xx JSON body that is read to look for an in-body
 // error (HTTP 200 with {"code":4009,...}). Larger 2xx bodies are success
-// payloads and are never buffered.
+// payloads and are never buffered. A body whose first member is its
+// vendor's Authority member holding a success value (`{"code":0,...`) is
+// read ahead only as far as its first few hundred bytes: that member
+// decides the call.
 const PeekLimit = 16 << 10
 
 // Parse decodes a response that has already been read: it returns nil when

@@ -178,7 +178,9 @@ func WithBreakerScope(scope func(*http.Request) string) Option {
 }
 
 // WithAttemptTimeout bounds each attempt, from sending to the response
-// headers and the read-ahead of its body. An attempt that times out counts
+// headers and the read-ahead of its body: of a 2xx body whose first bytes
+// confirm it a success, those bytes only; the rest is read by the caller,
+// as a body larger than PeekLimit is. An attempt that times out counts
 // as a breaker failure and is retried like a network error, within the
 // caller's own deadline; the caller's cancellation counts as neither.
 // Default 0: no bound but the caller's context.

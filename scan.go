@@ -480,22 +480,10 @@ func authoritySuccess(p *profile, body []byte) bool {
 	if key == "" {
 		return false
 	}
-	b := trimBOM(body)
-	// First member: {"key":value, or {"key":value}
-	i := skipSpace(b, 0)
-	if i < len(b) && b[i] == '{' {
-		i = skipSpace(b, i+1)
-		if k, ok := quotedAt(b, i, key); ok {
-			if j := skipSpace(b, k); j < len(b) && b[j] == ':' {
-				j = skipSpace(b, j+1)
-				if v, end, ok := scalarAt(b, j); ok && p.successValue(v) {
-					if e := skipSpace(b, end); e < len(b) && (b[e] == ',' || b[e] == '}') {
-						return true
-					}
-				}
-			}
-		}
+	if authorityFirst(p, body) {
+		return true
 	}
+	b := trimBOM(body)
 	// Last member: ,"key":value} or {"key":value}
 	end := len(b)
 	for end > 0 && isSpace(b[end-1]) {
@@ -535,6 +523,38 @@ func authoritySuccess(p *profile, body []byte) bool {
 		q--
 	}
 	return q > 0 && (b[q-1] == ',' || b[q-1] == '{')
+}
+
+// authorityFirst is authoritySuccess's test of the first member:
+// {"key":value, or {"key":value} with a success value. It reads no byte
+// past the comma or brace after the value, so a prefix of the body
+// answers as the whole body would; a prefix that ends before that byte
+// answers false.
+func authorityFirst(p *profile, body []byte) bool {
+	key := p.Authority
+	if key == "" {
+		return false
+	}
+	b := trimBOM(body)
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return false
+	}
+	i = skipSpace(b, i+1)
+	k, ok := quotedAt(b, i, key)
+	if !ok {
+		return false
+	}
+	j := skipSpace(b, k)
+	if j >= len(b) || b[j] != ':' {
+		return false
+	}
+	v, end, ok := scalarAt(b, skipSpace(b, j+1))
+	if !ok || !p.successValue(v) {
+		return false
+	}
+	e := skipSpace(b, end)
+	return e < len(b) && (b[e] == ',' || b[e] == '}')
 }
 
 // quotedAt reports whether b[i:] starts with key in quotes, and where it

@@ -1122,6 +1122,30 @@ func TestAttemptTimeout(t *testing.T) {
 		assert.ErrorAs(t, attempts[0].Err, &ate, "the first attempt timed out")
 	})
 
+	t.Run("a timeout within the first bytes of a larger body is retried", func(t *testing.T) {
+		// Coze named: the read-ahead stops after the first bytes when
+		// they confirm the call, but the body stops before them.
+		body := string(cozeBody(4096))
+		var hits atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+			if hits.Add(1) == 1 {
+				io.WriteString(w, body[:8])
+				w.(http.Flusher).Flush()
+				<-r.Context().Done()
+				return
+			}
+			io.WriteString(w, body)
+		}))
+		defer srv.Close()
+		tr := NewTransport(nil, fast(WithVendor(Coze), WithAttemptTimeout(100*time.Millisecond))...)
+		resp, err := get(t, tr, srv.URL)
+		require.NoError(t, err)
+		assert.Equal(t, body, readAll(t, resp))
+		assert.GreaterOrEqual(t, hits.Load(), int32(2))
+	})
+
 	t.Run("a POST that timed out is not retried", func(t *testing.T) {
 		var hits atomic.Int32
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

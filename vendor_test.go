@@ -218,17 +218,34 @@ func TestCozeFailedChatIsNotRetried(t *testing.T) {
 	// coze-py's chat_failed_resp.txt values).
 	failed := `{"code":0,"msg":"","data":{"id":"7390342853760696354","conversation_id":"7390331532575195148",` +
 		`"bot_id":"7374724495711502387","failed_at":1720698286,"last_error":{"code":5000,"msg":"event interval error"},"status":"failed"}}`
+	// The same chat with its meta_data, past the first bytes that the
+	// Transport reads of a body whose "code":0 confirms the call.
+	long := strings.Replace(failed, `"failed_at"`, `"meta_data":{"note":"`+strings.Repeat("n", 1500)+`"},"failed_at"`, 1)
 	var sent atomic.Int32
+	var body atomic.Value
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sent.Add(1)
+		b := body.Load().(string)
 		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 		w.Header().Set("X-Tt-Logid", "20240711194445C1A4D6E1F1A6E5A0E9F2")
-		_, _ = w.Write([]byte(failed))
+		_, _ = w.Write([]byte(b))
 	}))
 	defer srv.Close()
 	url := srv.URL + "/v3/chat/retrieve?chat_id=7390342853760696354"
-	for _, v := range []memerr.Vendor{memerr.Auto, memerr.Coze} {
-		t.Run("vendor="+string(v), func(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		body string
+		v    memerr.Vendor
+	}{
+		{"vendor=", failed, memerr.Auto},
+		{"vendor=coze", failed, memerr.Coze},
+		{"long/vendor=", long, memerr.Auto},
+		{"long/vendor=coze", long, memerr.Coze},
+	} {
+		v := tc.v
+		body.Store(tc.body)
+		t.Run(tc.name, func(t *testing.T) {
 			breaker := memerr.BreakerSettings{ConsecutiveFailures: 2}
 			c := memerr.NewClient(memerr.WithVendor(v), memerr.WithBreaker(breaker), memerr.WithBackoff(time.Millisecond, time.Millisecond))
 			for i := 0; i < 3; i++ { // past the breaker's threshold
