@@ -232,7 +232,8 @@ func (b *inspectedBody) inspect(resp *http.Response, v, learned Vendor, limit in
 // bytes, then, unless the body's first member is that member holding a
 // success value, the rest up to PeekLimit. A body so confirmed is handed
 // on with the rest unread, as decodeBody would confirm it from the same
-// member; Decode reads on for the Resource shapes (resourceState).
+// member; Decode reads on for the Resource shapes (resourceState). A body
+// read whole whose last member confirms it needs no decodeBody either.
 func (b *inspectedBody) readAhead(resp *http.Response, v, learned Vendor, limit int64, call bool) *Error {
 	var short *profile // confirms a success from a prefix of the body
 	if resp.StatusCode < 400 {
@@ -281,8 +282,14 @@ func (b *inspectedBody) readAhead(resp *http.Response, v, learned Vendor, limit 
 		body = body[:limit]
 	}
 	body = decoded(resp, body, limit)
-	b.err, b.vendor = decodeBody(v, learned, resp.StatusCode, resp.Header, body, call)
 	b.call = call
+	if short != nil && authorityLast(short, body) {
+		// Whole, and confirmed by its last member: its first did not
+		// confirm it, and decodeBody would find the same.
+		resp.Body = b
+		return nil
+	}
+	b.err, b.vendor = decodeBody(v, learned, resp.StatusCode, resp.Header, body, call)
 	if b.err != nil && resp.Request != nil {
 		scrubError(b.err, requestSecrets(resp.Request)) // a server may echo the request's key
 	}

@@ -476,12 +476,14 @@ func skipString(b []byte, i int) (int, bool) {
 // escaped, and so preceded by a backslash rather than by a comma or brace.
 // A body that is not JSON at all is a success for the full decode too.
 func authoritySuccess(p *profile, body []byte) bool {
+	return authorityFirst(p, body) || authorityLast(p, body)
+}
+
+// authorityLast is authoritySuccess's test of the last member.
+func authorityLast(p *profile, body []byte) bool {
 	key := p.Authority
 	if key == "" {
 		return false
-	}
-	if authorityFirst(p, body) {
-		return true
 	}
 	b := trimBOM(body)
 	// Last member: ,"key":value} or {"key":value}
