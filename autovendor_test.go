@@ -134,3 +134,51 @@ func BenchmarkAutoSuccessCheck(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAutoSuccessCheckEach runs each contender of
+// BenchmarkAutoSuccessCheck as a benchmark of its own, for counting
+// instructions, which do not depend on the machine's load: the check is
+// json less unchecked, go-retryablehttp's own cost retryablehttp less bare.
+// Anchor every level of the name, as sub-benchmark names match by prefix:
+//
+//	.ci/instructions '^BenchmarkAutoSuccessCheckEach$/^memos-code-last$/^json$'
+func BenchmarkAutoSuccessCheckEach(b *testing.B) {
+	for _, tc := range benchSuccessBodies {
+		b.Run(tc.name, func(b *testing.B) {
+			contenders := map[string]func() http.RoundTripper{
+				"unchecked": func() http.RoundTripper {
+					return NewTransport(paired.Memory("application/json", tc.body), WithoutBreaker(), WithVendor(MemoryOS))
+				},
+				"json": func() http.RoundTripper {
+					return NewTransport(paired.Memory("application/json", tc.body), WithoutBreaker())
+				},
+				"bare": func() http.RoundTripper { return paired.Memory("application/json", tc.body) },
+				"retryablehttp": func() http.RoundTripper {
+					rc := retryablehttp.NewClient()
+					rc.Logger = nil
+					rc.HTTPClient.Transport = paired.Memory("application/json", tc.body)
+					return rc.StandardClient().Transport
+				},
+			}
+			for _, name := range []string{"unchecked", "json", "bare", "retryablehttp"} {
+				b.Run(name, func(b *testing.B) {
+					rt := contenders[name]()
+					req, _ := http.NewRequest(http.MethodGet, "http://api.example/v1/memories", nil)
+					if _, err := paired.Get(rt, req); err != nil { // the first response teaches the vendor
+						b.Fatal(err)
+					}
+					b.ResetTimer()
+					for i := 0; i < b.N; i++ {
+						n, err := paired.Get(rt, req)
+						if err == nil && n != int64(len(tc.body)) {
+							err = fmt.Errorf("read %d bytes of %d", n, len(tc.body))
+						}
+						if err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		})
+	}
+}
