@@ -202,7 +202,8 @@ func WithMaxReplayBody(n int64) Option {
 }
 
 // WithLogger logs each retry (method, URL without query or credentials,
-// status, vendor code, attempt, wait) at Info level and each breaker state
+// status, vendor code, the vendor's request id when it sent one, attempt,
+// wait) at Info level and each breaker state
 // change at Warn level; at Debug level, why a failed attempt is not
 // retried ("retries exhausted", "retry budget exhausted", "wait would pass
 // the context deadline" ...); at Error level, a hook that panicked (see

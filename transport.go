@@ -535,9 +535,12 @@ func (c *call) checkRetry(ctx context.Context, resp *http.Response, err error) (
 	}
 	if !d.retry {
 		if l := c.t.cfg.logger; l != nil {
-			l.LogAttrs(ctx, slog.LevelDebug, "memerr: not retrying",
-				slog.String("method", c.req.Method), slog.String("url", safeURL(c.req.URL)),
-				slog.Int("attempt", c.attempts), slog.String("reason", d.why))
+			attrs := []slog.Attr{slog.String("method", c.req.Method), slog.String("url", safeURL(c.req.URL)),
+				slog.Int("attempt", c.attempts), slog.String("reason", d.why)}
+			if v := c.verdict; v != nil && v.RequestID != "" {
+				attrs = append(attrs, slog.String("request_id", v.RequestID))
+			}
+			l.LogAttrs(ctx, slog.LevelDebug, "memerr: not retrying", attrs...)
 		}
 		return false, nil
 	}
@@ -733,6 +736,9 @@ func (c *call) retrying(ctx context.Context, resp *http.Response, err error, wai
 		if v := c.verdict; v != nil {
 			attrs = append(attrs, slog.Int("status", v.StatusCode), slog.String("vendor", string(v.Vendor)),
 				slog.String("code", v.Code), slog.String("kind", v.Kind.String()))
+			if v.RequestID != "" { // what the vendor's support asks for; scrubbed like the rest of v
+				attrs = append(attrs, slog.String("request_id", v.RequestID))
+			}
 		} else {
 			attrs = append(attrs, slog.String("error", ev.Err.Error()))
 		}

@@ -1272,3 +1272,33 @@ func TestHostVendorIgnoresCase(t *testing.T) {
 		assert.Equal(t, want, c.vendorFor(u), raw)
 	}
 }
+
+// TestLogsCarryTheRequestID: the lines that say a failed attempt is
+// retried, or not, carry the vendor's request id, which its support asks
+// for, scrubbed of the key a server may echo in it.
+func TestLogsCarryTheRequestID(t *testing.T) {
+	const key = "sk-live-4f9a8b7c6d5e4f3a2b1c"
+	srv := newScripted(t,
+		step{status: 503, header: map[string]string{"X-Tt-Logid": cozeLogID}, body: `{"code":4009,"msg":"busy"}`},
+		step{status: 400, header: map[string]string{"X-Tt-Logid": "log-" + key}, body: `{"code":4000,"msg":"bad"}`})
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c := NewClient(fast(WithVendor(Coze), WithLogger(logger), WithoutBreaker())...)
+	req, err := http.NewRequest(http.MethodGet, srv.URL+"/v3/chat", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+key)
+	_, err = c.Do(req)
+	require.Error(t, err)
+
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 2, out)
+	assert.Contains(t, lines[0], "memerr: retrying request")
+	assert.Contains(t, lines[0], "request_id="+cozeLogID)
+	assert.Contains(t, lines[1], "memerr: not retrying")
+	assert.Contains(t, lines[1], "request_id=log-[redacted]")
+	assert.NotContains(t, out, key)
+}
