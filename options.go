@@ -191,7 +191,8 @@ func WithAttemptTimeout(d time.Duration) Option {
 // WithMaxReplayBody sets how much of a request body without GetBody is
 // buffered so the request can be retried; a larger body is sent once, never
 // retried. Bodies with GetBody (those of http.NewRequest from bytes or
-// strings) are never buffered. Any value ≥ 0 works, math.MaxInt64
+// strings) are never buffered. A request whose context ends while its body
+// is buffered fails at once with the context's error, its body closed. Any value ≥ 0 works, math.MaxInt64
 // included. Default 8 MiB; a negative n keeps it.
 func WithMaxReplayBody(n int64) Option {
 	return func(c *config) {

@@ -195,7 +195,7 @@ func (t *Transport) newCall(req *http.Request) (*call, error) {
 			c.getBody = req.GetBody
 		case t.cfg.maxRetries > 0:
 			var err error
-			if body, err = c.bufferBody(req.Body, t.cfg.maxReplayBody); err != nil {
+			if body, err = c.bufferBody(req.Context(), req.Body, t.cfg.maxReplayBody); err != nil {
 				c.release()
 				return nil, err
 			}
@@ -217,9 +217,34 @@ func (c *call) release() {
 
 // bufferBody reads a body without GetBody so it can be replayed, up to limit
 // bytes; a longer body is sent once as it is. A read error is the caller's.
-func (c *call) bufferBody(orig io.ReadCloser, limit int64) (io.ReadCloser, error) {
+// A context that can end is watched while the body is read: when it ends
+// first, the body is closed (which ends the read of a pipe, as net/http's
+// transport ends its own write of a body) and its error returned.
+func (c *call) bufferBody(ctx context.Context, orig io.ReadCloser, limit int64) (io.ReadCloser, error) {
 	limit = min(limit, math.MaxInt64-1)
-	buf, err := io.ReadAll(io.LimitReader(orig, limit+1))
+	read := func() ([]byte, error) { return io.ReadAll(io.LimitReader(orig, limit+1)) }
+	var buf []byte
+	var err error
+	if ctx.Done() == nil {
+		buf, err = read()
+	} else {
+		type result struct {
+			buf []byte
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			b, err := read()
+			done <- result{b, err}
+		}()
+		select {
+		case r := <-done:
+			buf, err = r.buf, r.err
+		case <-ctx.Done():
+			orig.Close()
+			return nil, ctx.Err()
+		}
+	}
 	if err != nil {
 		orig.Close()
 		return nil, &BodyError{Err: err}

@@ -1302,3 +1302,33 @@ func TestLogsCarryTheRequestID(t *testing.T) {
 	assert.Contains(t, lines[1], "request_id=log-[redacted]")
 	assert.NotContains(t, out, key)
 }
+
+// TestCancelWhileBufferingBody: a request body without GetBody is read
+// ahead so it can be replayed; a caller who cancels while that read
+// blocks (a pipe whose writer stalls) gets context.Canceled at once, as
+// from net/http's own transport, instead of waiting on the reader.
+func TestCancelWhileBufferingBody(t *testing.T) {
+	srv := newScripted(t, jsonStep(200, `{}`))
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/v1/memories", io.NopCloser(pr))
+	require.NoError(t, err)
+	require.Nil(t, req.GetBody)
+	done := make(chan error, 1)
+	go func() {
+		resp, err := NewTransport(nil, WithoutBreaker()).RoundTrip(req)
+		if resp != nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	cancel()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, context.Canceled)
+		assert.Zero(t, srv.hits.Load(), "nothing was sent")
+	case <-time.After(10 * time.Second):
+		t.Fatal("RoundTrip still reads the body after its context was cancelled")
+	}
+}
