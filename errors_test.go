@@ -434,9 +434,8 @@ func TestSeedVectorsCoverEveryVendor(t *testing.T) {
 // pinClock replaces timeNow for the duration of the test.
 func pinClock(t *testing.T, now time.Time) {
 	t.Helper()
-	old := timeNow
-	timeNow = func() time.Time { return now }
-	t.Cleanup(func() { timeNow = old })
+	old := setClock(func() time.Time { return now })
+	t.Cleanup(func() { setClock(old) })
 }
 
 // mustParse parses a response that must fail and returns its *Error.

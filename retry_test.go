@@ -29,9 +29,8 @@ type fakeClock struct {
 
 func useFakeClock(t *testing.T) *fakeClock {
 	c := &fakeClock{now: time.Now().Add(time.Hour)}
-	old := timeNow
-	timeNow = c.Now
-	t.Cleanup(func() { timeNow = old })
+	old := setClock(c.Now)
+	t.Cleanup(func() { setClock(old) })
 	return c
 }
 

@@ -437,7 +437,10 @@ func TestHoldWait(t *testing.T) {
 	require.Len(t, waits, 1)
 	w := waits["memerr.vendor=coze"]
 	require.EqualValues(t, 1, w.Count)
-	assert.GreaterOrEqual(t, w.Sum, 0.030)
+	// The wait is what is left of the hold when /next starts: at most the
+	// hint and its 10% jitter, and less by however long the machine took
+	// between the two requests, which a loaded machine makes anything.
+	assert.Greater(t, w.Sum, 0.0)
 	assert.Less(t, w.Sum, 0.034, "the hint and at most 10% jitter")
 	assert.Empty(t, sums(t, r.reader, "memerr.client.retries"))
 	assert.Equal(t, "s", units(t, r.reader)["memerr.client.hold.wait"])
