@@ -42,6 +42,7 @@ const (
 	outcomeCircuitOpen = "circuit_open"  // refused by an open circuit breaker, never sent
 	outcomeHeld        = "held"          // not sent: the server asked for a longer wait (memerr.HoldError)
 	outcomeCanceled    = "canceled"      // the caller's context ended first
+	outcomeBody        = "body_error"    // the caller's own request body could not be read (memerr.BodyError)
 )
 
 // otherCode is memerr.code for a code the registry does not list, so that
@@ -121,6 +122,8 @@ func outcomeOf(vendor memerr.Vendor, err error, ctx context.Context) attrKey {
 		k.outcome = outcomeNetwork
 	case ctx.Err() != nil:
 		k.outcome = outcomeCanceled
+	case errors.As(err, new(*memerr.BodyError)):
+		k.outcome = outcomeBody // the caller's, not the network's
 	default:
 		k.outcome = outcomeNetwork
 	}

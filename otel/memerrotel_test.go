@@ -2,6 +2,7 @@ package memerrotel_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"regexp"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/memerr/memerr"
@@ -496,4 +498,17 @@ func TestBreakerGaugeSeveralTransports(t *testing.T) {
 		}
 		return n
 	}(), "a: closed→open; b: closed→open→half-open→closed")
+}
+
+// TestBodyErrorOutcome: a request whose own body cannot be read is the
+// caller's failure, not the network's: outcome body_error, so that alerts
+// on network_error do not fire for a caller's broken upload.
+func TestBodyErrorOutcome(t *testing.T) {
+	r := newRig(t, nil)
+	req, err := http.NewRequest(http.MethodPost, r.srv.URL+"/v1/memories", io.NopCloser(iotest.ErrReader(errors.New("disk gone"))))
+	require.NoError(t, err)
+	_, err = r.rt.RoundTrip(req)
+	require.ErrorAs(t, err, new(*memerr.BodyError))
+	assert.Equal(t, map[string]float64{"memerr.outcome=body_error,memerr.vendor=auto": 1},
+		sums(t, r.reader, "memerr.client.request.duration"))
 }
