@@ -326,14 +326,19 @@ func (c *call) RoundTrip(r *http.Request) (*http.Response, error) {
 	if resp.StatusCode >= 400 || (sendsErrorsIn2xx(learned) && wantsPeek(resp)) {
 		ib := new(inspectedBody)
 		v := ib.readAhead(resp, vendor, learned, t.cfg.maxErrorBody, true)
-		if ib.cut != nil && stop != nil {
-			if err := c.attemptError(r, ib.cut); errors.As(err, new(*AttemptTimeoutError)) {
-				// The attempt timed out while its body was read ahead:
-				// the body is lost, and the attempt failed as one cut
-				// before its headers does.
+		if ib.cut != nil {
+			// The body broke while it was read ahead. A success's body is
+			// lost: the attempt failed as one cut before its headers does,
+			// and is retried as such (a GET, say; a POST the server acted
+			// on is not). So did any attempt that timed out meanwhile. A
+			// failure status keeps its verdict, decoded from what came.
+			err := c.attemptError(r, ib.cut)
+			if resp.StatusCode < 400 || errors.As(err, new(*AttemptTimeoutError)) {
 				ib.Close()
-				stop(false)
-				c.report(done, errBreakerFailure)
+				if stop != nil {
+					stop(false)
+				}
+				c.report(done, c.breakerOutcomeOf(err))
 				c.attempted(r, start, nil, err)
 				return nil, err
 			}

@@ -1332,3 +1332,32 @@ func TestCancelWhileBufferingBody(t *testing.T) {
 		t.Fatal("RoundTrip still reads the body after its context was cancelled")
 	}
 }
+
+// TestCutSuccessBodyIsRetried: a 2xx body that breaks while the Transport
+// reads it ahead (the server closes the connection short of its
+// Content-Length) fails the attempt as a broken connection does: a GET is
+// retried and gets the whole body; a POST, which the server acted on, is
+// not, and its caller gets the read error instead of a body that breaks.
+func TestCutSuccessBodyIsRetried(t *testing.T) {
+	cut := step{status: 200, header: map[string]string{"Content-Length": "500"}, body: `{"code":0,"msg":"","data":{"id":"m1","text":"the user likes green tea`}
+	whole := jsonStep(200, `{"code":0,"msg":"","data":{"id":"m1"}}`)
+
+	srv := newScripted(t, cut, whole)
+	c := NewClient(fast()...)
+	req, err := http.NewRequest(http.MethodGet, srv.URL+"/v1/memories/m1", nil)
+	require.NoError(t, err)
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	assert.Equal(t, whole.body, string(body))
+	assert.Equal(t, 2, srv.Hits())
+
+	srv = newScripted(t, cut, whole)
+	req, err = http.NewRequest(http.MethodPost, srv.URL+"/v1/memories", strings.NewReader(`{"text":"x"}`))
+	require.NoError(t, err)
+	_, err = c.Do(req)
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	assert.Equal(t, 1, srv.Hits(), "the server acted: not sent again")
+}
