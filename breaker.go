@@ -225,11 +225,7 @@ func (b *breaker) changed(_ string, from, to gobreaker.State) {
 			b.trips = 0 // closed long enough: earlier trips are forgotten
 		}
 		b.trips++
-		period := b.s.openPeriod(b.trips)
-		b.openUntil.Store(now.Add(period).UnixNano())
-		if b.onChange != nil {
-			time.AfterFunc(period, b.wake)
-		}
+		b.openUntil.Store(now.Add(b.s.openPeriod(b.trips)).UnixNano())
 	case gobreaker.StateClosed:
 		b.closedAt = now
 		b.openUntil.Store(0)
@@ -272,26 +268,6 @@ func (b *breaker) notify() {
 	b.pending = nil
 	b.notifying = false
 	b.mu.Unlock()
-}
-
-// wake reports the end of an open period that no request has ended: the
-// breaker goes half-open when its period is over, not when the next
-// request comes, so hooks (and the gauges they feed) do not show an idle
-// scope open for good. It runs on a timer of the wall clock, and does
-// nothing while the package clock (a test's, which may not have moved)
-// says the breaker is still open, or when it has closed meanwhile.
-func (b *breaker) wake() {
-	if b.openUntil.Load() == 0 || b.isOpen(timeNow()) {
-		return
-	}
-	b.mu.Lock()
-	if b.hiddenHalf {
-		b.hiddenHalf = false
-		b.queue(BreakerChange{Host: b.key, From: CircuitOpen, To: CircuitHalfOpen})
-	}
-	b.mu.Unlock()
-	b.cb.State() // ends gobreaker's own open state, if no request has
-	b.notify()
 }
 
 // period is the length of the breaker's current (or last) open period.

@@ -811,38 +811,3 @@ func TestScopesKeptWhileOpenOrHeld(t *testing.T) {
 		assert.Equal(t, int32(1), n.(*atomic.Int32).Load(), "%s called once", host)
 	}
 }
-
-// TestBreakerReportsHalfOpenWithoutRequest: when an open period ends, the
-// change to half-open is reported then, not when the next request comes,
-// so a gauge fed by OnBreakerChange does not show an idle scope open for
-// good.
-func TestBreakerReportsHalfOpenWithoutRequest(t *testing.T) {
-	srv := newScripted(t, jsonStep(503, `{}`))
-	var mu sync.Mutex
-	var changes []BreakerChange
-	tr := NewTransport(nil, WithMaxRetries(0),
-		WithBreaker(BreakerSettings{ConsecutiveFailures: 1, OpenTimeout: 20 * time.Millisecond}),
-		WithHooks(Hooks{OnBreakerChange: func(ch BreakerChange) {
-			mu.Lock()
-			changes = append(changes, ch)
-			mu.Unlock()
-		}}))
-	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/x", nil)
-	resp, err := tr.RoundTrip(req)
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Eventually(t, func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(changes) == 2
-	}, 10*time.Second, 5*time.Millisecond, "the open period ended without a report")
-	mu.Lock()
-	defer mu.Unlock()
-	assert.Equal(t, CircuitOpen, changes[0].To)
-	assert.Equal(t, CircuitOpen, changes[1].From)
-	assert.Equal(t, CircuitHalfOpen, changes[1].To)
-	assert.EqualValues(t, 1, srv.hits.Load(), "no request was sent to end it")
-	state, ok := tr.BreakerState(srv.URL)
-	assert.True(t, ok)
-	assert.Equal(t, CircuitHalfOpen, state)
-}

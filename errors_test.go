@@ -434,8 +434,9 @@ func TestSeedVectorsCoverEveryVendor(t *testing.T) {
 // pinClock replaces timeNow for the duration of the test.
 func pinClock(t *testing.T, now time.Time) {
 	t.Helper()
-	old := setClock(func() time.Time { return now })
-	t.Cleanup(func() { setClock(old) })
+	old := timeNow
+	timeNow = func() time.Time { return now }
+	t.Cleanup(func() { timeNow = old })
 }
 
 // mustParse parses a response that must fail and returns its *Error.

@@ -5,28 +5,13 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 )
 
-// timeNow reads the package's one clock: hints that name a moment are
-// measured with it, and the Transport reads it for deadlines, attempt
-// durations and the breakers' open periods. Tests replace the clock with
-// one they move (setClock); it is read atomically, so a timer's goroutine
-// (a breaker's open period ending) may read it while a test replaces it.
-func timeNow() time.Time { return (*clock.Load())() }
-
-var clock atomic.Pointer[func() time.Time]
-
-func init() { setClock(time.Now) }
-
-// setClock makes now the package clock and returns the one it replaces.
-func setClock(now func() time.Time) (old func() time.Time) {
-	if p := clock.Swap(&now); p != nil {
-		return *p
-	}
-	return nil
-}
+// timeNow is the package's one clock: hints that name a moment are measured
+// with it, and the Transport reads it for deadlines, attempt durations and
+// the breakers' open periods. Tests replace it with a clock they move.
+var timeNow = time.Now
 
 // MaxHint caps every server wait hint: a longer or absurd value (a year
 // 9999 date, 10^20 seconds) is read as MaxHint, so a caller that decides by

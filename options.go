@@ -242,9 +242,7 @@ type Hooks struct {
 	// OnRetry runs before the wait that precedes each retry.
 	OnRetry func(RetryEvent)
 	// OnBreakerChange runs when a scope's breaker changes state, after the
-	// change (never under the breaker's lock). The end of an open period
-	// (open to half-open) is reported when the period ends, from a timer's
-	// goroutine, even when no request comes to the scope.
+	// change (never under the breaker's lock).
 	OnBreakerChange func(BreakerChange)
 	// OnAttempt runs after each attempt, the first included, once its
 	// outcome is known (before any wait for the next one).

@@ -29,8 +29,9 @@ type fakeClock struct {
 
 func useFakeClock(t *testing.T) *fakeClock {
 	c := &fakeClock{now: time.Now().Add(time.Hour)}
-	old := setClock(c.Now)
-	t.Cleanup(func() { setClock(old) })
+	old := timeNow
+	timeNow = c.Now
+	t.Cleanup(func() { timeNow = old })
 	return c
 }
 
