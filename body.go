@@ -263,7 +263,10 @@ func (b *inspectedBody) readAhead(resp *http.Response, v, learned Vendor, limit 
 	} else {
 		b.rest = rc
 	}
-	full := eof || err != nil && int64(a.n) <= limit
+	// Whole: ended, or broken, within limit bytes. A reader may give
+	// io.EOF with the byte past limit (a gzip body net/http decompresses
+	// does): that body is over the limit all the same.
+	full := (eof || err != nil) && int64(a.n) <= limit
 	b.done, b.cut = true, err
 	if resp.StatusCode < 400 && !full {
 		// Larger than PeekLimit: a success payload. Replay what was read.
