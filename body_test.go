@@ -601,3 +601,27 @@ func TestOverPeekLimitBodyNotJudgedHoweverItEnds(t *testing.T) {
 		assert.Equal(t, string(body), readAll(t, resp), "%q, gzip", last)
 	}
 }
+
+// TestGzipBodyOverPeekLimitNotJudged sends a 2xx body that the caller asked
+// to get compressed (its own Accept-Encoding), small on the wire, that
+// decompresses to one byte over PeekLimit, its first PeekLimit bytes a
+// whole error envelope: a success payload, not judged (Parse of the whole
+// body finds no JSON), neither retried by the Transport nor reported by
+// Client.Do, and handed back as sent.
+func TestGzipBodyOverPeekLimitNotJudged(t *testing.T) {
+	const head, tail = `{"code":4009,"msg":"busy","data":"`, `"}`
+	body := head + strings.Repeat("x", PeekLimit-len(head)-len(tail)) + tail + "x"
+	require.NoError(t, Parse(Coze, 200, nil, []byte(body)))
+	var zb bytes.Buffer
+	zw := gzip.NewWriter(&zb)
+	zw.Write([]byte(body))
+	zw.Close()
+	srv := newScripted(t, step{status: 200, body: zb.String(),
+		header: map[string]string{"Content-Encoding": "gzip", "Content-Length": strconv.Itoa(zb.Len())}})
+	req := mustRequest(t, srv.URL)
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := NewClient(fast(WithVendor(Coze))...).Do(req)
+	require.NoError(t, err)
+	assert.Equal(t, zb.String(), readAll(t, resp))
+	assert.Equal(t, 1, srv.Hits(), "not retried")
+}
