@@ -263,7 +263,10 @@ func (b *inspectedBody) readAhead(resp *http.Response, v, learned Vendor, limit 
 	} else {
 		b.rest = rc
 	}
-	full := eof || err != nil && int64(a.n) <= limit
+	// Whole: ended, or broken, within limit bytes. A reader may give
+	// io.EOF with the byte past limit (a gzip body net/http decompresses
+	// does): that body is over the limit all the same.
+	full := (eof || err != nil) && int64(a.n) <= limit
 	b.done, b.cut = true, err
 	if resp.StatusCode < 400 && !full {
 		// Larger than PeekLimit: a success payload. Replay what was read.
@@ -394,7 +397,9 @@ func mayReportResources(v, learned Vendor) bool {
 // gunzipped, up to limit bytes, for decoding only; the caller still gets
 // the bytes sent. Other encodings (br, zstd, deflate) are not decoded: the
 // response is then classified by its status alone, and its bytes never
-// become a message.
+// become a message. A success status's body that decompresses to more
+// than limit bytes is a success payload, as one sent uncompressed is:
+// decoded returns nil for it, not its first limit bytes.
 func decoded(resp *http.Response, body []byte, limit int64) []byte {
 	enc := headerValue(resp.Header, "Content-Encoding") // a canonical key: no Header.Get, which canonicalises it each time
 	if enc == "" || strings.EqualFold(enc, "identity") {
@@ -407,9 +412,16 @@ func decoded(resp *http.Response, body []byte, limit int64) []byte {
 	if err != nil {
 		return nil
 	}
-	out, err := io.ReadAll(io.LimitReader(zr, min(limit, PeekLimit+DefaultMaxErrorBody)))
+	limit = min(limit, PeekLimit+DefaultMaxErrorBody)
+	out, err := io.ReadAll(io.LimitReader(zr, limit+1))
 	if err != nil && len(out) == 0 {
 		return nil
+	}
+	if int64(len(out)) > limit {
+		if resp.StatusCode < 400 {
+			return nil // over the limit: a success payload, not judged
+		}
+		out = out[:limit]
 	}
 	return out
 }

@@ -3,10 +3,12 @@ package memerr
 import (
 	"bytes"
 	"cmp"
+	"compress/gzip"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strconv"
 	"strings"
@@ -560,4 +562,66 @@ func mustRequest(t *testing.T, url string) *http.Request {
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	require.NoError(t, err)
 	return req
+}
+
+// TestOverPeekLimitBodyNotJudgedHoweverItEnds reads ahead a 2xx body of
+// unknown length one byte over PeekLimit whose first PeekLimit bytes are a
+// whole error envelope: a success payload, not judged, as for any body over
+// PeekLimit, whether the reader gives io.EOF after the last byte or with it
+// (as a gzip body that net/http decompresses does), and handed back whole.
+func TestOverPeekLimitBodyNotJudgedHoweverItEnds(t *testing.T) {
+	const head, tail = `{"code":4009,"msg":"busy","data":"`, `"}`
+	envelope := head + strings.Repeat("x", PeekLimit-len(head)-len(tail)) + tail
+	for _, last := range []string{"\n", "x"} {
+		body := []byte(envelope + last)
+		require.Len(t, body, PeekLimit+1)
+		readers := map[string]func(io.Reader) io.Reader{
+			"eof after": func(r io.Reader) io.Reader { return r },
+			"eof with":  iotest.DataErrReader,
+		}
+		for name, reader := range readers {
+			resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
+				ContentLength: -1, Body: io.NopCloser(reader(bytes.NewReader(body)))}
+			require.NoError(t, Decoder{Vendor: Coze}.Decode(resp), "%q, %s", last, name)
+			assert.Equal(t, string(body), readAll(t, resp), "%q, %s", last, name)
+		}
+
+		// Over HTTP: the same body, gzipped by the server, decompressed
+		// by net/http, through a Client.
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Encoding", "gzip")
+			zw := gzip.NewWriter(w)
+			zw.Write(body)
+			zw.Close()
+		}))
+		resp, err := NewClient(WithVendor(Coze)).Do(mustRequest(t, srv.URL))
+		srv.Close()
+		require.NoError(t, err, "%q, gzip", last)
+		assert.Equal(t, string(body), readAll(t, resp), "%q, gzip", last)
+	}
+}
+
+// TestGzipBodyOverPeekLimitNotJudged sends a 2xx body that the caller asked
+// to get compressed (its own Accept-Encoding), small on the wire, that
+// decompresses to one byte over PeekLimit, its first PeekLimit bytes a
+// whole error envelope: a success payload, not judged (Parse of the whole
+// body finds no JSON), neither retried by the Transport nor reported by
+// Client.Do, and handed back as sent.
+func TestGzipBodyOverPeekLimitNotJudged(t *testing.T) {
+	const head, tail = `{"code":4009,"msg":"busy","data":"`, `"}`
+	body := head + strings.Repeat("x", PeekLimit-len(head)-len(tail)) + tail + "x"
+	require.NoError(t, Parse(Coze, 200, nil, []byte(body)))
+	var zb bytes.Buffer
+	zw := gzip.NewWriter(&zb)
+	zw.Write([]byte(body))
+	zw.Close()
+	srv := newScripted(t, step{status: 200, body: zb.String(),
+		header: map[string]string{"Content-Encoding": "gzip", "Content-Length": strconv.Itoa(zb.Len())}})
+	req := mustRequest(t, srv.URL)
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := NewClient(fast(WithVendor(Coze))...).Do(req)
+	require.NoError(t, err)
+	assert.Equal(t, zb.String(), readAll(t, resp))
+	assert.Equal(t, 1, srv.Hits(), "not retried")
 }
