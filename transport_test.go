@@ -1097,19 +1097,7 @@ func TestAttemptTimeout(t *testing.T) {
 		// The headers come at once, the body stops after 10 bytes: the
 		// read-ahead is part of the attempt, so the cut attempt is retried
 		// instead of handing the caller a success whose body fails.
-		var hits atomic.Int32
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("Content-Length", fmt.Sprint(len(okCoze)))
-			if hits.Add(1) == 1 {
-				io.WriteString(w, okCoze[:10])
-				w.(http.Flusher).Flush()
-				<-r.Context().Done()
-				return
-			}
-			io.WriteString(w, okCoze)
-		}))
-		defer srv.Close()
+		srv, hits := stallFirst(t, okCoze, 10)
 		var attempts []AttemptEvent
 		tr := NewTransport(nil, fast(WithAttemptTimeout(100*time.Millisecond),
 			WithHooks(Hooks{OnAttempt: func(ev AttemptEvent) { attempts = append(attempts, ev) }}))...)
@@ -1126,19 +1114,7 @@ func TestAttemptTimeout(t *testing.T) {
 		// Coze named: the read-ahead stops after the first bytes when
 		// they confirm the call, but the body stops before them.
 		body := string(cozeBody(4096))
-		var hits atomic.Int32
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
-			if hits.Add(1) == 1 {
-				io.WriteString(w, body[:8])
-				w.(http.Flusher).Flush()
-				<-r.Context().Done()
-				return
-			}
-			io.WriteString(w, body)
-		}))
-		defer srv.Close()
+		srv, hits := stallFirst(t, body, 8)
 		tr := NewTransport(nil, fast(WithVendor(Coze), WithAttemptTimeout(100*time.Millisecond))...)
 		resp, err := get(t, tr, srv.URL)
 		require.NoError(t, err)
@@ -1360,4 +1336,25 @@ func TestCutSuccessBodyIsRetried(t *testing.T) {
 	_, err = c.Do(req)
 	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
 	assert.Equal(t, 1, srv.Hits(), "the server acted: not sent again")
+}
+
+// stallFirst is a server that sends body as JSON with its length; to the
+// first request it sends only the first n bytes, then waits for the client
+// to go. hits counts the requests.
+func stallFirst(t *testing.T, body string, n int) (srv *httptest.Server, hits *atomic.Int32) {
+	t.Helper()
+	hits = new(atomic.Int32)
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+		if hits.Add(1) == 1 {
+			io.WriteString(w, body[:n])
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+			return
+		}
+		io.WriteString(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, hits
 }
