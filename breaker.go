@@ -219,13 +219,15 @@ func (b *breaker) changed(_ string, from, to gobreaker.State) {
 	now := timeNow()
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	var until time.Time
 	switch to {
 	case gobreaker.StateOpen:
 		if from == gobreaker.StateClosed && now.Sub(b.closedAt) >= b.s.MaxOpenTimeout {
 			b.trips = 0 // closed long enough: earlier trips are forgotten
 		}
 		b.trips++
-		b.openUntil.Store(now.Add(b.s.openPeriod(b.trips)).UnixNano())
+		until = now.Add(b.s.openPeriod(b.trips))
+		b.openUntil.Store(until.UnixNano())
 	case gobreaker.StateClosed:
 		b.closedAt = now
 		b.openUntil.Store(0)
@@ -235,7 +237,7 @@ func (b *breaker) changed(_ string, from, to gobreaker.State) {
 			return
 		}
 	}
-	b.queue(BreakerChange{Host: b.key, From: circuitState(from), To: circuitState(to)})
+	b.queue(BreakerChange{Host: b.key, From: circuitState(from), To: circuitState(to), Until: until})
 }
 
 // queue adds a change for notify; b.mu is held.

@@ -95,7 +95,11 @@ func TestBreakerOpensPerHost(t *testing.T) {
 	state, ok := tr.BreakerState(a.URL)
 	require.True(t, ok)
 	assert.Equal(t, CircuitOpen, state)
-	assert.Equal(t, []BreakerChange{{Host: canonicalHost(mustURL(t, a.URL)), From: CircuitClosed, To: CircuitOpen}}, ch.list())
+	opened := ch.list()
+	require.Len(t, opened, 1)
+	assert.WithinDuration(t, time.Now().Add(time.Minute), opened[0].Until, 10*time.Second, "the end of the open period")
+	opened[0].Until = time.Time{}
+	assert.Equal(t, []BreakerChange{{Host: canonicalHost(mustURL(t, a.URL)), From: CircuitClosed, To: CircuitOpen}}, opened)
 
 	// Open: fail fast without touching the network, and without retrying.
 	retries.Store(0)
@@ -268,7 +272,8 @@ func TestBreakerHalfOpen(t *testing.T) {
 	}
 
 	t.Run("a success closes it", func(t *testing.T) {
-		srv, tr, ch, _ := setup(t)
+		srv, tr, ch, clock := setup(t)
+		ended := clock.Now() // setup moved the clock to the end of the open period
 		state, _ := tr.BreakerState(srv.URL)
 		assert.Equal(t, CircuitHalfOpen, state)
 		srv.failing.Store(false)
@@ -279,14 +284,15 @@ func TestBreakerHalfOpen(t *testing.T) {
 		assert.Equal(t, CircuitClosed, state)
 		host := canonicalHost(mustURL(t, srv.URL))
 		assert.Equal(t, []BreakerChange{
-			{host, CircuitClosed, CircuitOpen},
-			{host, CircuitOpen, CircuitHalfOpen},
-			{host, CircuitHalfOpen, CircuitClosed},
+			{Host: host, From: CircuitClosed, To: CircuitOpen, Until: ended},
+			{Host: host, From: CircuitOpen, To: CircuitHalfOpen},
+			{Host: host, From: CircuitHalfOpen, To: CircuitClosed},
 		}, ch.list())
 	})
 
 	t.Run("a failure reopens it for twice as long", func(t *testing.T) {
 		srv, tr, ch, clock := setup(t)
+		ended := clock.Now() // setup moved the clock to the end of the open period
 		resp, err := get(t, tr, srv.URL)
 		require.NoError(t, err)
 		readAll(t, resp)
@@ -299,9 +305,9 @@ func TestBreakerHalfOpen(t *testing.T) {
 		assert.Equal(t, 2*openFor, be.Remaining)
 		host := canonicalHost(mustURL(t, srv.URL))
 		assert.Equal(t, []BreakerChange{
-			{host, CircuitClosed, CircuitOpen},
-			{host, CircuitOpen, CircuitHalfOpen},
-			{host, CircuitHalfOpen, CircuitOpen},
+			{Host: host, From: CircuitClosed, To: CircuitOpen, Until: ended},
+			{Host: host, From: CircuitOpen, To: CircuitHalfOpen},
+			{Host: host, From: CircuitHalfOpen, To: CircuitOpen, Until: ended.Add(2 * openFor)},
 		}, ch.list())
 		clock.Advance(2 * openFor)
 		state, _ = tr.BreakerState(srv.URL)

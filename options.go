@@ -288,4 +288,10 @@ type RetryEvent struct {
 type BreakerChange struct {
 	Host     string       // the breaker scope: scheme://host:port unless WithBreakerScope says otherwise
 	From, To CircuitState // the state before and after the change
+
+	// Until, when To is CircuitOpen, is when the open period ends: from
+	// then on the breaker is half-open, which is reported (a change to
+	// CircuitHalfOpen) only when the next request to the scope comes.
+	// Zero for other changes.
+	Until time.Time
 }

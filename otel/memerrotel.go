@@ -44,9 +44,9 @@ type Instrumentation struct {
 	// and soon all known.
 	sets atomic.Pointer[map[attrKey]*measureOpts]
 
-	mu       sync.Mutex // guards writes of sets, and circuits
-	circuits map[circuit]memerr.CircuitState
-	hookSets atomic.Uint64 // Hooks calls so far: each Transport's breakers are told apart
+	mu       sync.Mutex                       // guards writes of sets, and circuits
+	circuits map[circuit]memerr.BreakerChange // each breaker's last change
+	hookSets atomic.Uint64                    // Hooks calls so far: each Transport's breakers are told apart
 }
 
 // circuit names one breaker: its scope, in the Transport whose hooks are
@@ -123,7 +123,7 @@ func New(opts ...Option) (*Instrumentation, error) {
 		c.mp = otel.GetMeterProvider()
 	}
 	m := c.mp.Meter(ScopeName)
-	i := &Instrumentation{header: c.header, budget: c.budget, holds: c.holds, circuits: map[circuit]memerr.CircuitState{}}
+	i := &Instrumentation{header: c.header, budget: c.budget, holds: c.holds, circuits: map[circuit]memerr.BreakerChange{}}
 	if c.tp != nil {
 		i.tracer = c.tp.Tracer(ScopeName)
 	}
@@ -183,9 +183,16 @@ func (i *Instrumentation) Close() error { return i.reg.Unregister() }
 var states = [...]memerr.CircuitState{memerr.CircuitClosed, memerr.CircuitHalfOpen, memerr.CircuitOpen}
 
 func (i *Instrumentation) observe(o metric.Observer, state, tokens, holds metric.Int64Observable) {
+	now := time.Now()
 	i.mu.Lock()
 	counts := make(map[string]*[len(states)]int64, len(i.circuits))
-	for c, cur := range i.circuits {
+	for c, last := range i.circuits {
+		cur := last.To
+		if cur == memerr.CircuitOpen && !last.Until.IsZero() && !now.Before(last.Until) {
+			// The open period is over: the breaker is half-open, though
+			// memerr reports that only when the next request comes.
+			cur = memerr.CircuitHalfOpen
+		}
 		n := counts[c.scope]
 		if n == nil {
 			n = new([len(states)]int64)
@@ -317,7 +324,7 @@ func (i *Instrumentation) retry(ev memerr.RetryEvent) {
 // the gauge.
 func (i *Instrumentation) breakerChange(set uint64, ch memerr.BreakerChange) {
 	i.mu.Lock()
-	i.circuits[circuit{set, ch.Host}] = ch.To
+	i.circuits[circuit{set, ch.Host}] = ch
 	i.mu.Unlock()
 	i.transitions.Add(context.Background(), 1, metric.WithAttributes(
 		attrScope.String(ch.Host), attrState.String(stateName(ch.To)), attrFrom.String(stateName(ch.From))))

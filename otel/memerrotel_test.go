@@ -512,3 +512,45 @@ func TestBodyErrorOutcome(t *testing.T) {
 	assert.Equal(t, map[string]float64{"memerr.outcome=body_error,memerr.vendor=auto": 1},
 		sums(t, r.reader, "memerr.client.request.duration"))
 }
+
+// TestBreakerGaugeHalfOpenWhenPeriodEnds: the gauge reads a breaker whose
+// open period is over as half-open, as Transport.BreakerState does, though
+// no request has come since to make memerr report the change; it read
+// open for as long as the scope stayed idle.
+func TestBreakerGaugeHalfOpenWhenPeriodEnds(t *testing.T) {
+	srv := memerrtest.NewServer()
+	defer srv.Close()
+	reader := sdkmetric.NewManualReader()
+	inst, err := memerrotel.New(memerrotel.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))))
+	require.NoError(t, err)
+	defer inst.Close()
+	tr := memerr.NewTransport(srv.Client().Transport, memerr.WithMaxRetries(0),
+		memerr.WithBreaker(memerr.BreakerSettings{ConsecutiveFailures: 1, OpenTimeout: 50 * time.Millisecond}),
+		memerr.WithHooks(inst.Hooks(memerr.Hooks{})))
+	srv.Enqueue(memerrtest.Status(http.StatusServiceUnavailable, ""))
+	req, err := http.NewRequest(http.MethodGet, srv.URL+"/x", nil)
+	require.NoError(t, err)
+	start := time.Now()
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	states := func() map[string]float64 {
+		out := map[string]float64{}
+		for k, v := range sums(t, reader, "memerr.client.breaker.state") {
+			out[k[strings.LastIndex(k, "=")+1:]] = v
+		}
+		return out
+	}
+	// (No Transport.BreakerState before the period is over: reading the
+	// state then reports the change, which would feed the gauge itself.)
+	if before := states(); time.Since(start) < 40*time.Millisecond {
+		assert.Equal(t, map[string]float64{"closed": 0, "half_open": 0, "open": 1}, before, "within the period")
+	}
+	require.Eventually(t, func() bool {
+		return states()["half_open"] == 1
+	}, 10*time.Second, 5*time.Millisecond, "the open period ended, and the gauge still reads open")
+	assert.Equal(t, map[string]float64{"closed": 0, "half_open": 1, "open": 0}, states())
+	assert.Len(t, srv.Requests(), 1, "no request came to end it")
+	state, _ := tr.BreakerState(srv.URL)
+	assert.Equal(t, memerr.CircuitHalfOpen, state, "as the Transport says")
+}
