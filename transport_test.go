@@ -619,6 +619,19 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
+// logRecorder is a logger at Debug level and a reader of the lines it has
+// written so far, safe while the Transport logs from other goroutines.
+func logRecorder() (*slog.Logger, func() string) {
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	l := slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return l, func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.String()
+	}
+}
+
 func TestHostHeaderAndResponseRequest(t *testing.T) {
 	var hosts []string
 	var mu sync.Mutex
@@ -727,17 +740,13 @@ func TestHostVendor(t *testing.T) {
 
 func TestLogsWhyNotRetried(t *testing.T) {
 	srv := newScripted(t, jsonStep(429, `{"code":429,"msg":"slow down","data":null}`))
-	var buf bytes.Buffer
-	var mu sync.Mutex
-	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger, logs := logRecorder()
 	c := NewClient(fast(WithLogger(logger), WithRetryBudget(NewRetryBudget(4, 5)))...)
 	req, err := http.NewRequest(http.MethodGet, srv.URL+"/x?api_key=sk-live-SECRET123456", nil)
 	require.NoError(t, err)
 	_, err = c.Do(req)
 	require.ErrorIs(t, err, ErrRateLimited)
-	mu.Lock()
-	out := buf.String()
-	mu.Unlock()
+	out := logs()
 	assert.Contains(t, out, "memerr: not retrying")
 	assert.Contains(t, out, `reason="retry budget exhausted"`)
 	assert.NotContains(t, out, "SECRET")
@@ -1257,9 +1266,7 @@ func TestLogsCarryTheRequestID(t *testing.T) {
 	srv := newScripted(t,
 		step{status: 503, header: map[string]string{"X-Tt-Logid": cozeLogID}, body: `{"code":4009,"msg":"busy"}`},
 		step{status: 400, header: map[string]string{"X-Tt-Logid": "log-" + key}, body: `{"code":4000,"msg":"bad"}`})
-	var buf bytes.Buffer
-	var mu sync.Mutex
-	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger, logs := logRecorder()
 	c := NewClient(fast(WithVendor(Coze), WithLogger(logger), WithoutBreaker())...)
 	req, err := http.NewRequest(http.MethodGet, srv.URL+"/v3/chat", nil)
 	require.NoError(t, err)
@@ -1267,9 +1274,7 @@ func TestLogsCarryTheRequestID(t *testing.T) {
 	_, err = c.Do(req)
 	require.Error(t, err)
 
-	mu.Lock()
-	out := buf.String()
-	mu.Unlock()
+	out := logs()
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	require.Len(t, lines, 2, out)
 	assert.Contains(t, lines[0], "memerr: retrying request")

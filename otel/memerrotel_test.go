@@ -459,12 +459,7 @@ func TestHoldWait(t *testing.T) {
 // changed last: with one open and one closed again, it read closed=1,
 // open=0, hiding the open one.
 func TestBreakerGaugeSeveralTransports(t *testing.T) {
-	srv := memerrtest.NewServer()
-	defer srv.Close()
-	reader := sdkmetric.NewManualReader()
-	inst, err := memerrotel.New(memerrotel.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))))
-	require.NoError(t, err)
-	defer inst.Close()
+	srv, reader, inst := gaugeRig(t)
 	newTransport := func(open time.Duration) http.RoundTripper {
 		return inst.Wrap(memerr.NewTransport(srv.Client().Transport, memerr.WithVendor(memerr.Coze), memerr.WithMaxRetries(0),
 			memerr.WithBreaker(memerr.BreakerSettings{ConsecutiveFailures: 1, OpenTimeout: open, MaxOpenTimeout: open}),
@@ -484,14 +479,7 @@ func TestBreakerGaugeSeveralTransports(t *testing.T) {
 	send(b) // b opens for a millisecond
 	time.Sleep(5 * time.Millisecond)
 	send(b) // b's trial succeeds: half-open, then closed
-	states := func() map[string]float64 {
-		out := map[string]float64{}
-		for k, v := range sums(t, reader, "memerr.client.breaker.state") {
-			out[k[strings.LastIndex(k, "=")+1:]] = v
-		}
-		return out
-	}
-	assert.Equal(t, map[string]float64{"closed": 1, "half_open": 0, "open": 1}, states())
+	assert.Equal(t, map[string]float64{"closed": 1, "half_open": 0, "open": 1}, breakerStates(t, reader))
 	assert.Equal(t, float64(4), func() (n float64) {
 		for _, v := range sums(t, reader, "memerr.client.breaker.transitions") {
 			n += v
@@ -518,12 +506,7 @@ func TestBodyErrorOutcome(t *testing.T) {
 // no request has come since to make memerr report the change; it read
 // open for as long as the scope stayed idle.
 func TestBreakerGaugeHalfOpenWhenPeriodEnds(t *testing.T) {
-	srv := memerrtest.NewServer()
-	defer srv.Close()
-	reader := sdkmetric.NewManualReader()
-	inst, err := memerrotel.New(memerrotel.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))))
-	require.NoError(t, err)
-	defer inst.Close()
+	srv, reader, inst := gaugeRig(t)
 	tr := memerr.NewTransport(srv.Client().Transport, memerr.WithMaxRetries(0),
 		memerr.WithBreaker(memerr.BreakerSettings{ConsecutiveFailures: 1, OpenTimeout: 50 * time.Millisecond}),
 		memerr.WithHooks(inst.Hooks(memerr.Hooks{})))
@@ -534,23 +517,39 @@ func TestBreakerGaugeHalfOpenWhenPeriodEnds(t *testing.T) {
 	resp, err := tr.RoundTrip(req)
 	require.NoError(t, err)
 	resp.Body.Close()
-	states := func() map[string]float64 {
-		out := map[string]float64{}
-		for k, v := range sums(t, reader, "memerr.client.breaker.state") {
-			out[k[strings.LastIndex(k, "=")+1:]] = v
-		}
-		return out
-	}
 	// (No Transport.BreakerState before the period is over: reading the
 	// state then reports the change, which would feed the gauge itself.)
-	if before := states(); time.Since(start) < 40*time.Millisecond {
+	if before := breakerStates(t, reader); time.Since(start) < 40*time.Millisecond {
 		assert.Equal(t, map[string]float64{"closed": 0, "half_open": 0, "open": 1}, before, "within the period")
 	}
 	require.Eventually(t, func() bool {
-		return states()["half_open"] == 1
+		return breakerStates(t, reader)["half_open"] == 1
 	}, 10*time.Second, 5*time.Millisecond, "the open period ended, and the gauge still reads open")
-	assert.Equal(t, map[string]float64{"closed": 0, "half_open": 1, "open": 0}, states())
+	assert.Equal(t, map[string]float64{"closed": 0, "half_open": 1, "open": 0}, breakerStates(t, reader))
 	assert.Len(t, srv.Requests(), 1, "no request came to end it")
 	state, _ := tr.BreakerState(srv.URL)
 	assert.Equal(t, memerr.CircuitHalfOpen, state, "as the Transport says")
+}
+
+// gaugeRig is a fake vendor and an Instrumentation whose metrics reader
+// the test collects, for the breaker gauge's tests.
+func gaugeRig(t *testing.T) (*memerrtest.Server, *sdkmetric.ManualReader, *memerrotel.Instrumentation) {
+	t.Helper()
+	srv := memerrtest.NewServer()
+	t.Cleanup(srv.Close)
+	reader := sdkmetric.NewManualReader()
+	inst, err := memerrotel.New(memerrotel.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))))
+	require.NoError(t, err)
+	t.Cleanup(func() { inst.Close() })
+	return srv, reader, inst
+}
+
+// breakerStates is the breaker gauge summed by state: closed, half_open,
+// open.
+func breakerStates(t *testing.T, reader *sdkmetric.ManualReader) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range sums(t, reader, "memerr.client.breaker.state") {
+		out[k[strings.LastIndex(k, "=")+1:]] = v
+	}
+	return out
 }
