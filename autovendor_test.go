@@ -2,7 +2,10 @@ package memerr
 
 import (
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"testing"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -176,6 +179,92 @@ func BenchmarkAutoSuccessCheckEach(b *testing.B) {
 						if err != nil {
 							b.Fatal(err)
 						}
+					}
+				})
+			}
+		})
+	}
+}
+
+// BenchmarkAutoSuccessCheckLoopback is BenchmarkAutoSuccessCheckEach over a
+// real connection: one loopback server per body answers every request with
+// it (application/json, its length declared), and every contender gets a
+// base http.Transport of its own that keeps its connection alive. In memory
+// the bare path hands the body to io.Copy's writer without a copy, which a
+// code-last body, read ahead whole, cannot; over a connection every path
+// copies the body out of the socket. Two consumers read the body: "copy"
+// (io.Copy to io.Discard: memerr's replaying body writes its buffer without
+// a copy) and "readall" (io.ReadAll: the bytes read ahead are copied once
+// more). The check is json less unchecked, go-retryablehttp's own cost
+// retryablehttp less bare; the server's work, in the same process, is the
+// same for every contender. Count one contender at a time, every level of
+// the name anchored:
+//
+//	.ci/instructions '^BenchmarkAutoSuccessCheckLoopback$/^memos-code-last-16k$/^copy$/^json$'
+func BenchmarkAutoSuccessCheckLoopback(b *testing.B) {
+	consumers := []struct {
+		name string
+		read func(io.Reader) (int64, error)
+	}{
+		{"copy", func(r io.Reader) (int64, error) { return io.Copy(io.Discard, r) }},
+		{"readall", func(r io.Reader) (int64, error) {
+			p, err := io.ReadAll(r)
+			return int64(len(p)), err
+		}},
+	}
+	contenders := map[string]func(base *http.Transport) http.RoundTripper{
+		"unchecked": func(base *http.Transport) http.RoundTripper {
+			return NewTransport(base, WithoutBreaker(), WithVendor(MemoryOS))
+		},
+		"json": func(base *http.Transport) http.RoundTripper { return NewTransport(base, WithoutBreaker()) },
+		"bare": func(base *http.Transport) http.RoundTripper { return base },
+		"retryablehttp": func(base *http.Transport) http.RoundTripper {
+			rc := retryablehttp.NewClient()
+			rc.Logger = nil
+			rc.HTTPClient.Transport = base
+			return rc.StandardClient().Transport
+		},
+	}
+	for _, tc := range benchSuccessBodies {
+		b.Run(tc.name, func(b *testing.B) {
+			length := []string{strconv.Itoa(len(tc.body))}
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				h := w.Header()
+				h["Content-Type"] = []string{"application/json"}
+				h["Content-Length"] = length
+				w.Write(tc.body)
+			}))
+			defer srv.Close()
+			for _, c := range consumers {
+				b.Run(c.name, func(b *testing.B) {
+					for _, name := range []string{"unchecked", "json", "bare", "retryablehttp"} {
+						b.Run(name, func(b *testing.B) {
+							base := paired.Base()
+							defer base.CloseIdleConnections()
+							rt := contenders[name](base)
+							req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/memories", nil)
+							get := func() error {
+								resp, err := rt.RoundTrip(req)
+								if err != nil {
+									return err
+								}
+								n, err := c.read(resp.Body)
+								resp.Body.Close()
+								if err == nil && (resp.StatusCode != http.StatusOK || n != int64(len(tc.body))) {
+									err = fmt.Errorf("status %d, read %d bytes of %d", resp.StatusCode, n, len(tc.body))
+								}
+								return err
+							}
+							if err := get(); err != nil { // the first response teaches the vendor and opens the connection
+								b.Fatal(err)
+							}
+							b.ResetTimer()
+							for i := 0; i < b.N; i++ {
+								if err := get(); err != nil {
+									b.Fatal(err)
+								}
+							}
+						})
 					}
 				})
 			}
