@@ -100,6 +100,26 @@ func BenchmarkParse(b *testing.B) {
 	}
 }
 
+// BenchmarkParseAndError is Parse of each vendor's error body followed by
+// one call of the error's Error, as a caller that logs the error pays:
+// memerr scrubs credentials from every field while it decodes, where
+// before vendor profiles (c835640) it redacted the message in Error, at
+// every call.
+func BenchmarkParseAndError(b *testing.B) {
+	for _, tc := range benchErrorBodies {
+		body := []byte(tc.body)
+		b.Run(string(tc.vendor), func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				benchErr = Parse(Auto, tc.status, tc.header, body)
+				benchMsg = benchErr.Error()
+			}
+		})
+	}
+}
+
+var benchMsg string
+
 // successBody builds a 2xx body of about size bytes around a realistic data
 // payload: head opens the envelope, tail closes it.
 func successBody(head, tail string, size int) []byte {
