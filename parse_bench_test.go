@@ -35,6 +35,7 @@ type unionEnvelope struct {
 
 var (
 	benchErr  error
+	benchMsg  string
 	benchBool bool
 	benchEnv  unionEnvelope
 	benchMap  map[string]any
@@ -117,8 +118,6 @@ func BenchmarkParseAndError(b *testing.B) {
 		})
 	}
 }
-
-var benchMsg string
 
 // successBody builds a 2xx body of about size bytes around a realistic data
 // payload: head opens the envelope, tail closes it.
