@@ -146,6 +146,8 @@ var expectedRegistry = map[Vendor][]expectedCode{
 		{"4314", KindNotFound, 0},
 		{"4315", KindConflict, 0},
 		{"5000", KindInternal, 0},
+		{"6031", KindPermissionDenied, 0}, // workflow not published
+		{"6039", KindInvalidRequest, 0},   // no interruption in a synchronous run
 		{"700012006", KindUnauthenticated, 401},
 		{"700012014", KindPermissionDenied, 0},
 		{"700012015", KindPermissionDenied, 0},
@@ -160,7 +162,7 @@ var expectedRegistry = map[Vendor][]expectedCode{
 }
 
 func TestRegistryKinds(t *testing.T) {
-	counts := map[Vendor]int{MemOS: 38, Tensorheart: 18, MemoryOS: 6, MemoriesAI: 9, Coze: 47}
+	counts := map[Vendor]int{MemOS: 38, Tensorheart: 18, MemoryOS: 6, MemoriesAI: 9, Coze: 49}
 	for _, v := range builtins {
 		t.Run(string(v), func(t *testing.T) {
 			want := expectedRegistry[v]

@@ -78,6 +78,13 @@ var (
 
 	CozeInternalError = Code{Coze, "5000"}
 
+	// Workflow runs refused by the open API (sent at HTTP 200 by the
+	// open-source Coze server too): the caller's to fix, though in the
+	// 6xxx family.
+
+	CozeWorkflowNotPublished  = Code{Coze, "6031"}
+	CozeInterruptNotSupported = Code{Coze, "6039"}
+
 	// Sent by the authentication and risk-control layer, with HTTP 200
 	// or 401.
 
@@ -176,6 +183,9 @@ var cozeProfile = Profile{
 		{Code: CozeExecutionFinished, Kind: KindConflict, Status: 0, Meaning: "the workflow execution has ended and cannot resume", Resolution: "start a new execution"},
 		// Server errors.
 		{Code: CozeInternalError, Kind: KindInternal, Status: 0, Meaning: "the server failed", Resolution: "retry later; report the log id if it persists"},
+		// Workflow runs refused.
+		{Code: CozeWorkflowNotPublished, Kind: KindPermissionDenied, Meaning: "the workflow is not published", Resolution: "publish the workflow, then call it again"},
+		{Code: CozeInterruptNotSupported, Kind: KindInvalidRequest, Meaning: "a synchronous workflow run cannot be interrupted", Resolution: "run the workflow asynchronously (is_async)"},
 		// Authentication and risk control.
 		{Code: CozeAccessTokenInvalid, Kind: KindUnauthenticated, Status: 401, Meaning: "the access token is invalid", Resolution: "obtain a new access token"},
 		{Code: CozeUnusualTraffic, Kind: KindPermissionDenied, Meaning: "risk control blocked traffic from this network", Resolution: "retry much later from another network; report the log id if it persists"},
@@ -195,7 +205,8 @@ var cozeProfile = Profile{
 // cozeKind settles the Coze codes the table leaves open. 4008 covers both
 // a per-second limit and the bot's daily quota; its message tells them
 // apart. Undocumented codes take their family's Kind: 41xx permission,
-// 42xx not found, other 4xxx the request, 5xxx and 6xxx server, 7000xxxxx
+// 42xx not found, other 4xxx the request, 5xxx and 6xxx server (the
+// table names the 6xxx workflow codes that are the caller's), 7000xxxxx
 // the access layer (authentication and risk control; its message's words
 // decide when they can). The other nine-digit families (702 billing, 708
 // knowledge, 720 and 777 workflow, 788 plugin...) mix every kind of

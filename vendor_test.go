@@ -540,3 +540,51 @@ func TestDoJSONUnwrapsOnlyAKnownEnvelope(t *testing.T) {
 	require.NoError(t, c.DoJSON(context.Background(), http.MethodGet, srv.URL+"/m2", nil, &got))
 	assert.Equal(t, "m2", got.ID)
 }
+
+// The open-source Coze server's open API answers a workflow run or run
+// history it refuses at HTTP 200 with a four-digit code kept for the hosted
+// API's clients: 6031 workflow not published, 6039 interruption not
+// supported in a synchronous run (coze-dev/coze-studio@4f786d6a,
+// backend/types/errno/workflow.go: ErrOpenAPIWorkflowNotPublished,
+// ErrOpenAPIInterruptNotSupported, mapped by CodeForOpenAPI;
+// backend/api/handler/coze/workflow_service.go: OpenAPIRunFlow,
+// OpenAPIGetWorkflowRunHistory, with debug_url beside). Both are the
+// caller's to fix, and the server registers them as not affecting its
+// stability: no retry, no breaker failure, whatever Coze's 5xxx-6xxx
+// family otherwise suggests.
+func TestCozeWorkflowOpenAPICodes(t *testing.T) {
+	for _, tc := range []struct {
+		code int
+		msg  string
+		kind memerr.Kind
+		is   memerr.Code
+	}{
+		{6031, "Workflow not published. Publish the workflow and try again.", memerr.KindPermissionDenied, memerr.CozeWorkflowNotPublished},
+		{6039, "Synchronous requests do not support interruption; use an asynchronous run.", memerr.KindInvalidRequest, memerr.CozeInterruptNotSupported},
+	} {
+		code := strconv.Itoa(tc.code)
+		body := `{"code":` + code + `,"msg":"` + tc.msg + `","debug_url":"https://www.coze.cn/work_flow?execute_id=7"}`
+		for _, v := range []memerr.Vendor{memerr.Coze, memerr.Auto} {
+			e := parseErr(t, v, 200, nil, body)
+			assert.Equal(t, memerr.Code{Vendor: memerr.Coze, Value: code}, memerr.Code{Vendor: e.Vendor, Value: e.Code}, body)
+			assert.Equal(t, tc.kind, e.Kind, "%s, %s", v, body)
+			assert.ErrorIs(t, e, tc.is)
+		}
+
+		// A GET of the run history that keeps failing so is sent once
+		// each time and opens no circuit.
+		srv := memerrtest.NewServer(memerrtest.WithVendor(memerr.Coze))
+		srv.Enqueue(memerrtest.Repeat(memerrtest.Status(200, body).WithHeader("Content-Type", "application/json"), 3)...)
+		c := memerr.NewClient(memerr.WithBackoff(time.Millisecond, 2*time.Millisecond),
+			memerr.WithBreaker(memerr.BreakerSettings{ConsecutiveFailures: 2, OpenTimeout: time.Minute}))
+		for i := 0; i < 3; i++ {
+			err := c.DoJSON(context.Background(), http.MethodGet, srv.URL+"/v1/workflow/get_run_history?workflow_id=1&execute_id=7", nil, nil)
+			var e *memerr.Error
+			require.ErrorAs(t, err, &e, "request %d of code %s", i+1, code)
+			assert.Equal(t, tc.kind, e.Kind, "request %d of code %s", i+1, code)
+			assert.NotErrorIs(t, err, memerr.ErrCircuitOpen, "request %d of code %s", i+1, code)
+		}
+		assert.Equal(t, 3, srv.RequestCount(), "code %s: one attempt per request", code)
+		srv.Close()
+	}
+}
