@@ -45,6 +45,7 @@ type EventReader struct {
 	r      *bufio.Reader
 	line   []byte
 	skipLF bool // the last line ended in CR: an LF right after it ends nothing
+	begun  bool // a line has been read: a byte order mark is no longer dropped
 }
 
 // NewEventReader returns a reader of resp's events; v names the vendor
@@ -60,7 +61,8 @@ func NewEventReader(v Vendor, resp *http.Response) *EventReader {
 // with no name whose data is not a JSON object (the text frames some
 // streams send) is returned as it is, never as a failure. Errors from
 // reading the body are returned as they are, and one wrapping ErrTooLarge
-// for an event beyond MaxEventSize.
+// for an event beyond MaxEventSize. A UTF-8 byte order mark opening the
+// stream is dropped, as the standard says.
 func (er *EventReader) Next() (Event, error) {
 	var ev Event
 	seen := false // a name or a data line
@@ -71,6 +73,10 @@ func (er *EventReader) Next() (Event, error) {
 		}
 		if err != nil {
 			return Event{}, err
+		}
+		if !er.begun {
+			er.begun = true
+			line = bytes.TrimPrefix(line, []byte("\xEF\xBB\xBF"))
 		}
 		switch {
 		case len(line) == 0: // a blank line ends the event

@@ -228,3 +228,32 @@ func errText(err error) string {
 	}
 	return err.Error()
 }
+
+// A stream may open with a UTF-8 byte order mark, which the server-sent
+// events standard drops before reading the first line: the first event's
+// name is still its name, so a failure it reports is not missed. A BOM
+// anywhere else is text.
+func TestEventReaderBOM(t *testing.T) {
+	// coze-py tests/testdata/chat_error_resp.txt ("event:error\ndata:{}",
+	// no blank line at the end), behind a BOM.
+	stream := "\xEF\xBB\xBFevent:error\ndata:{}"
+	for _, body := range []io.Reader{strings.NewReader(stream), iotest.OneByteReader(strings.NewReader(stream))} {
+		r := NewEventReader(Coze, streamResponse(body, "X-Tt-Logid", "20241210152726A1B2C3"))
+		ev, err := r.Next()
+		assert.Equal(t, "error", ev.Name)
+		var e *Error
+		require.ErrorAs(t, err, &e, "the failure behind the BOM")
+		assert.Equal(t, "20241210152726A1B2C3", e.RequestID)
+		_, err = r.Next()
+		assert.Equal(t, io.EOF, err)
+	}
+
+	// Only the first BOM goes: one on a later line is part of that line.
+	r := NewEventReader(Coze, streamResponse(strings.NewReader("\xEF\xBB\xBFdata: a\n\n\xEF\xBB\xBFevent: error\ndata: b\n\n")))
+	ev, err := r.Next()
+	require.NoError(t, err)
+	assert.Equal(t, Event{Data: []byte("a")}, ev)
+	ev, err = r.Next()
+	require.NoError(t, err, "a field named BOM+\"event\" is no event name")
+	assert.Equal(t, Event{Data: []byte("b")}, ev)
+}
