@@ -44,8 +44,9 @@ type EventReader struct {
 	h      http.Header
 	r      *bufio.Reader
 	line   []byte
-	skipLF bool // the last line ended in CR: an LF right after it ends nothing
-	begun  bool // a line has been read: a byte order mark is no longer dropped
+	skipLF bool  // the last line ended in CR: an LF right after it ends nothing
+	begun  bool  // a line has been read: a byte order mark is no longer dropped
+	err    error // the error that ended the reading, returned from then on
 }
 
 // NewEventReader returns a reader of resp's events; v names the vendor
@@ -61,9 +62,13 @@ func NewEventReader(v Vendor, resp *http.Response) *EventReader {
 // with no name whose data is not a JSON object (the text frames some
 // streams send) is returned as it is, never as a failure. Errors from
 // reading the body are returned as they are, and one wrapping ErrTooLarge
-// for an event beyond MaxEventSize. A UTF-8 byte order mark opening the
-// stream is dropped, as the standard says.
+// for an event beyond MaxEventSize; either ends the reading: every later
+// call returns it again, and the event it cut is dropped. A UTF-8 byte
+// order mark opening the stream is dropped, as the standard says.
 func (er *EventReader) Next() (Event, error) {
+	if er.err != nil {
+		return Event{}, er.err
+	}
 	var ev Event
 	seen := false // a name or a data line
 	for {
@@ -72,6 +77,7 @@ func (er *EventReader) Next() (Event, error) {
 			return er.decode(ev)
 		}
 		if err != nil {
+			er.err = err
 			return Event{}, err
 		}
 		if !er.begun {
@@ -99,7 +105,8 @@ func (er *EventReader) Next() (Event, error) {
 				ev.Data = append(ev.Data, '\n')
 			}
 			if len(ev.Data)+len(value) > MaxEventSize {
-				return Event{}, errEventTooLarge
+				er.err = errEventTooLarge
+				return Event{}, er.err
 			}
 			ev.Data = append(ev.Data, value...)
 			seen = true

@@ -257,3 +257,45 @@ func TestEventReaderBOM(t *testing.T) {
 	require.NoError(t, err, "a field named BOM+\"event\" is no event name")
 	assert.Equal(t, Event{Data: []byte("b")}, ev)
 }
+
+// An error that ends the reading (an event over MaxEventSize, a broken
+// body) ends it for good: the next Next returns it again rather than
+// reading on from the middle of the event it gave up, whose remaining
+// lines would come back as an event of their own (without its name, so a
+// failure would pass for data).
+func TestEventReaderErrorEnds(t *testing.T) {
+	big := "event: error\n" + strings.Repeat("data: "+strings.Repeat("y", 1000)+"\n", MaxEventSize/1000+8) +
+		"data: {\"code\":4009,\"msg\":\"busy\"}\n\nevent: conversation.message.delta\ndata: {\"content\":\"hi\"}\n\n"
+	r := NewEventReader(Coze, streamResponse(strings.NewReader(big)))
+	_, err := r.Next()
+	require.ErrorIs(t, err, ErrTooLarge)
+	for i := 0; i < 3; i++ {
+		ev, err := r.Next()
+		assert.ErrorIs(t, err, ErrTooLarge, "call %d after the event over MaxEventSize", i+2)
+		assert.True(t, ev.Name == "" && ev.Data == nil, "call %d returned an event of %d bytes", i+2, len(ev.Data))
+	}
+
+	long := "data: " + strings.Repeat("x", MaxEventSize+10) + "\":1}\n\nevent: done\ndata: [DONE]\n\n"
+	r = NewEventReader(Coze, streamResponse(strings.NewReader(long)))
+	_, err = r.Next()
+	require.ErrorIs(t, err, ErrTooLarge)
+	_, err = r.Next()
+	assert.ErrorIs(t, err, ErrTooLarge, "after a line over MaxEventSize")
+
+	// A body that fails once and would then go on: the event cut by the
+	// failure is not finished from what comes after.
+	fails := true
+	body := io.MultiReader(strings.NewReader("event: error\ndata: {\"co"), readerFunc(func([]byte) (int, error) {
+		if fails {
+			fails = false
+			return 0, io.ErrUnexpectedEOF
+		}
+		return 0, io.EOF
+	}), strings.NewReader("de\":4009}\n\n"))
+	r = NewEventReader(Coze, streamResponse(body))
+	_, err = r.Next()
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	ev, err := r.Next()
+	assert.ErrorIs(t, err, io.ErrUnexpectedEOF, "the reading ended")
+	assert.Equal(t, Event{}, ev)
+}
