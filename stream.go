@@ -34,7 +34,9 @@ type Event struct {
 // with ParseStreamEvent, so that a vendor's failure reported in the middle
 // of a stream — Coze's "event: error", a "conversation.chat.failed" chat,
 // a workflow's {"error_code",...}, a MemOS {"type":"error"} frame — comes
-// back as a *Error carrying the response's request id (X-Tt-Logid).
+// back as a *Error carrying the response's request id (X-Tt-Logid), with
+// the credentials of resp.Request scrubbed from it if the server echoed
+// them.
 //
 // Use it on a response that Client.Do or Decode has found successful (a
 // stream refused before it starts is an ordinary error response). It reads
@@ -42,6 +44,7 @@ type Event struct {
 type EventReader struct {
 	v      Vendor
 	h      http.Header
+	req    *http.Request // whose credentials a failure echoing them is scrubbed of
 	r      *bufio.Reader
 	line   []byte
 	skipLF bool  // the last line ended in CR: an LF right after it ends nothing
@@ -52,7 +55,7 @@ type EventReader struct {
 // NewEventReader returns a reader of resp's events; v names the vendor
 // (Auto detects it from each event).
 func NewEventReader(v Vendor, resp *http.Response) *EventReader {
-	return &EventReader{v: v, h: resp.Header, r: bufio.NewReader(resp.Body)}
+	return &EventReader{v: v, h: resp.Header, req: resp.Request, r: bufio.NewReader(resp.Body)}
 }
 
 // Next returns the next event. When the event reports a failure, the error
@@ -120,7 +123,11 @@ func (er *EventReader) decode(ev Event) (Event, error) {
 	if ev.Name == "" && !bytes.HasPrefix(bytes.TrimSpace(ev.Data), []byte("{")) {
 		return ev, nil // a text frame: no envelope to read
 	}
-	return ev, ParseStreamEvent(er.v, er.h, ev.Name, ev.Data)
+	err := ParseStreamEvent(er.v, er.h, ev.Name, ev.Data)
+	if e, ok := err.(*Error); ok && er.req != nil {
+		scrubError(e, requestSecrets(er.req)) // a server may echo the request's key
+	}
+	return ev, err
 }
 
 // readLine returns the next line without its end (LF, CRLF or CR). The

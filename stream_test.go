@@ -3,8 +3,10 @@ package memerr
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -298,4 +300,49 @@ func TestEventReaderErrorEnds(t *testing.T) {
 	ev, err := r.Next()
 	assert.ErrorIs(t, err, io.ErrUnexpectedEOF, "the reading ended")
 	assert.Equal(t, Event{}, ev)
+}
+
+// A stream error echoing the caller's key, one the key patterns do not
+// know (a self-hosted server's own token, say), has it scrubbed from
+// every field, as the same error sent as a JSON body has through
+// Client.Do: the reader takes the secrets from the response's request.
+func TestEventReaderScrubsRequestSecrets(t *testing.T) {
+	const key = "s3cr3t-Value-42"
+	echo := `{"code":4100,"msg":"invalid token ` + key + `","detail":{"logid":"L1","token":"` + key + `"}}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/json" {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, echo)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "event: conversation.chat.created\ndata: {\"id\":\"1\",\"status\":\"created\"}\n\n")
+		io.WriteString(w, "event: error\ndata: "+echo+"\n\n")
+	}))
+	defer srv.Close()
+	c := NewClient(WithVendor(Coze), WithoutBreaker())
+
+	get := func(path string) *http.Request {
+		req, err := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+key)
+		return req
+	}
+	_, err := c.Do(get("/json"))
+	var plain *Error
+	require.ErrorAs(t, err, &plain)
+
+	resp, err := c.Do(get("/stream"))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	_, e, end := readEvents(NewEventReader(Coze, resp))
+	require.NoError(t, end)
+	require.NotNil(t, e, "the stream's failure")
+	for _, got := range []*Error{plain, e} {
+		assert.Equal(t, "4100", got.Code)
+		assert.Equal(t, "L1", got.RequestID)
+		for _, s := range []string{got.Error(), fmt.Sprintf("%+v", got), fmt.Sprintf("%#v", got), got.Message, string(got.Details)} {
+			assert.NotContains(t, s, key)
+		}
+	}
 }
