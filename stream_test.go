@@ -2,6 +2,7 @@ package memerr
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -343,6 +344,65 @@ func TestEventReaderScrubsRequestSecrets(t *testing.T) {
 		assert.Equal(t, "L1", got.RequestID)
 		for _, s := range []string{got.Error(), fmt.Sprintf("%+v", got), fmt.Sprintf("%#v", got), got.Message, string(got.Details)} {
 			assert.NotContains(t, s, key)
+		}
+	}
+}
+
+// The MemOS chat streams report a failure as {"type":"error","content":
+// traceback.format_exc()} (MemTensor/MemOS, src/memos/api/handlers/
+// chat_handler.py, the except branch of each stream generator): the whole
+// Python traceback. Its frames name files and quote source lines, whose
+// words say nothing of the failure ("concurrent/futures" is no rate
+// limit); the exception lines do. An exception whose words say nothing is
+// still a fault of the server.
+func TestEventReaderMemOSTraceback(t *testing.T) {
+	// A memory search worker failing inside the chat stream: recall.py
+	// runs its searches on a thread pool, so the traceback passes through
+	// concurrent/futures; the graph database is down.
+	recall := "Traceback (most recent call last):\n" +
+		"  File \"/app/src/memos/api/handlers/chat_handler.py\", line 277, in generate_chat_response\n" +
+		"    search_response = self.search_handler.handle_search_memories(search_req)\n" +
+		"  File \"/app/src/memos/memories/textual/tree_text_memory/retrieve/recall.py\", line 173, in retrieve\n" +
+		"    graph_results = future_graph.result()\n" +
+		"  File \"/usr/local/lib/python3.11/concurrent/futures/_base.py\", line 449, in result\n" +
+		"    return self.__get_result()\n" +
+		"  File \"/usr/local/lib/python3.11/concurrent/futures/thread.py\", line 58, in run\n" +
+		"    result = self.fn(*self.args, **self.kwargs)\n" +
+		"neo4j.exceptions.ServiceUnavailable: Couldn't connect to neo4j:7687\n"
+	// The model call timing out (src/memos/llms/openai.py), the
+	// exceptions chained.
+	timeout := "Traceback (most recent call last):\n" +
+		"  File \"/app/src/memos/llms/openai.py\", line 144, in generate_stream\n" +
+		"    response = self.client.chat.completions.create(**request_body)\n" +
+		"httpx.ReadTimeout: The read operation timed out\n\n" +
+		"The above exception was the direct cause of the following exception:\n\n" +
+		"Traceback (most recent call last):\n" +
+		"  File \"/app/src/memos/api/handlers/chat_handler.py\", line 351, in generate_chat_response\n" +
+		"    for chunk in response_stream:\n" +
+		"openai.APITimeoutError: Request timed out.\n"
+	// A bug: nothing in its words, still the server's fault.
+	bug := "Traceback (most recent call last):\n" +
+		"  File \"/app/src/memos/api/handlers/chat_handler.py\", line 292, in generate_chat_response\n" +
+		"    text_mem_results = search_response.data[\"text_mem\"]\n" +
+		"KeyError: 'text_mem'\n"
+	for _, tc := range []struct {
+		name, traceback string
+		kind            Kind
+	}{
+		{"search worker", recall, KindUnavailable},
+		{"model timeout", timeout, KindUnavailable},
+		{"bug", bug, KindInternal},
+	} {
+		frame, err := json.Marshal(map[string]string{"type": "error", "content": tc.traceback})
+		require.NoError(t, err)
+		stream := "data: {\"type\": \"status\", \"data\": \"0\"}\n\ndata: " + string(frame) + "\n\n"
+		for _, v := range []Vendor{MemOS, Auto} {
+			_, e, end := readEvents(NewEventReader(v, streamResponse(strings.NewReader(stream))))
+			require.NoError(t, end)
+			require.NotNil(t, e, "%s, %s: the stream's failure", tc.name, v)
+			assert.Equal(t, MemOS, e.Vendor)
+			assert.Equal(t, tc.kind, e.Kind, "%s, %s: %v", tc.name, v, e.Kind)
+			assert.Equal(t, tc.traceback, e.Message, "the message as sent")
 		}
 	}
 }
