@@ -53,8 +53,12 @@ type EventReader struct {
 }
 
 // NewEventReader returns a reader of resp's events; v names the vendor
-// (Auto detects it from each event).
+// (Auto detects it from each event). For a nil resp, or one without a
+// body, Next returns an error.
 func NewEventReader(v Vendor, resp *http.Response) *EventReader {
+	if resp == nil || resp.Body == nil {
+		return &EventReader{v: v, err: errors.New("memerr: NewEventReader of a nil response or body")}
+	}
 	return &EventReader{v: v, h: resp.Header, req: resp.Request, r: bufio.NewReader(resp.Body)}
 }
 

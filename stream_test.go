@@ -406,3 +406,16 @@ func TestEventReaderMemOSTraceback(t *testing.T) {
 		}
 	}
 }
+
+// A nil response, or one without a body, is a clear error from Next, not
+// a panic.
+func TestEventReaderNilResponse(t *testing.T) {
+	for name, resp := range map[string]*http.Response{"nil response": nil, "nil body": {StatusCode: http.StatusOK, Header: http.Header{}}} {
+		var err error
+		require.NotPanics(t, func() { _, err = NewEventReader(Coze, resp).Next() }, name)
+		require.Error(t, err, name)
+		assert.NotErrorIs(t, err, io.EOF, "%s: an empty stream is not what happened", name)
+		var e *Error
+		assert.False(t, errors.As(err, &e), "%s: no vendor failure", name)
+	}
+}
