@@ -2,6 +2,7 @@ package memerr
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -418,4 +419,53 @@ func TestEventReaderNilResponse(t *testing.T) {
 		var e *Error
 		assert.False(t, errors.As(err, &e), "%s: no vendor failure", name)
 	}
+}
+
+// A stream ended by the caller — its context cancelled, or its body
+// closed from another goroutine while Next waits — ends the reading with
+// an error (the context's, for a cancellation), every later Next too; it
+// is never mistaken for the end of the stream.
+func TestEventReaderCancelAndClose(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("X-Tt-Logid", "LOG")
+		io.WriteString(w, "event: conversation.message.delta\ndata: {\"content\":\"hi\"}\n\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // the rest never comes
+	}))
+	defer srv.Close()
+	c := NewClient(WithVendor(Coze), WithoutBreaker())
+	open := func(ctx context.Context) (*http.Response, *EventReader) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/v3/chat", strings.NewReader(`{}`))
+		require.NoError(t, err)
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		r := NewEventReader(Coze, resp)
+		ev, err := r.Next()
+		require.NoError(t, err)
+		require.Equal(t, "conversation.message.delta", ev.Name)
+		return resp, r
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	resp, r := open(ctx)
+	cancel()
+	for i := 0; i < 2; i++ {
+		_, err := r.Next()
+		assert.ErrorIs(t, err, context.Canceled, "call %d after the cancellation", i+1)
+	}
+	resp.Body.Close()
+
+	resp, r = open(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Next()
+		done <- err
+	}()
+	resp.Body.Close()
+	err := <-done
+	assert.Error(t, err)
+	assert.NotErrorIs(t, err, io.EOF, "a closed body is not the stream's end")
+	_, again := r.Next()
+	assert.Equal(t, err, again, "the reading stays ended")
 }
