@@ -736,9 +736,10 @@ func ParseStreamEvent(v Vendor, h http.Header, event string, data []byte) error 
 		env = p.describing(&f)
 	}
 	e := p.build(env, http.StatusOK, h, &f, &code)
-	if e.Message == "" && e.Code == "" {
+	if e.Message == "" && (e.Code == "" || e.Vendor == Generic) {
 		// An error event with {}, or a failed chat without its
-		// last_error: say so rather than print nothing.
+		// last_error: say so rather than print nothing (a Generic
+		// code is only the stream's HTTP status).
 		e.Message = "error event without details"
 	}
 	return e

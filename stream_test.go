@@ -469,3 +469,32 @@ func TestEventReaderCancelAndClose(t *testing.T) {
 	_, again := r.Next()
 	assert.Equal(t, err, again, "the reading stays ended")
 }
+
+// "event: error" is how server-sent event streams at large report a
+// failure: read as Generic (an API memerr has no profile for) or Auto, it
+// is a failure whatever its data, as it is for Coze, and its error says
+// what happened even when the data does not.
+func TestGenericErrorEvent(t *testing.T) {
+	for _, v := range []Vendor{Generic, Auto} {
+		for _, data := range []string{`{}`, `oops`, ``, `{"id":"evt_1"}`} {
+			stream := "event: delta\ndata: {\"text\":\"hi\"}\n\nevent: error\ndata: " + data + "\n\n"
+			_, e, end := readEvents(NewEventReader(v, streamResponse(strings.NewReader(stream))))
+			require.NoError(t, end)
+			if !assert.NotNil(t, e, "%s, data %q: the stream's failure", v, data) {
+				continue
+			}
+			assert.Equal(t, Generic, e.Vendor)
+			assert.Equal(t, KindUnknown, e.Kind)
+			assert.NotEmpty(t, e.Message, "%s, data %q: %v", v, data, e)
+		}
+	}
+	// The message of a generic error event is read as in a body.
+	err := ParseStreamEvent(Generic, nil, "error", []byte(`{"error":{"message":"Overloaded"}}`))
+	var e *Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, "Overloaded", e.Message)
+	assert.Equal(t, KindUnavailable, e.Kind)
+	// Other events of a generic stream are data.
+	assert.NoError(t, ParseStreamEvent(Generic, nil, "delta", []byte(`oops`)))
+	assert.NoError(t, ParseStreamEvent(Generic, nil, "delta", []byte(`{}`)))
+}
