@@ -355,7 +355,8 @@ func TestEventReaderScrubsRequestSecrets(t *testing.T) {
 // Python traceback. Its frames name files and quote source lines, whose
 // words say nothing of the failure ("concurrent/futures" is no rate
 // limit); the exception lines do. An exception whose words say nothing is
-// still a fault of the server.
+// still a fault of the server. Error() quotes the exception, which comes
+// last, not the first frames.
 func TestEventReaderMemOSTraceback(t *testing.T) {
 	// A memory search worker failing inside the chat stream: recall.py
 	// runs its searches on a thread pool, so the traceback passes through
@@ -389,10 +390,11 @@ func TestEventReaderMemOSTraceback(t *testing.T) {
 	for _, tc := range []struct {
 		name, traceback string
 		kind            Kind
+		exception       string // what Error() shows of the traceback
 	}{
-		{"search worker", recall, KindUnavailable},
-		{"model timeout", timeout, KindUnavailable},
-		{"bug", bug, KindInternal},
+		{"search worker", recall, KindUnavailable, "neo4j.exceptions.ServiceUnavailable: Couldn't connect to neo4j:7687"},
+		{"model timeout", timeout, KindUnavailable, "openai.APITimeoutError: Request timed out"},
+		{"bug", bug, KindInternal, "KeyError: 'text_mem'"},
 	} {
 		frame, err := json.Marshal(map[string]string{"type": "error", "content": tc.traceback})
 		require.NoError(t, err)
@@ -404,6 +406,9 @@ func TestEventReaderMemOSTraceback(t *testing.T) {
 			assert.Equal(t, MemOS, e.Vendor)
 			assert.Equal(t, tc.kind, e.Kind, "%s, %s: %v", tc.name, v, e.Kind)
 			assert.Equal(t, tc.traceback, e.Message, "the message as sent")
+			// Error() has room for a line: the exception's, not the
+			// traceback's first frames.
+			assert.Equal(t, "memerr: memos 200 "+tc.kind.String()+": "+tc.exception, e.Error())
 		}
 	}
 }
