@@ -16,7 +16,8 @@ import (
 // "retry_after":60}, Retry-After, and X-RateLimit-Limit/Remaining/Reset
 // (Unix seconds) on every response. Chat streams report failures as
 // {"type":"error","content":"..."} frames, whose content is the server's
-// Python traceback, or {"type":"error","data":"..."}; the scheduler stream as {"status":"error","detail":"stream_failed",...}.
+// Python traceback, or {"type":"error","data":"..."}; the scheduler stream
+// as {"status":"error","detail":"stream_failed",...}.
 // MemOS sends no request id back; it reads g-trace-id or x-trace-id from
 // requests. Clients authenticate with "Authorization: Token <key>".
 
