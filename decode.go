@@ -713,6 +713,13 @@ func ParseStreamEvent(v Vendor, h http.Header, event string, data []byte) error 
 		if event != "" && !errorEvent {
 			return nil // a text frame of a stream, such as a delta
 		}
+		if p == nil {
+			// No body to detect the vendor from: its headers may name
+			// it (X-Tt-Logid), and then where its request id is.
+			if d := set.detect(&fields{}, h, &codeFacts{set: set, id: -1}); d.Vendor != Generic {
+				p = d
+			}
+		}
 		e := &Error{Vendor: Generic, StatusCode: http.StatusOK, Kind: KindUnknown, Message: textMessage(data, 0)}
 		if len(data) == 0 {
 			e.Message = "error event without data"

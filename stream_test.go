@@ -503,3 +503,26 @@ func TestGenericErrorEvent(t *testing.T) {
 	assert.NoError(t, ParseStreamEvent(Generic, nil, "delta", []byte(`oops`)))
 	assert.NoError(t, ParseStreamEvent(Generic, nil, "delta", []byte(`{}`)))
 }
+
+// Read as Auto, an error event whose data is text belongs to the vendor
+// the response's headers name (X-Tt-Logid: Coze), as one with JSON data
+// does, with that vendor's request id.
+func TestAutoTextErrorEventVendor(t *testing.T) {
+	// Coze Studio's workflow stream sends an internal failure as text
+	// (see TestStreamErrorEvents); behind the Coze cloud's gateway the
+	// response carries X-Tt-Logid, and may carry a generic X-Request-Id.
+	stream := "event: Message\ndata: {\"content\":\"x\",\"node_is_finish\":false}\n\nevent: Error\ndata: code=720700801 message=database error\n\n"
+	for _, h := range [][]string{{"X-Tt-Logid", "LOG1"}, {"X-Request-Id", "gw-7", "X-Tt-Logid", "LOG1"}} {
+		_, e, end := readEvents(NewEventReader(Auto, streamResponse(strings.NewReader(stream), h...)))
+		require.NoError(t, end)
+		require.NotNil(t, e, "the stream's failure")
+		assert.Equal(t, Coze, e.Vendor, "%v", h)
+		assert.Equal(t, "LOG1", e.RequestID, "%v", h)
+		assert.Equal(t, "code=720700801 message=database error", e.Message)
+	}
+	// Without a vendor's header it stays Generic.
+	_, e, _ := readEvents(NewEventReader(Auto, streamResponse(strings.NewReader("event: error\ndata: oops\n\n"), "X-Request-Id", "gw-7")))
+	require.NotNil(t, e)
+	assert.Equal(t, Generic, e.Vendor)
+	assert.Equal(t, "gw-7", e.RequestID)
+}
