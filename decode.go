@@ -713,6 +713,13 @@ func ParseStreamEvent(v Vendor, h http.Header, event string, data []byte) error 
 		if event != "" && !errorEvent {
 			return nil // a text frame of a stream, such as a delta
 		}
+		if p == nil {
+			// No body to detect the vendor from: its headers may name
+			// it (X-Tt-Logid), and then where its request id is.
+			if d := set.detect(&fields{}, h, &codeFacts{set: set, id: -1}); d.Vendor != Generic {
+				p = d
+			}
+		}
 		e := &Error{Vendor: Generic, StatusCode: http.StatusOK, Kind: KindUnknown, Message: textMessage(data, 0)}
 		if len(data) == 0 {
 			e.Message = "error event without data"
@@ -736,9 +743,10 @@ func ParseStreamEvent(v Vendor, h http.Header, event string, data []byte) error 
 		env = p.describing(&f)
 	}
 	e := p.build(env, http.StatusOK, h, &f, &code)
-	if e.Message == "" && e.Code == "" {
+	if e.Message == "" && (e.Code == "" || e.Vendor == Generic) {
 		// An error event with {}, or a failed chat without its
-		// last_error: say so rather than print nothing.
+		// last_error: say so rather than print nothing (a Generic
+		// code is only the stream's HTTP status).
 		e.Message = "error event without details"
 	}
 	return e

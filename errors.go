@@ -170,9 +170,36 @@ func cutWords(s string) string {
 	return s[:cut] + " …"
 }
 
+// tracebackTail is what a one-line rendering of msg quotes: msg itself,
+// or, for a Python traceback (which servers such as MemOS's stream as
+// their error message), the exception after its last frame; the frames
+// come first, and would fill the line. Only the last maxTextScan bytes are
+// searched.
+func tracebackTail(msg string) string {
+	if !strings.HasPrefix(strings.TrimSpace(msg), "Traceback (most recent call last):") {
+		return msg
+	}
+	tail := msg[max(0, len(msg)-maxTextScan):]
+	i := strings.LastIndex(tail, "\n  File ")
+	if i < 0 {
+		return msg
+	}
+	rest := tail[i+1:]
+	// The frame's line, then its source line and any markers under it,
+	// all indented.
+	for rest != "" && (rest[0] == ' ' || rest[0] == '\t') {
+		_, rest, _ = strings.Cut(rest, "\n")
+	}
+	if strings.TrimSpace(rest) == "" {
+		return msg
+	}
+	return rest
+}
+
 // Error returns one lowercase line: origin, vendor, code, kind, the server's
 // message (cleaned to one line, shortened, with anything that looks like a
-// credential removed) and the request id. It never contains a body dump or a
+// credential removed; of a Python traceback, the exception after its
+// frames) and the request id. It never contains a body dump or a
 // header.
 func (e *Error) Error() string {
 	var b strings.Builder
@@ -192,7 +219,7 @@ func (e *Error) Error() string {
 	}
 	b.WriteByte(' ')
 	b.WriteString(e.Kind.String())
-	if m := strings.TrimRight(cleanLine(redact(cutWords(e.Message)), maxMessageRunes), ".。 "); m != "" {
+	if m := strings.TrimRight(cleanLine(redact(cutWords(tracebackTail(e.Message))), maxMessageRunes), ".。 "); m != "" {
 		b.WriteString(": ")
 		b.WriteString(m)
 	}

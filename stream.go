@@ -34,7 +34,9 @@ type Event struct {
 // with ParseStreamEvent, so that a vendor's failure reported in the middle
 // of a stream — Coze's "event: error", a "conversation.chat.failed" chat,
 // a workflow's {"error_code",...}, a MemOS {"type":"error"} frame — comes
-// back as a *Error carrying the response's request id (X-Tt-Logid).
+// back as a *Error carrying the response's request id (X-Tt-Logid), with
+// the credentials of resp.Request scrubbed from it if the server echoed
+// them.
 //
 // Use it on a response that Client.Do or Decode has found successful (a
 // stream refused before it starts is an ordinary error response). It reads
@@ -42,15 +44,22 @@ type Event struct {
 type EventReader struct {
 	v      Vendor
 	h      http.Header
+	req    *http.Request // whose credentials a failure echoing them is scrubbed of
 	r      *bufio.Reader
 	line   []byte
-	skipLF bool // the last line ended in CR: an LF right after it ends nothing
+	skipLF bool  // the last line ended in CR: an LF right after it ends nothing
+	begun  bool  // a line has been read: a byte order mark is no longer dropped
+	err    error // the error that ended the reading, returned from then on
 }
 
 // NewEventReader returns a reader of resp's events; v names the vendor
-// (Auto detects it from each event).
+// (Auto detects it from each event). For a nil resp, or one without a
+// body, Next returns an error.
 func NewEventReader(v Vendor, resp *http.Response) *EventReader {
-	return &EventReader{v: v, h: resp.Header, r: bufio.NewReader(resp.Body)}
+	if resp == nil || resp.Body == nil {
+		return &EventReader{v: v, err: errors.New("memerr: NewEventReader of a nil response or body")}
+	}
+	return &EventReader{v: v, h: resp.Header, req: resp.Request, r: bufio.NewReader(resp.Body)}
 }
 
 // Next returns the next event. When the event reports a failure, the error
@@ -60,8 +69,13 @@ func NewEventReader(v Vendor, resp *http.Response) *EventReader {
 // with no name whose data is not a JSON object (the text frames some
 // streams send) is returned as it is, never as a failure. Errors from
 // reading the body are returned as they are, and one wrapping ErrTooLarge
-// for an event beyond MaxEventSize.
+// for an event beyond MaxEventSize; either ends the reading: every later
+// call returns it again, and the event it cut is dropped. A UTF-8 byte
+// order mark opening the stream is dropped, as the standard says.
 func (er *EventReader) Next() (Event, error) {
+	if er.err != nil {
+		return Event{}, er.err
+	}
 	var ev Event
 	seen := false // a name or a data line
 	for {
@@ -70,7 +84,12 @@ func (er *EventReader) Next() (Event, error) {
 			return er.decode(ev)
 		}
 		if err != nil {
+			er.err = err
 			return Event{}, err
+		}
+		if !er.begun {
+			er.begun = true
+			line = bytes.TrimPrefix(line, []byte("\xEF\xBB\xBF"))
 		}
 		switch {
 		case len(line) == 0: // a blank line ends the event
@@ -93,7 +112,8 @@ func (er *EventReader) Next() (Event, error) {
 				ev.Data = append(ev.Data, '\n')
 			}
 			if len(ev.Data)+len(value) > MaxEventSize {
-				return Event{}, errEventTooLarge
+				er.err = errEventTooLarge
+				return Event{}, er.err
 			}
 			ev.Data = append(ev.Data, value...)
 			seen = true
@@ -107,7 +127,11 @@ func (er *EventReader) decode(ev Event) (Event, error) {
 	if ev.Name == "" && !bytes.HasPrefix(bytes.TrimSpace(ev.Data), []byte("{")) {
 		return ev, nil // a text frame: no envelope to read
 	}
-	return ev, ParseStreamEvent(er.v, er.h, ev.Name, ev.Data)
+	err := ParseStreamEvent(er.v, er.h, ev.Name, ev.Data)
+	if e, ok := err.(*Error); ok && er.req != nil {
+		scrubError(e, requestSecrets(er.req)) // a server may echo the request's key
+	}
+	return ev, err
 }
 
 // readLine returns the next line without its end (LF, CRLF or CR). The

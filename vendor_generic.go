@@ -5,7 +5,7 @@ package memerr
 // unknown shape. Its codes are HTTP statuses. A JSON body still gives its
 // message from the usual members ({"error":{"message"}}, {"error":"..."},
 // {"message"}, {"detail"}), and {"error":...} reports a failure even inside
-// a 2xx.
+// a 2xx. In a stream, an "event: error" is a failure whatever its data.
 
 // Generic codes are HTTP statuses, used when a body carries no known
 // envelope (a proxy's HTML page, an empty 503).
@@ -42,6 +42,9 @@ var genericProfile = Profile{
 		{Message: []string{"error.message", "error.msg", "error"}, Details: "error.details"},
 		{StatusOnly: true, Message: []string{"message", "msg", "detail", "error_description"}},
 	},
+	// "error" is the event name server-sent event streams at large give
+	// a failure.
+	ErrorEvents: []string{"error"},
 	Codes: []CodeInfo{
 		{Code: GenericBadRequest, Kind: KindInvalidRequest, Status: 400, Meaning: "bad request", Resolution: fixRequest},
 		{Code: GenericUnauthorized, Kind: KindUnauthenticated, Status: 401, Meaning: "authentication failed", Resolution: "send valid credentials"},

@@ -15,8 +15,9 @@ import (
 // rate limiter answers 429 with {"detail":"Too many requests...",
 // "retry_after":60}, Retry-After, and X-RateLimit-Limit/Remaining/Reset
 // (Unix seconds) on every response. Chat streams report failures as
-// {"type":"error","content":"..."} or {"type":"error","data":"..."} frames,
-// the scheduler stream as {"status":"error","detail":"stream_failed",...}.
+// {"type":"error","content":"..."} frames, whose content is the server's
+// Python traceback, or {"type":"error","data":"..."}; the scheduler stream
+// as {"status":"error","detail":"stream_failed",...}.
 // MemOS sends no request id back; it reads g-trace-id or x-trace-id from
 // requests. Clients authenticate with "Authorization: Token <key>".
 
@@ -161,10 +162,14 @@ func memosScope(r *http.Request) string {
 // memosKind classifies undocumented MemOS codes inside a 2xx by their family: 400xx
 // parameters, 401xx authentication, 403xx quota and rate limits (quota
 // unless the table says otherwise), 500xx service, 501xx knowledge base
-// operations; the self-hosted server's codes are HTTP statuses.
-func memosKind(code, _ string, status int, known Kind) Kind {
+// operations; the self-hosted server's codes are HTTP statuses. A stream's
+// error frame has no code: its traceback is read by tracebackKind.
+func memosKind(code, msg string, status int, known Kind) Kind {
 	if known != KindUnknown || status >= 400 {
 		return known
+	}
+	if code == "" && strings.HasPrefix(strings.TrimSpace(msg), "Traceback (most recent call last):") {
+		return tracebackKind(msg)
 	}
 	n, err := strconv.Atoi(code)
 	if err != nil {
@@ -181,4 +186,24 @@ func memosKind(code, _ string, status int, known Kind) Kind {
 		return KindForStatus(n / 100)
 	}
 	return KindForStatus(n)
+}
+
+// tracebackKind classifies a Python traceback, which a chat stream's error
+// frame carries whole, by its exception lines alone: the frames' lines
+// (indented: "  File ...", the source line quoted under it) name files
+// and code, not the failure ("concurrent/futures/_base.py" is no rate
+// limit). An exception that names no kind of failure is still one the
+// server did not handle: an internal error.
+func tracebackKind(tb string) Kind {
+	var b strings.Builder
+	for _, line := range strings.Split(tb, "\n") {
+		if !strings.HasPrefix(line, " ") && !strings.HasPrefix(line, "\t") {
+			b.WriteString(line)
+			b.WriteByte('\n')
+		}
+	}
+	if k := kindByWords(b.String()); k != KindUnknown {
+		return k
+	}
+	return KindInternal
 }

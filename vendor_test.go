@@ -314,8 +314,9 @@ func TestStreamErrorEvents(t *testing.T) {
 		{"coze text frame", memerr.Coze, "conversation.message.delta", `not json`, nil},
 		// MemOS chat stream frames (src/memos/api/handlers/chat_handler.py):
 		// bare data lines, no event name.
+		// An exception the server did not handle is its own fault.
 		{"memos error frame with content", memerr.MemOS, "", `{"type": "error", "content": "Traceback (most recent call last):\n  ValueError: boom"}`,
-			&memerr.Error{Vendor: memerr.MemOS, Kind: memerr.KindUnknown, Message: "Traceback (most recent call last):\n  ValueError: boom"}},
+			&memerr.Error{Vendor: memerr.MemOS, Kind: memerr.KindInternal, Message: "Traceback (most recent call last):\n  ValueError: boom"}},
 		{"memos error frame with data", memerr.Auto, "", `{"type": "error", "data": "模型生成错误: timeout"}`,
 			&memerr.Error{Vendor: memerr.MemOS, Kind: memerr.KindUnavailable, Message: "模型生成错误: timeout"}},
 		{"memos text frame", memerr.MemOS, "", `{"type": "text", "data": "hello"}`, nil},
