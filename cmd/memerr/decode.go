@@ -193,16 +193,19 @@ func parseCapture(data []byte) (*capture, error) {
 
 // fromVerbose turns curl -v's output into curl -i's: its notes ("* ...")
 // and the request's lines ("> ...") go, the response's lines lose their
-// "< ", and the body stays.
+// "< ", and the body stays. curl marks its lines with the character and a
+// space, or the character alone on the blank line ending a header block:
+// a body line such as "<html>" is the body's, kept as it is.
 func fromVerbose(b []byte) []byte {
 	var out bytes.Buffer
 	for len(b) > 0 {
 		line, rest, _ := bytes.Cut(b, []byte("\n"))
 		b = rest
+		bare := string(bytes.TrimSuffix(line, []byte("\r")))
 		switch {
-		case bytes.HasPrefix(line, []byte("* ")), bytes.HasPrefix(line, []byte(">")):
+		case bytes.HasPrefix(line, []byte("* ")), bytes.HasPrefix(line, []byte("> ")), bare == ">":
 			continue
-		case bytes.HasPrefix(line, []byte("<")):
+		case bytes.HasPrefix(line, []byte("< ")), bare == "<":
 			line = bytes.TrimPrefix(bytes.TrimPrefix(line, []byte("<")), []byte(" "))
 		}
 		out.Write(line)
