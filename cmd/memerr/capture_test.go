@@ -32,3 +32,16 @@ func TestDecodeVerboseHTMLBody(t *testing.T) {
 	assert.Contains(t, got, "message:     502 Bad Gateway\n")
 	assert.Equal(t, want, got)
 }
+
+// A key sent in the request's URL (curl -v prints the request line) is
+// not printed when the server echoes it, whatever the words around it.
+func TestDecodeScrubsKeyInRequestURL(t *testing.T) {
+	in := "> GET /v1/memories?limit=5&api_key=QpZ8xY7wK2mN&access_token=Hh5%2Bt0kEn99 HTTP/1.1\r\n> Host: api\r\n>\r\n" +
+		"< HTTP/1.1 404 Not Found\r\n< Content-Type: application/json\r\n<\r\n" +
+		`{"success":false,"error":{"code":"NOT_FOUND","message":"nothing for QpZ8xY7wK2mN (Hh5+t0kEn99)"}}`
+	got := decodeOut(t, in)
+	assert.Contains(t, got, "code:        NOT_FOUND\n")
+	assert.NotContains(t, got, "QpZ8xY7wK2mN")
+	assert.NotContains(t, got, "Hh5+t0kEn99")
+	assert.Contains(t, got, "message:     nothing for [redacted] ([redacted])\n")
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -75,6 +76,12 @@ func captureSecrets(data []byte) []string {
 	}
 	for _, line := range strings.Split(string(data), "\n") {
 		line = strings.TrimSpace(strings.TrimLeft(line, "<> "))
+		if target, ok := requestTarget(line); ok {
+			for _, s := range urlSecrets(target) {
+				add(s)
+			}
+			continue
+		}
 		k, v, ok := strings.Cut(line, ":")
 		if !ok {
 			continue
@@ -89,6 +96,48 @@ func captureSecrets(data []byte) []string {
 		case credentialHeader(name):
 			add(strings.TrimSpace(v))
 			add(lastWord(v))
+		}
+	}
+	return out
+}
+
+// requestTarget returns the target of a request line, as curl -v prints
+// it ("GET /v1/memories?api_key=... HTTP/1.1").
+func requestTarget(line string) (string, bool) {
+	f := strings.Fields(line)
+	if len(f) != 3 || !strings.HasPrefix(f[2], "HTTP/") || strings.ToUpper(f[0]) != f[0] {
+		return "", false
+	}
+	return f[1], true
+}
+
+// urlSecrets returns the credentials a request's URL carries: its user
+// information, and the values of the query parameters named for a
+// credential (api_key, key, access_token), as sent and as the server read
+// them.
+func urlSecrets(target string) []string {
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	if u.User != nil {
+		p, _ := u.User.Password()
+		out = append(out, u.User.Username(), p)
+	}
+	for q := u.RawQuery; q != ""; {
+		var pair string
+		pair, q, _ = strings.Cut(q, "&")
+		k, v, _ := strings.Cut(pair, "=")
+		if uk, err := url.QueryUnescape(k); err == nil {
+			k = uk
+		}
+		if k = strings.ToLower(k); !credentialHeader(k) && !strings.Contains(k, "key") && !strings.Contains(k, "token") {
+			continue
+		}
+		out = append(out, v)
+		if uv, err := url.QueryUnescape(v); err == nil {
+			out = append(out, uv)
 		}
 	}
 	return out
