@@ -45,3 +45,26 @@ func TestDecodeScrubsKeyInRequestURL(t *testing.T) {
 	assert.NotContains(t, got, "Hh5+t0kEn99")
 	assert.Contains(t, got, "message:     nothing for [redacted] ([redacted])\n")
 }
+
+// A server that echoes a header's key URL-encoded or JSON-escaped (a
+// base64 key holds '/', '+' and '='), inside its message, does not get it
+// printed either.
+func TestDecodeScrubsEncodedEchoes(t *testing.T) {
+	const key = "ab/cd+ef=gh12345"
+	for _, echo := range []string{
+		key,
+		"ab%2Fcd%2Bef%3Dgh12345", // query-escaped
+		"ab/cd%2Bef%3Dgh12345",   // escaped as a path
+		"ab%2Fcd+ef=gh12345",     // escaped as a path segment
+		`ab\/cd+ef=gh12345`,      // JSON with escaped slashes, quoted in the message
+	} {
+		t.Run(echo, func(t *testing.T) {
+			msg := strings.ReplaceAll(strings.ReplaceAll("bad credential {'k': 'ECHO'}", "ECHO", echo), `\`, `\\`)
+			in := "> GET /x HTTP/1.1\n> X-Api-Key: " + key + "\n>\n< HTTP/1.1 401 Unauthorized\n<\n" +
+				`{"code":401,"msg":"` + msg + `","data":null}`
+			got := decodeOut(t, in)
+			assert.Contains(t, got, "kind:        unauthenticated\n")
+			assert.Contains(t, got, "message:     bad credential {'k': '[redacted]'}\n")
+		})
+	}
+}

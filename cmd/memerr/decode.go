@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -98,6 +100,28 @@ func captureSecrets(data []byte) []string {
 			add(lastWord(v))
 		}
 	}
+	return withEncodings(out)
+}
+
+// withEncodings returns secrets with the forms a server may echo each in
+// (URL-escaped as a query value, a path or a path segment, JSON-escaped,
+// also with "\/" for '/'), without repeats, the
+// longest first so that "Bearer abc" goes whole before "abc" alone.
+func withEncodings(secrets []string) []string {
+	seen := make(map[string]bool, len(secrets))
+	var out []string
+	for _, s := range secrets {
+		j, _ := json.Marshal(s)
+		js := string(j[1 : len(j)-1])
+		q := url.QueryEscape(s)
+		for _, form := range []string{s, q, strings.ReplaceAll(q, "%2F", "/"), url.PathEscape(s), js, strings.ReplaceAll(js, "/", `\/`)} {
+			if !seen[form] {
+				seen[form] = true
+				out = append(out, form)
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b string) int { return len(b) - len(a) })
 	return out
 }
 
