@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -67,4 +70,49 @@ func TestDecodeScrubsEncodedEchoes(t *testing.T) {
 			assert.Contains(t, got, "message:     bad credential {'k': '[redacted]'}\n")
 		})
 	}
+}
+
+// gzipped compresses s.
+func gzipped(t *testing.T, s string) string {
+	t.Helper()
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	_, err := zw.Write([]byte(s))
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	return b.String()
+}
+
+// A body captured as sent (curl -si -H 'Accept-Encoding: gzip') is
+// gzipped: it is decoded as its uncompressed text, so a Coze error in an
+// HTTP 200 is an error, not a success.
+func TestDecodeGzipBody(t *testing.T) {
+	const head = "HTTP/2 200\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\nx-tt-logid: L1\r\n\r\n"
+	const body = `{"code":4009,"msg":"busy"}`
+	want := decodeOut(t, head+body) // curl --compressed: decoded body, header kept
+	assert.Contains(t, want, "code:        4009\n")
+	assert.Equal(t, want, decodeOut(t, head+gzipped(t, body)))
+
+	t.Run("bomb is bounded", func(t *testing.T) {
+		bomb := gzipped(t, strings.Repeat(" ", 64<<20)) // 64 MiB of spaces, 64 KiB compressed
+		out := decodeOut(t, "HTTP/1.1 500 Internal Server Error\r\nContent-Encoding: gzip\r\n\r\n"+bomb)
+		assert.Contains(t, out, "kind:        internal\n")
+	})
+	t.Run("truncated", func(t *testing.T) {
+		z := gzipped(t, `{"success":false,"error":{"code":"RATE_LIMIT_EXCEEDED","message":"slow down"}}`)
+		out := decodeOut(t, "HTTP/1.1 429 Too Many Requests\r\nContent-Encoding: gzip\r\n\r\n"+z[:len(z)-6])
+		assert.Contains(t, out, "kind:        rate limited\n")
+		assert.NotContains(t, out, "\x1f")
+	})
+}
+
+// A capture that kept the chunked framing (curl --raw, or a proxy's raw
+// dump) is decoded as its body, not as the chunk sizes.
+func TestDecodeChunkedBody(t *testing.T) {
+	const body = `{"success":false,"error":{"code":"RATE_LIMIT_EXCEEDED","message":"slow down"}}`
+	const head = "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+	want := decodeOut(t, head+body) // curl -i: framing removed, header kept
+	assert.Contains(t, want, "code:        RATE_LIMIT_EXCEEDED\n")
+	chunked := fmt.Sprintf("%x\r\n%s\r\n%x;ext=1\r\n%s\r\n0\r\n\r\n", 20, body[:20], len(body)-20, body[20:])
+	assert.Equal(t, want, decodeOut(t, head+chunked))
 }

@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"slices"
@@ -62,6 +64,7 @@ func runDecode(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("decode: %s: %w", name, err)
 	}
+	resp.body = unframed(resp)
 	return writeFields(stdout, decodeFields(v, resp, captureSecrets(data)))
 }
 
@@ -262,6 +265,30 @@ func parseCapture(data []byte) (*capture, error) {
 	}
 	c.body = rest
 	return c, nil
+}
+
+// unframed returns c's body as the server meant it, when the capture kept
+// it as it travelled: without its chunked framing (curl --raw, a proxy's
+// dump) and gunzipped (a request that asked for gzip without curl's
+// --compressed), up to maxInput bytes. curl -i removes both but keeps the
+// headers that announce them: a body that does not parse as framed or as
+// gzip is returned as it is.
+func unframed(c *capture) []byte {
+	body := c.body
+	if strings.Contains(strings.ToLower(strings.Join(c.header.Values("Transfer-Encoding"), ",")), "chunked") {
+		if b, err := io.ReadAll(io.LimitReader(httputil.NewChunkedReader(bytes.NewReader(body)), maxInput)); err == nil {
+			body = b
+		}
+	}
+	if enc := strings.ToLower(c.header.Get("Content-Encoding")); (enc == "gzip" || enc == "x-gzip") && bytes.HasPrefix(body, []byte{0x1f, 0x8b}) {
+		if zr, err := gzip.NewReader(bytes.NewReader(body)); err == nil {
+			// A truncated capture gives what it holds.
+			if b, _ := io.ReadAll(io.LimitReader(zr, maxInput)); len(b) > 0 {
+				body = b
+			}
+		}
+	}
+	return body
 }
 
 // fromVerbose turns curl -v's output into curl -i's: its notes ("* ...")
