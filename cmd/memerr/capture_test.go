@@ -116,3 +116,18 @@ func TestDecodeChunkedBody(t *testing.T) {
 	chunked := fmt.Sprintf("%x\r\n%s\r\n%x;ext=1\r\n%s\r\n0\r\n\r\n", 20, body[:20], len(body)-20, body[20:])
 	assert.Equal(t, want, decodeOut(t, head+chunked))
 }
+
+// A capture's key that memerr's redaction rules take in part (a segment
+// after '/' with a key prefix, the value after "token=") is still removed
+// whole: the rest of it is not printed.
+func TestDecodeScrubsCaptureKeyWhole(t *testing.T) {
+	for _, key := range []string{"Zx81KqPl02mN/sk-abcdef123456", "Zx81KqPl02mN token=abcdef123"} {
+		t.Run(key, func(t *testing.T) {
+			in := "> GET /x HTTP/1.1\n> X-Api-Key: " + key + "\n>\n< HTTP/1.1 401 Unauthorized\n<\n" +
+				`{"code":401,"msg":"bad ` + key + ` end","data":null}`
+			got := decodeOut(t, in)
+			assert.Contains(t, got, "message:     bad [redacted] end\n")
+			assert.NotContains(t, got, "Zx81KqPl02mN")
+		})
+	}
+}

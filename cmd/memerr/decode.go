@@ -65,7 +65,31 @@ func runDecode(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return fmt.Errorf("decode: %s: %w", name, err)
 	}
 	resp.body = unframed(resp)
-	return writeFields(stdout, decodeFields(v, resp, captureSecrets(data)))
+	secrets := captureSecrets(data)
+	scrubCapture(resp, secrets)
+	return writeFields(stdout, decodeFields(v, resp, secrets))
+}
+
+// scrubCapture replaces each of secrets in c's body and header values
+// before anything decodes them: memerr's own redaction may take part of a
+// key (a segment after '/', the value after "token="), leaving the rest
+// where the key no longer matches whole. It goes through the body once,
+// however many secrets there are.
+func scrubCapture(c *capture, secrets []string) {
+	if len(secrets) == 0 {
+		return
+	}
+	pairs := make([]string, 0, 2*len(secrets))
+	for _, s := range secrets { // the longest first: "Bearer abc" before "abc"
+		pairs = append(pairs, s, "[redacted]")
+	}
+	r := strings.NewReplacer(pairs...)
+	c.body = []byte(r.Replace(string(c.body)))
+	for _, vs := range c.header {
+		for i, v := range vs {
+			vs[i] = r.Replace(v)
+		}
+	}
 }
 
 // captureSecrets returns the credentials a capture shows in request or
