@@ -131,3 +131,12 @@ func TestDecodeScrubsCaptureKeyWhole(t *testing.T) {
 		})
 	}
 }
+
+// A Set-Cookie header's attributes (Path, Domain, SameSite) are not
+// secrets: the server's message keeps the path it names.
+func TestDecodeSetCookieAttributesKept(t *testing.T) {
+	in := "HTTP/1.1 403 Forbidden\r\nSet-Cookie: sid=Qw73JpLm55aB; Path=/v1/memories; Domain=.tensorheart.com; SameSite=Strict\r\n\r\n" +
+		`{"success":false,"error":{"code":"INSUFFICIENT_PERMISSIONS","message":"no write access to /v1/memories (Strict mode)"}}`
+	got := decodeOut(t, in)
+	assert.Contains(t, got, "message:     no write access to /v1/memories (Strict mode)\n")
+}

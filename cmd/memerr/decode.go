@@ -116,7 +116,12 @@ func captureSecrets(data []byte) []string {
 			continue
 		}
 		switch name := strings.ToLower(strings.TrimSpace(k)); {
-		case name == "cookie" || name == "set-cookie":
+		case name == "set-cookie": // one cookie, then its attributes (Path, Domain...)
+			c, _, _ := strings.Cut(v, ";")
+			if _, val, ok := strings.Cut(c, "="); ok {
+				add(strings.Trim(strings.TrimSpace(val), `"`))
+			}
+		case name == "cookie":
 			for _, c := range strings.Split(v, ";") {
 				if _, val, ok := strings.Cut(c, "="); ok {
 					add(strings.Trim(strings.TrimSpace(val), `"`))
