@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -139,4 +140,24 @@ func TestDecodeSetCookieAttributesKept(t *testing.T) {
 		`{"success":false,"error":{"code":"INSUFFICIENT_PERMISSIONS","message":"no write access to /v1/memories (Strict mode)"}}`
 	got := decodeOut(t, in)
 	assert.Contains(t, got, "message:     no write access to /v1/memories (Strict mode)\n")
+}
+
+// The open-source MemOS server adds X-RateLimit-* to every response; on a
+// failure that is not a rate limit, with requests remaining, its reset is
+// no wait hint (memerr ignores it), and decode does not report it as one,
+// nor as a hint "already past".
+func TestDecodeRetryAfterIgnoredReset(t *testing.T) {
+	reset := fmt.Sprint(time.Now().Add(50 * time.Second).Unix())
+	head := "HTTP/1.1 503 Service Unavailable\r\nX-RateLimit-Limit: 100\r\nX-RateLimit-Remaining: 97\r\nX-RateLimit-Reset: " + reset + "\r\nContent-Type: application/json\r\n\r\n"
+
+	got := decodeOut(t, head+`{"detail":"upstream model unavailable"}`)
+	assert.Contains(t, got, "kind:        unavailable\n")
+	assert.Contains(t, got, "retry after: none\n")
+
+	got = decodeOut(t, head+`{"detail":"upstream model unavailable","retry_after":7}`)
+	assert.Contains(t, got, "retry after: 7s (from the body)\n")
+
+	// Out of requests, the same reset is the hint.
+	got = decodeOut(t, strings.Replace(head, "503 Service Unavailable", "429 Too Many Requests", 1)+`{"detail":"rate limited"}`)
+	assert.Regexp(t, `retry after: (49|50)(\.\d+)?s \(from X-Ratelimit-Reset\)\n`, got)
 }

@@ -408,24 +408,28 @@ func errorFields(e *memerr.Error, h http.Header, secrets []string) []field {
 	return fields
 }
 
-// retryAfter describes the server's wait hint and where it came from.
+// retryAfter describes the server's wait hint and where it came from: a
+// header only when its hint is the one memerr took (an X-RateLimit-Reset
+// on a failure that is not a rate limit, with requests remaining, is no
+// hint), else the body.
 func retryAfter(e *memerr.Error, h http.Header) string {
+	src, hd := hintSource(h)
 	if e.RetryAfter <= 0 {
-		if src := hintSource(h); src != "" {
+		if src != "" && hd <= 0 {
 			return "0s (from " + src + ", already past)"
 		}
 		return "none"
 	}
 	d := e.RetryAfter.Round(time.Millisecond).String()
-	if src := hintSource(h); src != "" {
+	if diff := hd - e.RetryAfter; src != "" && diff > -time.Second && diff < time.Second {
 		return d + " (from " + src + ")"
 	}
 	return d + " (from the body)"
 }
 
 // hintSource names the header memerr.ParseRetryAfter takes its hint from,
-// or "" when no header holds a valid hint.
-func hintSource(h http.Header) string {
+// with that hint, or returns "" when no header holds a valid hint.
+func hintSource(h http.Header) (string, time.Duration) {
 	for _, k := range []string{"Retry-After-Ms", "Retry-After", "X-Ratelimit-Reset"} {
 		vals := h.Values(k)
 		if len(vals) == 0 {
@@ -435,11 +439,11 @@ func hintSource(h http.Header) string {
 		if d := h.Values("Date"); len(d) > 0 {
 			one["Date"] = d
 		}
-		if _, ok := memerr.ParseRetryAfter(one, time.Now()); ok {
-			return http.CanonicalHeaderKey(k)
+		if d, ok := memerr.ParseRetryAfter(one, time.Now()); ok {
+			return http.CanonicalHeaderKey(k), d
 		}
 	}
-	return ""
+	return "", 0
 }
 
 // orNone prints an empty value as "none".
