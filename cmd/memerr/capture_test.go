@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -160,4 +161,29 @@ func TestDecodeRetryAfterIgnoredReset(t *testing.T) {
 	// Out of requests, the same reset is the hint.
 	got = decodeOut(t, strings.Replace(head, "503 Service Unavailable", "429 Too Many Requests", 1)+`{"detail":"rate limited"}`)
 	assert.Regexp(t, `retry after: (49|50)(\.\d+)?s \(from X-Ratelimit-Reset\)\n`, got)
+}
+
+// FuzzDecode runs the whole command on any input: it exits 0 or 1, writes
+// at most one line on stderr, and every line it prints is printable.
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte("HTTP/1.1 429 Too Many Requests\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{\"a\"\r\n0\r\n\r\n"))
+	f.Add([]byte("> GET /x?key=abcdefgh HTTP/1.1\n> X-Api-Key: ab/cd+ef=gh12345\n>\n< HTTP/2 401\n< content-encoding: gzip\n<\n\x1f\x8b\x08\x00"))
+	f.Add([]byte("HTTP/1.1 200 OK\nContent-Type: text/event-stream\n\nevent: error\ndata: {\"code\":4009,\"msg\":\"\\u001b[2J\"}\n\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var stdout, stderr bytes.Buffer
+		code := run([]string{"decode"}, bytes.NewReader(data), &stdout, &stderr)
+		if code != exitOK && code != exitFail {
+			t.Fatalf("exit status %d: %s", code, stderr.String())
+		}
+		if strings.Count(stderr.String(), "\n") > 1 {
+			t.Fatalf("stderr: %q", stderr.String())
+		}
+		for _, line := range strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n") {
+			for _, r := range line {
+				if r != ' ' && !unicode.IsPrint(r) {
+					t.Fatalf("unprintable %q in %q", r, line)
+				}
+			}
+		}
+	})
 }
