@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -78,8 +79,9 @@ func TestDecodeScrubsEncodedEchoes(t *testing.T) {
 func gzipped(t *testing.T, s string) string {
 	t.Helper()
 	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
-	_, err := zw.Write([]byte(s))
+	zw, err := gzip.NewWriterLevel(&b, gzip.BestSpeed)
+	require.NoError(t, err)
+	_, err = zw.Write([]byte(s))
 	require.NoError(t, err)
 	require.NoError(t, zw.Close())
 	return b.String()
@@ -96,9 +98,14 @@ func TestDecodeGzipBody(t *testing.T) {
 	assert.Equal(t, want, decodeOut(t, head+gzipped(t, body)))
 
 	t.Run("bomb is bounded", func(t *testing.T) {
-		bomb := gzipped(t, strings.Repeat(" ", 64<<20)) // 64 MiB of spaces, 64 KiB compressed
+		bomb := gzipped(t, strings.Repeat(" ", 64<<20)) // 64 MiB of spaces, 280 KiB compressed
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
 		out := decodeOut(t, "HTTP/1.1 500 Internal Server Error\r\nContent-Encoding: gzip\r\n\r\n"+bomb)
+		runtime.ReadMemStats(&after)
 		assert.Contains(t, out, "kind:        internal\n")
+		assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(48<<20), "bytes allocated")
 	})
 	t.Run("truncated", func(t *testing.T) {
 		z := gzipped(t, `{"success":false,"error":{"code":"RATE_LIMIT_EXCEEDED","message":"slow down"}}`)
