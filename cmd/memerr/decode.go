@@ -2,12 +2,17 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -59,7 +64,32 @@ func runDecode(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("decode: %s: %w", name, err)
 	}
-	return writeFields(stdout, decodeFields(v, resp, captureSecrets(data)))
+	resp.body = unframed(resp)
+	secrets := captureSecrets(data)
+	scrubCapture(resp, secrets)
+	return writeFields(stdout, decodeFields(v, resp, secrets))
+}
+
+// scrubCapture replaces each of secrets in c's body and header values
+// before anything decodes them: memerr's own redaction may take part of a
+// key (a segment after '/', the value after "token="), leaving the rest
+// where the key no longer matches whole. It goes through the body once,
+// however many secrets there are.
+func scrubCapture(c *capture, secrets []string) {
+	if len(secrets) == 0 {
+		return
+	}
+	pairs := make([]string, 0, 2*len(secrets))
+	for _, s := range secrets { // the longest first: "Bearer abc" before "abc"
+		pairs = append(pairs, s, "[redacted]")
+	}
+	r := strings.NewReplacer(pairs...)
+	c.body = []byte(r.Replace(string(c.body)))
+	for _, vs := range c.header {
+		for i, v := range vs {
+			vs[i] = r.Replace(v)
+		}
+	}
 }
 
 // captureSecrets returns the credentials a capture shows in request or
@@ -75,12 +105,23 @@ func captureSecrets(data []byte) []string {
 	}
 	for _, line := range strings.Split(string(data), "\n") {
 		line = strings.TrimSpace(strings.TrimLeft(line, "<> "))
+		if target, ok := requestTarget(line); ok {
+			for _, s := range urlSecrets(target) {
+				add(s)
+			}
+			continue
+		}
 		k, v, ok := strings.Cut(line, ":")
 		if !ok {
 			continue
 		}
 		switch name := strings.ToLower(strings.TrimSpace(k)); {
-		case name == "cookie" || name == "set-cookie":
+		case name == "set-cookie": // one cookie, then its attributes (Path, Domain...)
+			c, _, _ := strings.Cut(v, ";")
+			if _, val, ok := strings.Cut(c, "="); ok {
+				add(strings.Trim(strings.TrimSpace(val), `"`))
+			}
+		case name == "cookie":
 			for _, c := range strings.Split(v, ";") {
 				if _, val, ok := strings.Cut(c, "="); ok {
 					add(strings.Trim(strings.TrimSpace(val), `"`))
@@ -89,6 +130,70 @@ func captureSecrets(data []byte) []string {
 		case credentialHeader(name):
 			add(strings.TrimSpace(v))
 			add(lastWord(v))
+		}
+	}
+	return withEncodings(out)
+}
+
+// withEncodings returns secrets with the forms a server may echo each in
+// (URL-escaped as a query value, a path or a path segment, JSON-escaped,
+// also with "\/" for '/'), without repeats, the
+// longest first so that "Bearer abc" goes whole before "abc" alone.
+func withEncodings(secrets []string) []string {
+	seen := make(map[string]bool, len(secrets))
+	var out []string
+	for _, s := range secrets {
+		j, _ := json.Marshal(s)
+		js := string(j[1 : len(j)-1])
+		q := url.QueryEscape(s)
+		for _, form := range []string{s, q, strings.ReplaceAll(q, "%2F", "/"), url.PathEscape(s), js, strings.ReplaceAll(js, "/", `\/`)} {
+			if !seen[form] {
+				seen[form] = true
+				out = append(out, form)
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b string) int { return len(b) - len(a) })
+	return out
+}
+
+// requestTarget returns the target of a request line, as curl -v prints
+// it ("GET /v1/memories?api_key=... HTTP/1.1").
+func requestTarget(line string) (string, bool) {
+	f := strings.Fields(line)
+	if len(f) != 3 || !strings.HasPrefix(f[2], "HTTP/") || strings.ToUpper(f[0]) != f[0] {
+		return "", false
+	}
+	return f[1], true
+}
+
+// urlSecrets returns the credentials a request's URL carries: its user
+// information, and the values of the query parameters named for a
+// credential (api_key, key, access_token), as sent and as the server read
+// them.
+func urlSecrets(target string) []string {
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	if u.User != nil {
+		p, _ := u.User.Password()
+		out = append(out, u.User.Username(), p)
+	}
+	for q := u.RawQuery; q != ""; {
+		var pair string
+		pair, q, _ = strings.Cut(q, "&")
+		k, v, _ := strings.Cut(pair, "=")
+		if uk, err := url.QueryUnescape(k); err == nil {
+			k = uk
+		}
+		if k = strings.ToLower(k); !credentialHeader(k) && !strings.Contains(k, "key") && !strings.Contains(k, "token") {
+			continue
+		}
+		out = append(out, v)
+		if uv, err := url.QueryUnescape(v); err == nil {
+			out = append(out, uv)
 		}
 	}
 	return out
@@ -191,18 +296,45 @@ func parseCapture(data []byte) (*capture, error) {
 	return c, nil
 }
 
+// unframed returns c's body as the server meant it, when the capture kept
+// it as it travelled: without its chunked framing (curl --raw, a proxy's
+// dump) and gunzipped (a request that asked for gzip without curl's
+// --compressed), up to maxInput bytes. curl -i removes both but keeps the
+// headers that announce them: a body that does not parse as framed or as
+// gzip is returned as it is.
+func unframed(c *capture) []byte {
+	body := c.body
+	if strings.Contains(strings.ToLower(strings.Join(c.header.Values("Transfer-Encoding"), ",")), "chunked") {
+		if b, err := io.ReadAll(io.LimitReader(httputil.NewChunkedReader(bytes.NewReader(body)), maxInput)); err == nil {
+			body = b
+		}
+	}
+	if enc := strings.ToLower(c.header.Get("Content-Encoding")); (enc == "gzip" || enc == "x-gzip") && bytes.HasPrefix(body, []byte{0x1f, 0x8b}) {
+		if zr, err := gzip.NewReader(bytes.NewReader(body)); err == nil {
+			// A truncated capture gives what it holds.
+			if b, _ := io.ReadAll(io.LimitReader(zr, maxInput)); len(b) > 0 {
+				body = b
+			}
+		}
+	}
+	return body
+}
+
 // fromVerbose turns curl -v's output into curl -i's: its notes ("* ...")
 // and the request's lines ("> ...") go, the response's lines lose their
-// "< ", and the body stays.
+// "< ", and the body stays. curl marks its lines with the character and a
+// space, or the character alone on the blank line ending a header block:
+// a body line such as "<html>" is the body's, kept as it is.
 func fromVerbose(b []byte) []byte {
 	var out bytes.Buffer
 	for len(b) > 0 {
 		line, rest, _ := bytes.Cut(b, []byte("\n"))
 		b = rest
+		bare := string(bytes.TrimSuffix(line, []byte("\r")))
 		switch {
-		case bytes.HasPrefix(line, []byte("* ")), bytes.HasPrefix(line, []byte(">")):
+		case bytes.HasPrefix(line, []byte("* ")), bytes.HasPrefix(line, []byte("> ")), bare == ">":
 			continue
-		case bytes.HasPrefix(line, []byte("<")):
+		case bytes.HasPrefix(line, []byte("< ")), bare == "<":
 			line = bytes.TrimPrefix(bytes.TrimPrefix(line, []byte("<")), []byte(" "))
 		}
 		out.Write(line)
@@ -276,24 +408,28 @@ func errorFields(e *memerr.Error, h http.Header, secrets []string) []field {
 	return fields
 }
 
-// retryAfter describes the server's wait hint and where it came from.
+// retryAfter describes the server's wait hint and where it came from: a
+// header only when its hint is the one memerr took (an X-RateLimit-Reset
+// on a failure that is not a rate limit, with requests remaining, is no
+// hint), else the body.
 func retryAfter(e *memerr.Error, h http.Header) string {
+	src, hd := hintSource(h)
 	if e.RetryAfter <= 0 {
-		if src := hintSource(h); src != "" {
+		if src != "" && hd <= 0 {
 			return "0s (from " + src + ", already past)"
 		}
 		return "none"
 	}
 	d := e.RetryAfter.Round(time.Millisecond).String()
-	if src := hintSource(h); src != "" {
+	if diff := hd - e.RetryAfter; src != "" && diff > -time.Second && diff < time.Second {
 		return d + " (from " + src + ")"
 	}
 	return d + " (from the body)"
 }
 
 // hintSource names the header memerr.ParseRetryAfter takes its hint from,
-// or "" when no header holds a valid hint.
-func hintSource(h http.Header) string {
+// with that hint, or returns "" when no header holds a valid hint.
+func hintSource(h http.Header) (string, time.Duration) {
 	for _, k := range []string{"Retry-After-Ms", "Retry-After", "X-Ratelimit-Reset"} {
 		vals := h.Values(k)
 		if len(vals) == 0 {
@@ -303,11 +439,11 @@ func hintSource(h http.Header) string {
 		if d := h.Values("Date"); len(d) > 0 {
 			one["Date"] = d
 		}
-		if _, ok := memerr.ParseRetryAfter(one, time.Now()); ok {
-			return http.CanonicalHeaderKey(k)
+		if d, ok := memerr.ParseRetryAfter(one, time.Now()); ok {
+			return http.CanonicalHeaderKey(k), d
 		}
 	}
-	return ""
+	return "", 0
 }
 
 // orNone prints an empty value as "none".

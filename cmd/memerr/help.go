@@ -99,7 +99,9 @@ the body; CRLF or LF line ends) from file, or from stdin when file is "-" or
 absent. When curl printed several header blocks ("HTTP/1.1 100 Continue", a
 proxy's "200 Connection established"), the last one before the body is used.
 The output of "curl -v" works too: its "* " notes and "> " request lines are
-skipped. At most 8 MiB is read.
+skipped. A body that kept its chunked framing or gzip encoding (curl --raw,
+a request sending its own Accept-Encoding) is decoded first. At most 8 MiB
+is read.
 
 Prints "result: success" for a success, or the decoded error: vendor, HTTP
 status, code, kind, whether a retry can help, the server's message, the
@@ -114,8 +116,9 @@ decoded and its event name printed; a stream without one is a success.
 
 Headers are never printed, and every value from the server is redacted and
 printed as one line, control characters shown as escapes (\x1b, \n): a
-capture with an Authorization header (the key is removed wherever the
-server echoes it) or a hostile message is safe to decode.
+capture with an Authorization, Cookie or X-Api-Key header or a key in the
+request's URL (the key is removed wherever the server echoes it, also
+URL- or JSON-escaped) or a hostile message is safe to decode.
 
 Flags:
   --vendor V   the vendor that sent the response (default: detect it)

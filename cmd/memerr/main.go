@@ -145,10 +145,12 @@ func safeText(s string, secrets []string) string {
 	if s == "" {
 		return ""
 	}
-	s = memerr.Redact(s)
+	// The capture's own credentials go first, whole: redaction may take
+	// part of one (a segment after '/'), and the rest would not match.
 	for _, sec := range secrets {
 		s = strings.ReplaceAll(s, sec, "[redacted]")
 	}
+	s = memerr.Redact(s)
 	var b strings.Builder
 	n := 0
 	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
