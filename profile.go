@@ -52,7 +52,10 @@ type Profile struct {
 	// for the Resource shapes (see Envelope.Resource). It lets the
 	// Transport confirm a 2xx body as a success from its first or last
 	// member, without reading the payload between. Leave it empty when a
-	// success code can come with a failed call elsewhere in the body.
+	// success code can come with a failed call elsewhere in the body. It
+	// must be the Code or Success member of one of the envelopes (one
+	// without When, StatusOnly or Resource), which reports any other
+	// value as a failure.
 	Authority string
 
 	// ErrorsIn2xx says the vendor may report a failure inside a 2xx
@@ -92,7 +95,11 @@ type Profile struct {
 	Scope func(*http.Request) string
 
 	// KeyPrefixes start the vendor's API keys and tokens ("pat_",
-	// "krlk_"): a word starting with one is never printed (see Redact).
+	// "krlk_"): a word starting with one is never printed (see Redact),
+	// whichever vendor's error holds it. Each must start with an ASCII
+	// letter or digit, be two bytes or more, and hold a digit or a sign
+	// ("z_", "m0-") or letters of both cases ("eyJ"), so that it cannot
+	// start a plain word or code ("mem", "RATE").
 	KeyPrefixes []string
 
 	// IdempotencyKeys says the vendor honours an Idempotency-Key (or
@@ -386,6 +393,14 @@ func (p Profile) compile(cur *profileSet) (*profile, error) {
 	if p.Authority != "" && !validPath(p.Authority) || strings.Contains(p.Authority, ".") {
 		return nil, bad("the Authority must be a top-level member, not %q", p.Authority)
 	}
+	if p.Authority != "" && !slices.ContainsFunc(p.Envelopes, func(e Envelope) bool {
+		return e.When == "" && !e.StatusOnly && !e.Resource && (e.Code == p.Authority || e.Success == p.Authority)
+	}) {
+		// Only then does a value other than success report the failure:
+		// a Failed flag's true, or a member no envelope reads, would be
+		// taken for a success.
+		return nil, bad("the Authority %q must be the Code or Success member of an envelope without When, StatusOnly or Resource", p.Authority)
+	}
 	for _, m := range p.Detect.Members {
 		if !validPath(m) {
 			return nil, bad("malformed detection member %q", m)
@@ -409,6 +424,11 @@ func (p Profile) compile(cur *profileSet) (*profile, error) {
 			// a word: one that starts otherwise would never be found.
 			return nil, bad("key prefix %q must start with an ASCII letter or digit", k)
 		}
+		if !keyLike(k) {
+			// Redact drops every long word starting with a prefix, in
+			// every vendor's errors: "mem" would take "memory_not_found".
+			return nil, bad("key prefix %q could start a word: it needs two bytes or more with a digit or a sign (\"z_\", \"m0-\") or both cases of letters (\"eyJ\")", k)
+		}
 	}
 	rp.SuccessCodes = slices.Clone(p.SuccessCodes)
 	for i := range rp.Codes {
@@ -423,6 +443,9 @@ func (p Profile) compile(cur *profileSet) (*profile, error) {
 			return nil, bad("code %d has no value", i)
 		case c.Kind == KindUnknown || c.Kind >= numKinds:
 			return nil, bad("code %q has no Kind", c.Code.Value)
+		case c.Status != 0 && (c.Status < 200 || c.Status > 599):
+			// memerrtest sends it: net/http refuses anything else.
+			return nil, bad("code %q: status %d is not an HTTP status from 200 to 599", c.Code.Value, c.Status)
 		case slices.Contains(rp.SuccessCodes, c.Code.Value):
 			return nil, bad("code %q is also a success code", c.Code.Value)
 		case v != Generic && (c.Envelope < 0 || c.Envelope >= len(rp.Envelopes) || rp.Envelopes[c.Envelope].Code == ""):
@@ -476,6 +499,27 @@ func validPath(path string) bool {
 		}
 	}
 	return true
+}
+
+// keyLike reports whether a key prefix cannot start a word of text or a
+// code: it is two bytes or more and holds a byte that is not a letter, or
+// letters of both cases.
+func keyLike(prefix string) bool {
+	if len(prefix) < 2 {
+		return false
+	}
+	var lower, upper bool
+	for i := 0; i < len(prefix); i++ {
+		switch c := prefix[i]; {
+		case 'a' <= c && c <= 'z':
+			lower = true
+		case 'A' <= c && c <= 'Z':
+			upper = true
+		default:
+			return true
+		}
+	}
+	return lower && upper
 }
 
 // validHeaderName reports whether name is an HTTP header field name: one

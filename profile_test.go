@@ -81,6 +81,21 @@ func TestRegisterRefusesMalformedProfiles(t *testing.T) {
 		{"an empty code range", mutate(func(p *Profile) { p.Detect.CodeRanges = [][2]int64{{5, 1}} }), "is empty"},
 		{"an empty key prefix", mutate(func(p *Profile) { p.KeyPrefixes = []string{""} }), "key prefix"},
 		{"a key prefix starting with a sign", mutate(func(p *Profile) { p.KeyPrefixes = []string{"_live"} }), "key prefix"},
+		{"a one-letter key prefix", mutate(func(p *Profile) { p.KeyPrefixes = []string{"m"} }), "key prefix"},
+		{"a key prefix that is a word", mutate(func(p *Profile) { p.KeyPrefixes = []string{"mem"} }), "key prefix"},
+		{"an upper-case key prefix", mutate(func(p *Profile) { p.KeyPrefixes = []string{"RATE"} }), "key prefix"},
+		{"an Authority that is a Failed flag", mutate(func(p *Profile) {
+			p.Envelopes[0] = Envelope{Failed: "failed", Code: "code", Message: []string{"msg"}}
+			p.Authority = "failed"
+			p.SuccessCodes = []string{"0"}
+		}), "must be the Code or Success member"},
+		{"an Authority no envelope reads", mutate(func(p *Profile) { p.Authority = "status" }), "must be the Code or Success member"},
+		{"an Authority read only by a selected shape", mutate(func(p *Profile) {
+			p.Envelopes[0] = Envelope{When: "state", Is: []string{"error"}, Code: "code", Message: []string{"msg"}}
+			p.Authority = "code"
+		}), "must be the Code or Success member"},
+		{"a status HTTP has not", mutate(func(p *Profile) { p.Codes[0].Status = 42 }), "status"},
+		{"a status of four digits", mutate(func(p *Profile) { p.Codes[0].Status = 4290 }), "status"},
 		{"too many paths", mutate(func(p *Profile) {
 			for i := 0; i < maxPaths; i++ {
 				p.Envelopes[0].Message = append(p.Envelopes[0].Message, fmt.Sprintf("m%d", i))
@@ -89,6 +104,7 @@ func TestRegisterRefusesMalformedProfiles(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			keepProfiles(t) // a profile wrongly taken does not fail the cases after it
 			before := profiles.Load()
 			err := Register(tc.p)
 			require.ErrorIs(t, err, ErrProfile)
@@ -240,4 +256,66 @@ func TestRegisterCopiesEverySlice(t *testing.T) {
 	assert.Equal(t, want, fmt.Sprintf("%#v %#v", registered.Envelopes, registered.Detect))
 	assert.Equal(t, []string{"cp_"}, registered.KeyPrefixes)
 	assert.Equal(t, []string{"failure"}, registered.ErrorEvents)
+}
+
+// Register takes only key prefixes that mark keys, not words: Redact
+// drops every long word starting with a registered prefix, in every
+// vendor's errors, so a prefix "m" or "mem" used to turn a Coze message
+// "memory_identifier is missing" into "[redacted] is missing". Real key
+// prefixes hold a sign or a digit, or mix cases, and are taken.
+func TestKeyPrefixesThatAreNotWords(t *testing.T) {
+	keepProfiles(t)
+	p := testProfile("keyed")
+	p.KeyPrefixes = []string{"z_", "m0-", "sk-let-", "eyJ", "AIza", "k9"}
+	require.NoError(t, Register(p))
+	assert.Equal(t, "key [redacted] sent", Redact("key z_0123456789abcdef sent"))
+
+	p = testProfile("wordy")
+	p.KeyPrefixes = []string{"m"}
+	require.ErrorIs(t, Register(p), ErrProfile)
+	e := mustParse(t, Coze, 200, nil, `{"code":4000,"msg":"memory_identifier is missing"}`)
+	assert.Equal(t, "memory_identifier is missing", e.Message)
+}
+
+// Register takes an Authority only when an envelope reads it as its code
+// or its success flag, so that a value other than success reports the
+// failure. An Authority that was a Failed flag made {"failed":true}
+// a success (true is a success value); one no envelope read made any
+// value of it a success.
+func TestAuthorityMustDecide(t *testing.T) {
+	keepProfiles(t)
+	p := Profile{
+		Vendor:       "flagged",
+		Envelopes:    []Envelope{{Failed: "failed", Code: "code", Message: []string{"msg"}}},
+		Authority:    "failed",
+		SuccessCodes: []string{"0"},
+	}
+	if Register(p) == nil {
+		assert.Error(t, Parse("flagged", 200, nil, []byte(`{"failed":true,"code":"E1","msg":"boom"}`)),
+			"a registered Authority never turns a failure into a success")
+	}
+	p.Authority = "code"
+	require.NoError(t, Register(p))
+	e := mustParse(t, "flagged", 200, nil, `{"failed":true,"code":"E1","msg":"boom"}`)
+	assert.Equal(t, "E1", e.Code)
+	assert.NoError(t, Parse("flagged", 200, nil, []byte(`{"code":0,"data":{}}`)))
+}
+
+// Register takes a code's paired Status only when it is an HTTP status
+// (200-599, or 0 for none): memerrtest sends it, and net/http panics on
+// any other, so a fake server of the vendor dropped the connection.
+func TestCodeStatusIsHTTPs(t *testing.T) {
+	keepProfiles(t)
+	for _, status := range []int{0, 200, 429, 599} {
+		p := testProfile(fmt.Sprintf("status-%d", status))
+		p.Codes[0].Status = status
+		assert.NoError(t, Register(p), "status %d", status)
+	}
+	for _, status := range []int{-1, 42, 100, 199, 600, 4290} {
+		p := testProfile(fmt.Sprintf("bad-status-%d", status))
+		p.Codes[0].Status = status
+		err := Register(p)
+		require.ErrorIs(t, err, ErrProfile, "status %d", status)
+		assert.Contains(t, err.Error(), "status")
+	}
 }
