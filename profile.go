@@ -53,9 +53,8 @@ type Profile struct {
 	// Transport confirm a 2xx body as a success from its first or last
 	// member, without reading the payload between. Leave it empty when a
 	// success code can come with a failed call elsewhere in the body. It
-	// must be the Code or Success member of one of the envelopes (one
-	// without When, StatusOnly or Resource), which reports any other
-	// value as a failure.
+	// cannot be an envelope's Failed flag, nor a When that selects a
+	// failure shape by a value the Authority takes for a success.
 	Authority string
 
 	// ErrorsIn2xx says the vendor may report a failure inside a 2xx
@@ -393,13 +392,14 @@ func (p Profile) compile(cur *profileSet) (*profile, error) {
 	if p.Authority != "" && !validPath(p.Authority) || strings.Contains(p.Authority, ".") {
 		return nil, bad("the Authority must be a top-level member, not %q", p.Authority)
 	}
-	if p.Authority != "" && !slices.ContainsFunc(p.Envelopes, func(e Envelope) bool {
-		return e.When == "" && !e.StatusOnly && !e.Resource && (e.Code == p.Authority || e.Success == p.Authority)
-	}) {
-		// Only then does a value other than success report the failure:
-		// a Failed flag's true, or a member no envelope reads, would be
-		// taken for a success.
-		return nil, bad("the Authority %q must be the Code or Success member of an envelope without When, StatusOnly or Resource", p.Authority)
+	for i, e := range p.Envelopes {
+		// A value the Authority takes for a success (true, a success
+		// code) must not be one an envelope reads as a failure: a Failed
+		// flag's true, or a When that selects a failure shape by it.
+		if p.Authority != "" && (e.Failed == p.Authority || e.When == p.Authority && !e.Resource &&
+			(len(e.Is) == 0 || slices.ContainsFunc(e.Is, func(is string) bool { return is == "true" || slices.Contains(p.SuccessCodes, is) }))) {
+			return nil, bad("the Authority %q reports a failure in envelope %d (as its Failed flag or When): a success by it would hide the failure", p.Authority, i)
+		}
 	}
 	for _, m := range p.Detect.Members {
 		if !validPath(m) {

@@ -88,12 +88,16 @@ func TestRegisterRefusesMalformedProfiles(t *testing.T) {
 			p.Envelopes[0] = Envelope{Failed: "failed", Code: "code", Message: []string{"msg"}}
 			p.Authority = "failed"
 			p.SuccessCodes = []string{"0"}
-		}), "must be the Code or Success member"},
-		{"an Authority no envelope reads", mutate(func(p *Profile) { p.Authority = "status" }), "must be the Code or Success member"},
-		{"an Authority read only by a selected shape", mutate(func(p *Profile) {
-			p.Envelopes[0] = Envelope{When: "state", Is: []string{"error"}, Code: "code", Message: []string{"msg"}}
-			p.Authority = "code"
-		}), "must be the Code or Success member"},
+		}), "envelope 0 (as its Failed flag or When)"},
+		{"an Authority that selects a failure shape", mutate(func(p *Profile) {
+			p.Envelopes = append(p.Envelopes, Envelope{When: "error", Message: []string{"error"}})
+			p.Authority = "error"
+		}), "envelope 1 (as its Failed flag or When)"},
+		{"an Authority that selects a failure shape by a success code", mutate(func(p *Profile) {
+			p.Envelopes = append(p.Envelopes, Envelope{When: "state", Is: []string{"down", "0"}, Message: []string{"why"}})
+			p.SuccessCodes = []string{"0"}
+			p.Authority = "state"
+		}), "envelope 1 (as its Failed flag or When)"},
 		{"a status HTTP has not", mutate(func(p *Profile) { p.Codes[0].Status = 42 }), "status"},
 		{"a status of four digits", mutate(func(p *Profile) { p.Codes[0].Status = 4290 }), "status"},
 		{"too many paths", mutate(func(p *Profile) {
@@ -277,12 +281,12 @@ func TestKeyPrefixesThatAreNotWords(t *testing.T) {
 	assert.Equal(t, "memory_identifier is missing", e.Message)
 }
 
-// Register takes an Authority only when an envelope reads it as its code
-// or its success flag, so that a value other than success reports the
-// failure. An Authority that was a Failed flag made {"failed":true}
-// a success (true is a success value); one no envelope read made any
-// value of it a success.
-func TestAuthorityMustDecide(t *testing.T) {
+// Register refuses an Authority that an envelope reads as a failure: an
+// Authority that was a Failed flag made {"failed":true,...} a success,
+// true being a success value. An Authority that selects its failure shape
+// by another value than a success is taken (a vendor whose calls say
+// {"status":"ok"} or {"status":"error",...}).
+func TestAuthorityNeverHidesAFailure(t *testing.T) {
 	keepProfiles(t)
 	p := Profile{
 		Vendor:       "flagged",
@@ -299,6 +303,17 @@ func TestAuthorityMustDecide(t *testing.T) {
 	e := mustParse(t, "flagged", 200, nil, `{"failed":true,"code":"E1","msg":"boom"}`)
 	assert.Equal(t, "E1", e.Code)
 	assert.NoError(t, Parse("flagged", 200, nil, []byte(`{"code":0,"data":{}}`)))
+
+	p = Profile{
+		Vendor:       "stated",
+		Envelopes:    []Envelope{{When: "status", Is: []string{"error"}, Code: "error_code", Message: []string{"error_message"}}},
+		Authority:    "status",
+		SuccessCodes: []string{"ok"},
+	}
+	require.NoError(t, Register(p))
+	assert.NoError(t, Parse("stated", 200, nil, []byte(`{"data":{"a":1},"status":"ok"}`)))
+	e = mustParse(t, "stated", 200, nil, `{"status":"error","error_code":"E2","error_message":"no"}`)
+	assert.Equal(t, "E2", e.Code)
 }
 
 // Register takes a code's paired Status only when it is an HTTP status
