@@ -83,7 +83,8 @@ type Profile struct {
 	RequestIDHeaders []string
 
 	// ErrorEvents are the server-sent event names that always report a
-	// failure ("error", "conversation.chat.failed"); see ParseStreamEvent.
+	// failure ("error", "conversation.chat.failed"), each non-empty and on
+	// one line; see ParseStreamEvent.
 	ErrorEvents []string
 
 	// Scope, when set, names the part of the vendor's API a request goes
@@ -482,6 +483,11 @@ func (p Profile) compile(cur *profileSet) (*profile, error) {
 		rp.RequestIDHeaders[i] = http.CanonicalHeaderKey(h)
 	}
 	for _, ev := range p.ErrorEvents {
+		if ev == "" || strings.ContainsAny(ev, "\r\n") {
+			// A stream's "event:" line names one event, never ""
+			// (a line without it) nor a line break: it would never match.
+			return nil, bad("error event %q must be a non-empty name on one line", ev)
+		}
 		rp.events[ev] = true
 	}
 	return rp, nil

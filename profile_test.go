@@ -81,6 +81,8 @@ func TestRegisterRefusesMalformedProfiles(t *testing.T) {
 		{"an empty code range", mutate(func(p *Profile) { p.Detect.CodeRanges = [][2]int64{{5, 1}} }), "is empty"},
 		{"an empty key prefix", mutate(func(p *Profile) { p.KeyPrefixes = []string{""} }), "key prefix"},
 		{"a key prefix starting with a sign", mutate(func(p *Profile) { p.KeyPrefixes = []string{"_live"} }), "key prefix"},
+		{"an empty error event", mutate(func(p *Profile) { p.ErrorEvents = []string{""} }), "error event"},
+		{"an error event across lines", mutate(func(p *Profile) { p.ErrorEvents = []string{"error\nfailed"} }), "error event"},
 		{"a one-letter key prefix", mutate(func(p *Profile) { p.KeyPrefixes = []string{"m"} }), "key prefix"},
 		{"a key prefix that is a word", mutate(func(p *Profile) { p.KeyPrefixes = []string{"mem"} }), "key prefix"},
 		{"an upper-case key prefix", mutate(func(p *Profile) { p.KeyPrefixes = []string{"RATE"} }), "key prefix"},
