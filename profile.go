@@ -166,6 +166,12 @@ type Envelope struct {
 // profile whose envelope reads only members many APIs send ("message",
 // "detail", "error") claims such bodies under Auto whichever server sent
 // them, unless another vendor scores higher.
+//
+// Register refuses a signal that is not the vendor's own: a header every
+// gateway sends (X-Request-Id, Request-Id, X-Trace-Id, X-Amzn-Requestid)
+// or one another registered vendor names, and a member that another
+// vendor's shapes read as a code, message, flag, When or Authority, or
+// an object holding one ("code", "error").
 type Detection struct {
 	Headers    []string   // response headers only this vendor sends (X-Tt-Logid)
 	Members    []string   // body members only this vendor sends ("detail.logid")
@@ -414,6 +420,9 @@ func (p Profile) compile(cur *profileSet) (*profile, error) {
 			return nil, bad("malformed header name %q", h)
 		}
 	}
+	if err := p.ownSignals(cur); err != "" {
+		return nil, bad("%s", err)
+	}
 	for _, r := range p.Detect.CodeRanges {
 		if r[0] > r[1] {
 			return nil, bad("code range %d-%d is empty", r[0], r[1])
@@ -491,6 +500,42 @@ func (p Profile) compile(cur *profileSet) (*profile, error) {
 		rp.events[ev] = true
 	}
 	return rp, nil
+}
+
+// ownSignals says what is wrong with p's detection signals, "" if
+// nothing: each must be the vendor's own. A header every gateway sends
+// (commonIDHeaders) or one another registered vendor names, and a member
+// another vendor's shapes read (or an object holding one), would score
+// on the other vendor's bodies and outscore it there: its failure would
+// become a success or an error of p without its code.
+func (p Profile) ownSignals(cur *profileSet) string {
+	if cur == nil {
+		return ""
+	}
+	for _, h := range p.Detect.Headers {
+		h = http.CanonicalHeaderKey(h)
+		if slices.Contains(commonIDHeaders, h) {
+			return fmt.Sprintf("detection header %q is sent by gateways and other vendors", h)
+		}
+		for _, q := range cur.list {
+			if slices.Contains(q.Detect.Headers, h) || slices.Contains(q.RequestIDHeaders, h) {
+				return fmt.Sprintf("detection header %q is named by %q", h, q.Vendor)
+			}
+		}
+	}
+	for _, m := range p.Detect.Members {
+		for _, q := range cur.list {
+			read := slices.Concat([]string{q.Authority}, q.Detect.Members)
+			for _, e := range q.Envelopes {
+				read = append(read, e.When, e.Code, e.Success, e.Failed)
+				read = append(read, e.Message...)
+			}
+			if slices.ContainsFunc(read, func(r string) bool { return r == m || strings.HasPrefix(r, m+".") }) {
+				return fmt.Sprintf("detection member %q is read by %q", m, q.Vendor)
+			}
+		}
+	}
+	return ""
 }
 
 // validPath reports whether path is one or more member names joined by

@@ -23,13 +23,14 @@ func keepProfiles(t *testing.T) {
 	})
 }
 
-// testProfile is a valid profile of a made-up vendor named name.
+// testProfile is a valid profile of a made-up vendor named name. It has
+// no detection signal: several such profiles may be registered at once,
+// and a signal must be one vendor's own.
 func testProfile(name string) Profile {
 	return Profile{
 		Vendor:    Vendor(name),
 		Envelopes: []Envelope{{Success: "ok", Code: "err.kind", Message: []string{"err.text"}, RequestID: []string{"trace"}}},
 		Authority: "ok",
-		Detect:    Detection{Members: []string{"err.kind"}},
 		Codes: []CodeInfo{
 			{Code: Code{Value: "SLOW_DOWN"}, Kind: KindRateLimited, Status: 429, Meaning: "slow down"},
 			{Code: Code{Value: "GONE"}, Kind: KindNotFound, Status: 404, Meaning: "gone"},
@@ -78,6 +79,11 @@ func TestRegisterRefusesMalformedProfiles(t *testing.T) {
 		{"an empty request id header", mutate(func(p *Profile) { p.RequestIDHeaders = []string{""} }), "header name"},
 		{"a request id header with a colon", mutate(func(p *Profile) { p.RequestIDHeaders = []string{"X-Trace:"} }), "header name"},
 		{"a detection header with a space", mutate(func(p *Profile) { p.Detect.Headers = []string{"X Trace"} }), "header name"},
+		{"a detection header every gateway sends", mutate(func(p *Profile) { p.Detect.Headers = []string{"x-request-id"} }), "detection header"},
+		{"another vendor's detection header", mutate(func(p *Profile) { p.Detect.Headers = []string{"X-Tt-Logid"} }), `detection header "X-Tt-Logid" is named by "coze"`},
+		{"another vendor's request id header", mutate(func(p *Profile) { p.Detect.Headers = []string{"X-Log-Id"} }), `named by "coze"`},
+		{"a detection member a built-in reads", mutate(func(p *Profile) { p.Detect.Members = []string{"code"} }), `detection member "code" is read by "memos"`},
+		{"a detection member holding one a built-in reads", mutate(func(p *Profile) { p.Detect.Members = []string{"error"} }), `detection member "error" is read by "tensorheart"`},
 		{"an empty code range", mutate(func(p *Profile) { p.Detect.CodeRanges = [][2]int64{{5, 1}} }), "is empty"},
 		{"an empty key prefix", mutate(func(p *Profile) { p.KeyPrefixes = []string{""} }), "key prefix"},
 		{"a key prefix starting with a sign", mutate(func(p *Profile) { p.KeyPrefixes = []string{"_live"} }), "key prefix"},
@@ -335,4 +341,32 @@ func TestCodeStatusIsHTTPs(t *testing.T) {
 		require.ErrorIs(t, err, ErrProfile, "status %d", status)
 		assert.Contains(t, err.Error(), "status")
 	}
+}
+
+// Register refuses detection signals that are not the vendor's own: a
+// header every gateway sends (X-Request-Id, which Tensorheart sends too),
+// another vendor's header, or a member another vendor's shapes read (or
+// an object holding one). Such a signal outscored the vendor whose body
+// it was: a Tensorheart failure {"detail":{"code":...}} at HTTP 200 with
+// X-Request-Id became a success of the new vendor, and at 500 lost its
+// code.
+func TestDetectionSignalsAreTheVendorsOwn(t *testing.T) {
+	keepProfiles(t)
+	h := hdr("X-Request-Id", "req_1")
+	bodies := []string{`{"detail":{"code":"SOMETHING_NEW","message":"y"}}`, `{"error":{"code":"SOMETHING_NEW","message":"y"}}`}
+	for _, p := range []Profile{
+		{Vendor: "gateway-header", Envelopes: []Envelope{{Code: "error_code", Message: []string{"error_message"}}}, Detect: Detection{Headers: []string{"X-Request-Id"}}},
+		{Vendor: "common-member", Envelopes: []Envelope{{Code: "fault", Message: []string{"error"}}}, Detect: Detection{Members: []string{"error"}}},
+	} {
+		assert.ErrorIs(t, Register(p), ErrProfile, p.Vendor)
+		for _, b := range bodies {
+			for _, status := range []int{200, 500} {
+				e := mustParse(t, Auto, status, h, b)
+				assert.Equal(t, Code{Tensorheart, "SOMETHING_NEW"}, Code{e.Vendor, e.Code}, "%s: %d %s", p.Vendor, status, b)
+			}
+		}
+	}
+	p := testProfile("own-signals")
+	p.Detect = Detection{Headers: []string{"X-Own-Trace"}, Members: []string{"err.kind", "own_trace"}}
+	require.NoError(t, Register(p))
 }
