@@ -74,8 +74,8 @@ func detectByTheRules(set *profileSet, f *fields, h http.Header) (*profile, bool
 }
 
 // acmeDetectProfile is a sixth vendor with detection signals of every
-// sort: a header, a member, code ranges, and a header and a code range
-// that overlap Coze's.
+// sort: a header, a member, code ranges, and a code and a code range
+// that overlap Coze's (Register refuses a header another vendor names).
 func acmeDetectProfile() Profile {
 	return Profile{
 		Vendor: "acme-detect",
@@ -85,7 +85,7 @@ func acmeDetectProfile() Profile {
 		},
 		SuccessCodes: []string{"ACME_OK"},
 		Detect: Detection{
-			Headers:    []string{"x-acme-trace", "X-Tt-Logid"},
+			Headers:    []string{"x-acme-trace"},
 			Members:    []string{"acme.trace"},
 			CodeRanges: [][2]int64{{900000, 900999}, {6000, 6100}},
 		},
@@ -140,7 +140,8 @@ func TestDetectionScores(t *testing.T) {
 		{"sixth vendor: a code of its table", withAcme, nil, `{"code":900404,"msg":"x"}`, acme, true},
 		{"sixth vendor: its When shape and member", withAcme, nil, `{"acme":{"state":"broken","code":"E1","trace":"t"}}`, acme, true},
 		{"sixth vendor: its success code", withAcme, nil, `{"code":"ACME_OK"}`, acme, true},
-		{"sixth vendor ties Coze on a shared header and code: Coze, not sure", withAcme, logid, `{"code":4009,"msg":"x"}`, Coze, false},
+		{"sixth vendor ties Coze on a shared code: Coze, not sure", withAcme, nil, `{"code":4009,"msg":"x"}`, Coze, false},
+		{"sixth vendor shares Coze's code, Coze's header decides", withAcme, logid, `{"code":4009,"msg":"x"}`, Coze, true},
 		{"sixth vendor: a range it shares with Coze, and its own member", withAcme, nil, `{"code":6050,"msg":"x","acme":{"trace":"t"}}`, acme, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -307,7 +307,7 @@ func (c Code) String() string { return c.Vendor.String() + "/" + c.Value }
 type CodeInfo struct {
 	Code       Code   // the vendor and the code as sent
 	Kind       Kind   // the class of failure the code reports
-	Status     int    // the HTTP status the vendor pairs with it, 0 if none
+	Status     int    // the HTTP status the vendor pairs with it (200-599), 0 if none
 	Meaning    string // short, English, our own words
 	Resolution string // what the caller should do, our own words
 	Retryable  bool   // whether an automatic retry can help (Kind.Retryable())

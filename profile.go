@@ -52,7 +52,9 @@ type Profile struct {
 	// for the Resource shapes (see Envelope.Resource). It lets the
 	// Transport confirm a 2xx body as a success from its first or last
 	// member, without reading the payload between. Leave it empty when a
-	// success code can come with a failed call elsewhere in the body.
+	// success code can come with a failed call elsewhere in the body. It
+	// cannot be an envelope's Failed flag, nor a When that selects a
+	// failure shape by a value the Authority takes for a success.
 	Authority string
 
 	// ErrorsIn2xx says the vendor may report a failure inside a 2xx
@@ -81,7 +83,8 @@ type Profile struct {
 	RequestIDHeaders []string
 
 	// ErrorEvents are the server-sent event names that always report a
-	// failure ("error", "conversation.chat.failed"); see ParseStreamEvent.
+	// failure ("error", "conversation.chat.failed"), each non-empty and on
+	// one line; see ParseStreamEvent.
 	ErrorEvents []string
 
 	// Scope, when set, names the part of the vendor's API a request goes
@@ -92,7 +95,11 @@ type Profile struct {
 	Scope func(*http.Request) string
 
 	// KeyPrefixes start the vendor's API keys and tokens ("pat_",
-	// "krlk_"): a word starting with one is never printed (see Redact).
+	// "krlk_"): a word starting with one is never printed (see Redact),
+	// whichever vendor's error holds it. Each must start with an ASCII
+	// letter or digit, be two bytes or more, and hold a digit or a sign
+	// ("z_", "m0-") or letters of both cases ("eyJ"), so that it cannot
+	// start a plain word or code ("mem", "RATE").
 	KeyPrefixes []string
 
 	// IdempotencyKeys says the vendor honours an Idempotency-Key (or
@@ -159,6 +166,12 @@ type Envelope struct {
 // profile whose envelope reads only members many APIs send ("message",
 // "detail", "error") claims such bodies under Auto whichever server sent
 // them, unless another vendor scores higher.
+//
+// Register refuses a signal that is not the vendor's own: a header every
+// gateway sends (X-Request-Id, Request-Id, X-Trace-Id, X-Amzn-Requestid)
+// or one another registered vendor names, and a member that another
+// vendor's shapes read as a code, message, flag, When or Authority, or
+// an object holding one ("code", "error").
 type Detection struct {
 	Headers    []string   // response headers only this vendor sends (X-Tt-Logid)
 	Members    []string   // body members only this vendor sends ("detail.logid")
@@ -386,6 +399,15 @@ func (p Profile) compile(cur *profileSet) (*profile, error) {
 	if p.Authority != "" && !validPath(p.Authority) || strings.Contains(p.Authority, ".") {
 		return nil, bad("the Authority must be a top-level member, not %q", p.Authority)
 	}
+	for i, e := range p.Envelopes {
+		// A value the Authority takes for a success (true, a success
+		// code) must not be one an envelope reads as a failure: a Failed
+		// flag's true, or a When that selects a failure shape by it.
+		if p.Authority != "" && (e.Failed == p.Authority || e.When == p.Authority && !e.Resource &&
+			(len(e.Is) == 0 || slices.ContainsFunc(e.Is, func(is string) bool { return is == "true" || slices.Contains(p.SuccessCodes, is) }))) {
+			return nil, bad("the Authority %q reports a failure in envelope %d (as its Failed flag or When): a success by it would hide the failure", p.Authority, i)
+		}
+	}
 	for _, m := range p.Detect.Members {
 		if !validPath(m) {
 			return nil, bad("malformed detection member %q", m)
@@ -398,6 +420,9 @@ func (p Profile) compile(cur *profileSet) (*profile, error) {
 			return nil, bad("malformed header name %q", h)
 		}
 	}
+	if err := p.ownSignals(cur); err != "" {
+		return nil, bad("%s", err)
+	}
 	for _, r := range p.Detect.CodeRanges {
 		if r[0] > r[1] {
 			return nil, bad("code range %d-%d is empty", r[0], r[1])
@@ -408,6 +433,11 @@ func (p Profile) compile(cur *profileSet) (*profile, error) {
 			// Redact's quick test looks for key prefixes at the start of
 			// a word: one that starts otherwise would never be found.
 			return nil, bad("key prefix %q must start with an ASCII letter or digit", k)
+		}
+		if !keyLike(k) {
+			// Redact drops every long word starting with a prefix, in
+			// every vendor's errors: "mem" would take "memory_not_found".
+			return nil, bad("key prefix %q could start a word: it needs two bytes or more with a digit or a sign (\"z_\", \"m0-\") or both cases of letters (\"eyJ\")", k)
 		}
 	}
 	rp.SuccessCodes = slices.Clone(p.SuccessCodes)
@@ -423,6 +453,9 @@ func (p Profile) compile(cur *profileSet) (*profile, error) {
 			return nil, bad("code %d has no value", i)
 		case c.Kind == KindUnknown || c.Kind >= numKinds:
 			return nil, bad("code %q has no Kind", c.Code.Value)
+		case c.Status != 0 && (c.Status < 200 || c.Status > 599):
+			// memerrtest sends it: net/http refuses anything else.
+			return nil, bad("code %q: status %d is not an HTTP status from 200 to 599", c.Code.Value, c.Status)
 		case slices.Contains(rp.SuccessCodes, c.Code.Value):
 			return nil, bad("code %q is also a success code", c.Code.Value)
 		case v != Generic && (c.Envelope < 0 || c.Envelope >= len(rp.Envelopes) || rp.Envelopes[c.Envelope].Code == ""):
@@ -459,9 +492,50 @@ func (p Profile) compile(cur *profileSet) (*profile, error) {
 		rp.RequestIDHeaders[i] = http.CanonicalHeaderKey(h)
 	}
 	for _, ev := range p.ErrorEvents {
+		if ev == "" || strings.ContainsAny(ev, "\r\n") {
+			// A stream's "event:" line names one event, never ""
+			// (a line without it) nor a line break: it would never match.
+			return nil, bad("error event %q must be a non-empty name on one line", ev)
+		}
 		rp.events[ev] = true
 	}
 	return rp, nil
+}
+
+// ownSignals says what is wrong with p's detection signals, "" if
+// nothing: each must be the vendor's own. A header every gateway sends
+// (commonIDHeaders) or one another registered vendor names, and a member
+// another vendor's shapes read (or an object holding one), would score
+// on the other vendor's bodies and outscore it there: its failure would
+// become a success or an error of p without its code.
+func (p Profile) ownSignals(cur *profileSet) string {
+	if cur == nil {
+		return ""
+	}
+	for _, h := range p.Detect.Headers {
+		h = http.CanonicalHeaderKey(h)
+		if slices.Contains(commonIDHeaders, h) {
+			return fmt.Sprintf("detection header %q is sent by gateways and other vendors", h)
+		}
+		for _, q := range cur.list {
+			if slices.Contains(q.Detect.Headers, h) || slices.Contains(q.RequestIDHeaders, h) {
+				return fmt.Sprintf("detection header %q is named by %q", h, q.Vendor)
+			}
+		}
+	}
+	for _, m := range p.Detect.Members {
+		for _, q := range cur.list {
+			read := slices.Concat([]string{q.Authority}, q.Detect.Members)
+			for _, e := range q.Envelopes {
+				read = append(read, e.When, e.Code, e.Success, e.Failed)
+				read = append(read, e.Message...)
+			}
+			if slices.ContainsFunc(read, func(r string) bool { return r == m || strings.HasPrefix(r, m+".") }) {
+				return fmt.Sprintf("detection member %q is read by %q", m, q.Vendor)
+			}
+		}
+	}
+	return ""
 }
 
 // validPath reports whether path is one or more member names joined by
@@ -476,6 +550,27 @@ func validPath(path string) bool {
 		}
 	}
 	return true
+}
+
+// keyLike reports whether a key prefix cannot start a word of text or a
+// code: it is two bytes or more and holds a byte that is not a letter, or
+// letters of both cases.
+func keyLike(prefix string) bool {
+	if len(prefix) < 2 {
+		return false
+	}
+	var lower, upper bool
+	for i := 0; i < len(prefix); i++ {
+		switch c := prefix[i]; {
+		case 'a' <= c && c <= 'z':
+			lower = true
+		case 'A' <= c && c <= 'Z':
+			upper = true
+		default:
+			return true
+		}
+	}
+	return lower && upper
 }
 
 // validHeaderName reports whether name is an HTTP header field name: one

@@ -23,13 +23,14 @@ func keepProfiles(t *testing.T) {
 	})
 }
 
-// testProfile is a valid profile of a made-up vendor named name.
+// testProfile is a valid profile of a made-up vendor named name. It has
+// no detection signal: several such profiles may be registered at once,
+// and a signal must be one vendor's own.
 func testProfile(name string) Profile {
 	return Profile{
 		Vendor:    Vendor(name),
 		Envelopes: []Envelope{{Success: "ok", Code: "err.kind", Message: []string{"err.text"}, RequestID: []string{"trace"}}},
 		Authority: "ok",
-		Detect:    Detection{Members: []string{"err.kind"}},
 		Codes: []CodeInfo{
 			{Code: Code{Value: "SLOW_DOWN"}, Kind: KindRateLimited, Status: 429, Meaning: "slow down"},
 			{Code: Code{Value: "GONE"}, Kind: KindNotFound, Status: 404, Meaning: "gone"},
@@ -78,9 +79,35 @@ func TestRegisterRefusesMalformedProfiles(t *testing.T) {
 		{"an empty request id header", mutate(func(p *Profile) { p.RequestIDHeaders = []string{""} }), "header name"},
 		{"a request id header with a colon", mutate(func(p *Profile) { p.RequestIDHeaders = []string{"X-Trace:"} }), "header name"},
 		{"a detection header with a space", mutate(func(p *Profile) { p.Detect.Headers = []string{"X Trace"} }), "header name"},
+		{"a detection header every gateway sends", mutate(func(p *Profile) { p.Detect.Headers = []string{"x-request-id"} }), "detection header"},
+		{"another vendor's detection header", mutate(func(p *Profile) { p.Detect.Headers = []string{"X-Tt-Logid"} }), `detection header "X-Tt-Logid" is named by "coze"`},
+		{"another vendor's request id header", mutate(func(p *Profile) { p.Detect.Headers = []string{"X-Log-Id"} }), `named by "coze"`},
+		{"a detection member a built-in reads", mutate(func(p *Profile) { p.Detect.Members = []string{"code"} }), `detection member "code" is read by "memos"`},
+		{"a detection member holding one a built-in reads", mutate(func(p *Profile) { p.Detect.Members = []string{"error"} }), `detection member "error" is read by "tensorheart"`},
 		{"an empty code range", mutate(func(p *Profile) { p.Detect.CodeRanges = [][2]int64{{5, 1}} }), "is empty"},
 		{"an empty key prefix", mutate(func(p *Profile) { p.KeyPrefixes = []string{""} }), "key prefix"},
 		{"a key prefix starting with a sign", mutate(func(p *Profile) { p.KeyPrefixes = []string{"_live"} }), "key prefix"},
+		{"an empty error event", mutate(func(p *Profile) { p.ErrorEvents = []string{""} }), "error event"},
+		{"an error event across lines", mutate(func(p *Profile) { p.ErrorEvents = []string{"error\nfailed"} }), "error event"},
+		{"a one-letter key prefix", mutate(func(p *Profile) { p.KeyPrefixes = []string{"m"} }), "key prefix"},
+		{"a key prefix that is a word", mutate(func(p *Profile) { p.KeyPrefixes = []string{"mem"} }), "key prefix"},
+		{"an upper-case key prefix", mutate(func(p *Profile) { p.KeyPrefixes = []string{"RATE"} }), "key prefix"},
+		{"an Authority that is a Failed flag", mutate(func(p *Profile) {
+			p.Envelopes[0] = Envelope{Failed: "failed", Code: "code", Message: []string{"msg"}}
+			p.Authority = "failed"
+			p.SuccessCodes = []string{"0"}
+		}), "envelope 0 (as its Failed flag or When)"},
+		{"an Authority that selects a failure shape", mutate(func(p *Profile) {
+			p.Envelopes = append(p.Envelopes, Envelope{When: "error", Message: []string{"error"}})
+			p.Authority = "error"
+		}), "envelope 1 (as its Failed flag or When)"},
+		{"an Authority that selects a failure shape by a success code", mutate(func(p *Profile) {
+			p.Envelopes = append(p.Envelopes, Envelope{When: "state", Is: []string{"down", "0"}, Message: []string{"why"}})
+			p.SuccessCodes = []string{"0"}
+			p.Authority = "state"
+		}), "envelope 1 (as its Failed flag or When)"},
+		{"a status HTTP has not", mutate(func(p *Profile) { p.Codes[0].Status = 42 }), "status"},
+		{"a status of four digits", mutate(func(p *Profile) { p.Codes[0].Status = 4290 }), "status"},
 		{"too many paths", mutate(func(p *Profile) {
 			for i := 0; i < maxPaths; i++ {
 				p.Envelopes[0].Message = append(p.Envelopes[0].Message, fmt.Sprintf("m%d", i))
@@ -89,6 +116,7 @@ func TestRegisterRefusesMalformedProfiles(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			keepProfiles(t) // a profile wrongly taken does not fail the cases after it
 			before := profiles.Load()
 			err := Register(tc.p)
 			require.ErrorIs(t, err, ErrProfile)
@@ -240,4 +268,105 @@ func TestRegisterCopiesEverySlice(t *testing.T) {
 	assert.Equal(t, want, fmt.Sprintf("%#v %#v", registered.Envelopes, registered.Detect))
 	assert.Equal(t, []string{"cp_"}, registered.KeyPrefixes)
 	assert.Equal(t, []string{"failure"}, registered.ErrorEvents)
+}
+
+// Register takes only key prefixes that mark keys, not words: Redact
+// drops every long word starting with a registered prefix, in every
+// vendor's errors, so a prefix "m" or "mem" used to turn a Coze message
+// "memory_identifier is missing" into "[redacted] is missing". Real key
+// prefixes hold a sign or a digit, or mix cases, and are taken.
+func TestKeyPrefixesThatAreNotWords(t *testing.T) {
+	keepProfiles(t)
+	p := testProfile("keyed")
+	p.KeyPrefixes = []string{"z_", "m0-", "sk-let-", "eyJ", "AIza", "k9"}
+	require.NoError(t, Register(p))
+	assert.Equal(t, "key [redacted] sent", Redact("key z_0123456789abcdef sent"))
+
+	p = testProfile("wordy")
+	p.KeyPrefixes = []string{"m"}
+	require.ErrorIs(t, Register(p), ErrProfile)
+	e := mustParse(t, Coze, 200, nil, `{"code":4000,"msg":"memory_identifier is missing"}`)
+	assert.Equal(t, "memory_identifier is missing", e.Message)
+}
+
+// Register refuses an Authority that an envelope reads as a failure: an
+// Authority that was a Failed flag made {"failed":true,...} a success,
+// true being a success value. An Authority that selects its failure shape
+// by another value than a success is taken (a vendor whose calls say
+// {"status":"ok"} or {"status":"error",...}).
+func TestAuthorityNeverHidesAFailure(t *testing.T) {
+	keepProfiles(t)
+	p := Profile{
+		Vendor:       "flagged",
+		Envelopes:    []Envelope{{Failed: "failed", Code: "code", Message: []string{"msg"}}},
+		Authority:    "failed",
+		SuccessCodes: []string{"0"},
+	}
+	if Register(p) == nil {
+		assert.Error(t, Parse("flagged", 200, nil, []byte(`{"failed":true,"code":"E1","msg":"boom"}`)),
+			"a registered Authority never turns a failure into a success")
+	}
+	p.Authority = "code"
+	require.NoError(t, Register(p))
+	e := mustParse(t, "flagged", 200, nil, `{"failed":true,"code":"E1","msg":"boom"}`)
+	assert.Equal(t, "E1", e.Code)
+	assert.NoError(t, Parse("flagged", 200, nil, []byte(`{"code":0,"data":{}}`)))
+
+	p = Profile{
+		Vendor:       "stated",
+		Envelopes:    []Envelope{{When: "status", Is: []string{"error"}, Code: "error_code", Message: []string{"error_message"}}},
+		Authority:    "status",
+		SuccessCodes: []string{"ok"},
+	}
+	require.NoError(t, Register(p))
+	assert.NoError(t, Parse("stated", 200, nil, []byte(`{"data":{"a":1},"status":"ok"}`)))
+	e = mustParse(t, "stated", 200, nil, `{"status":"error","error_code":"E2","error_message":"no"}`)
+	assert.Equal(t, "E2", e.Code)
+}
+
+// Register takes a code's paired Status only when it is an HTTP status
+// (200-599, or 0 for none): memerrtest sends it, and net/http panics on
+// any other, so a fake server of the vendor dropped the connection.
+func TestCodeStatusIsHTTPs(t *testing.T) {
+	keepProfiles(t)
+	for _, status := range []int{0, 200, 429, 599} {
+		p := testProfile(fmt.Sprintf("status-%d", status))
+		p.Codes[0].Status = status
+		assert.NoError(t, Register(p), "status %d", status)
+	}
+	for _, status := range []int{-1, 42, 100, 199, 600, 4290} {
+		p := testProfile(fmt.Sprintf("bad-status-%d", status))
+		p.Codes[0].Status = status
+		err := Register(p)
+		require.ErrorIs(t, err, ErrProfile, "status %d", status)
+		assert.Contains(t, err.Error(), "status")
+	}
+}
+
+// Register refuses detection signals that are not the vendor's own: a
+// header every gateway sends (X-Request-Id, which Tensorheart sends too),
+// another vendor's header, or a member another vendor's shapes read (or
+// an object holding one). Such a signal outscored the vendor whose body
+// it was: a Tensorheart failure {"detail":{"code":...}} at HTTP 200 with
+// X-Request-Id became a success of the new vendor, and at 500 lost its
+// code.
+func TestDetectionSignalsAreTheVendorsOwn(t *testing.T) {
+	keepProfiles(t)
+	h := hdr("X-Request-Id", "req_1")
+	bodies := []string{`{"detail":{"code":"SOMETHING_NEW","message":"y"}}`, `{"error":{"code":"SOMETHING_NEW","message":"y"}}`}
+	for _, p := range []Profile{
+		{Vendor: "gateway-header", Envelopes: []Envelope{{Code: "error_code", Message: []string{"error_message"}}}, Detect: Detection{Headers: []string{"X-Request-Id"}}},
+		{Vendor: "common-member", Envelopes: []Envelope{{Code: "fault", Message: []string{"error"}}}, Detect: Detection{Members: []string{"error"}}},
+	} {
+		assert.ErrorIs(t, Register(p), ErrProfile, p.Vendor)
+		for _, b := range bodies {
+			for _, status := range []int{200, 500} {
+				e := mustParse(t, Auto, status, h, b)
+				assert.Equal(t, Code{Tensorheart, "SOMETHING_NEW"}, Code{e.Vendor, e.Code}, "%s: %d %s", p.Vendor, status, b)
+			}
+		}
+	}
+	p := testProfile("own-signals")
+	p.Detect = Detection{Headers: []string{"X-Own-Trace"}, Members: []string{"err.kind", "own_trace"}}
+	require.NoError(t, Register(p))
 }

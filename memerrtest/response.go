@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -98,10 +99,14 @@ func Error(code memerr.Code) Response {
 // marshalled with encoding/json (pass a json.RawMessage to send JSON
 // verbatim; nil sends null), built from the vendor's profile: its first
 // envelope's Success flag true, its Code member holding the first success
-// code with an empty message, "data", and the request id in the profile's
-// first request id header and in the envelope's first request id member,
-// unless that member lies in a part only errors have (Coze's detail.logid,
-// or a member of Tensorheart's "error" object). For example:
+// code with an empty message (unless the envelope has a When), its
+// Authority holding a success value, "data", and the request id in the
+// profile's first request id header and in the envelope's first request
+// id member, unless that member lies in a part only errors have (Coze's
+// detail.logid, or a member of Tensorheart's "error" object). A body with
+// none of those members nor a detection member of the vendor is a plain
+// resource to the decoder: such a vendor's success is data itself. For
+// example:
 //
 //   - MemOS: {"code":0,"message":"","data":...}
 //   - Tensorheart: {"success":true,"data":...,"meta":{"request_id":"req_..."}}
@@ -432,11 +437,22 @@ func (r Response) renderSuccess(out *rendered, ids *idSource) {
 	if env.Success != "" {
 		body.set(env.Success, json.RawMessage("true"))
 	}
-	if env.Code != "" && len(p.SuccessCodes) > 0 {
+	if env.Code != "" && env.When == "" && len(p.SuccessCodes) > 0 {
+		// A shape with a When is an error's only: its code member has
+		// no place in a success.
 		body.set(env.Code, jsonCode(p.SuccessCodes[0]))
 		if len(env.Message) > 0 {
 			body.set(env.Message[0], mustJSON(r.msg("")))
 		}
+	}
+	if a := p.Authority; a != "" && !body.has(a) {
+		// The member that settles a success: a success flag's true, or
+		// the first success code.
+		v := json.RawMessage("true")
+		if !slices.ContainsFunc(p.Envelopes, func(e memerr.Envelope) bool { return e.Success == a }) && len(p.SuccessCodes) > 0 {
+			v = jsonCode(p.SuccessCodes[0])
+		}
+		body.set(a, v)
 	}
 	body.set("data", r.data)
 	if len(env.RequestID) > 0 && inErrorPart(env.RequestID[0], env) {
@@ -444,6 +460,12 @@ func (r Response) renderSuccess(out *rendered, ids *idSource) {
 	}
 	r.setRequestID(out, &body, p, env, ids)
 	out.body = mustJSON(&body)
+	if !slices.ContainsFunc(append([]string{env.Success, env.Code, p.Authority}, p.Detect.Members...), body.has) {
+		// Nothing in it is the vendor's: the decoder takes such a body
+		// for a plain resource and hands it on whole, so the data is
+		// the body.
+		out.body = r.data
+	}
 }
 
 // inErrorPart reports whether member path lies in a part of the body only

@@ -980,3 +980,43 @@ func TestSuccessLeavesOutTheErrorPart(t *testing.T) {
 	assert.Equal(t, `{"ok":false,"fault":{"code":"E1","text":"unregistered code","trace":"t2"}}`, string(body))
 	assert.Equal(t, "t2", resp.Header.Get("X-Trace"))
 }
+
+// registerUnmarkedVendors registers, once per test binary, vendors whose
+// success is not their first envelope's Success flag or Code member: one
+// that says {"status":"ok"} (its Authority, which its error shape selects
+// by "error"), one whose Authority is a flag no envelope reads, and one
+// with nothing that marks a success.
+var registerUnmarkedVendors = sync.OnceValue(func() error {
+	code := []memerr.CodeInfo{{Code: memerr.Code{Value: "nope"}, Kind: memerr.KindNotFound, Status: 404}}
+	shape := memerr.Envelope{When: "status", Is: []string{"error"}, Code: "error_code", Message: []string{"error_message"}}
+	return errors.Join(
+		memerr.Register(memerr.Profile{Vendor: "status-vendor", Envelopes: []memerr.Envelope{shape}, Authority: "status", SuccessCodes: []string{"ok"}, Codes: code}),
+		memerr.Register(memerr.Profile{Vendor: "flag-vendor", Envelopes: []memerr.Envelope{{Code: "err.code", Message: []string{"err.msg"}}}, Authority: "ok", Codes: code}),
+		memerr.Register(memerr.Profile{Vendor: "unmarked-vendor", Envelopes: []memerr.Envelope{shape}, Codes: code}),
+	)
+})
+
+// A registered vendor's success reads back through DoJSON as its data,
+// whatever marks the vendor's success. The success of a vendor with a When
+// shape used to carry that shape's code member holding a success code
+// ({"error_code":"ok","error_message":"","data":...}), which the decoder,
+// finding none of the vendor's members, gave to Coze: "coze ok unknown".
+// One whose Authority no envelope reads, or with nothing that marks a
+// success, was sent as {"data":...}, which DoJSON does not unwrap for a
+// body that shows none of the vendor's members: out got the whole body.
+func TestSuccessOfARegisteredVendorReadsBack(t *testing.T) {
+	require.NoError(t, registerUnmarkedVendors())
+	srv := memerrtest.NewServer()
+	defer srv.Close()
+	for _, v := range []memerr.Vendor{"status-vendor", "flag-vendor", "unmarked-vendor"} {
+		t.Run(string(v), func(t *testing.T) {
+			srv.Enqueue(memerrtest.Success(v, map[string]int{"n": 1}), memerrtest.Error(memerr.Code{Vendor: v, Value: "nope"}))
+			c := memerr.NewClient(memerr.WithVendor(v))
+			var out map[string]int
+			require.NoError(t, c.DoJSON(context.Background(), http.MethodGet, srv.URL, nil, &out))
+			assert.Equal(t, map[string]int{"n": 1}, out)
+			err := c.DoJSON(context.Background(), http.MethodGet, srv.URL, nil, &out)
+			assert.ErrorIs(t, err, memerr.Code{Vendor: v, Value: "nope"})
+		})
+	}
+}
