@@ -79,7 +79,8 @@ type Profile struct {
 
 	// RequestIDHeaders are the response headers holding the vendor's
 	// request id, tried in order before the generic ones (X-Request-Id,
-	// Request-Id ...).
+	// Request-Id ...). A header named for a credential (Authorization,
+	// Set-Cookie, X-Api-Key ...) is refused.
 	RequestIDHeaders []string
 
 	// ErrorEvents are the server-sent event names that always report a
@@ -418,6 +419,11 @@ func (p Profile) compile(cur *profileSet) (*profile, error) {
 			// A server cannot send it, and net/http drops it: it would
 			// never match.
 			return nil, bad("malformed header name %q", h)
+		}
+		if credentialName(h) {
+			// Its value would become an error's RequestID, printed and
+			// logged: a credential is never one.
+			return nil, bad("header %q carries a credential, not a request id or a vendor's sign", h)
 		}
 	}
 	if err := p.ownSignals(cur); err != "" {

@@ -58,6 +58,10 @@ func TestRegisterRefusesMalformedProfiles(t *testing.T) {
 		{"a built-in's name", mutate(func(p *Profile) { p.Vendor = Coze }), "registered already"},
 		{"generic", mutate(func(p *Profile) { p.Vendor = Generic }), "registered already"},
 		{"a built-in's other name", mutate(func(p *Profile) { p.Names = []string{"MemTensor"} }), `"memtensor" is taken by "memos"`},
+		// The header's value would become RequestID, which Error() prints.
+		{"a cookie as request id", mutate(func(p *Profile) { p.RequestIDHeaders = []string{"Set-Cookie"} }), "carries a credential"},
+		{"a key as request id", mutate(func(p *Profile) { p.RequestIDHeaders = []string{"X-Api-Key"} }), "carries a credential"},
+		{"a token as detection header", mutate(func(p *Profile) { p.Detect.Headers = []string{"X-Session-Token"} }), "carries a credential"},
 		{"no envelope", mutate(func(p *Profile) { p.Envelopes = nil }), "no envelope"},
 		{"an empty envelope", mutate(func(p *Profile) { p.Envelopes = []Envelope{{Details: "d"}} }), "reads no code"},
 		{"a malformed path", mutate(func(p *Profile) { p.Envelopes[0].Code = "err..kind" }), "malformed member path"},
