@@ -170,13 +170,19 @@ func cutWords(s string) string {
 	return s[:cut] + " …"
 }
 
+// isTraceback reports whether msg is a Python traceback, as a server
+// that sends an unhandled exception's report as its message gives it.
+func isTraceback(msg string) bool {
+	return strings.HasPrefix(strings.TrimSpace(msg), "Traceback (most recent call last):")
+}
+
 // tracebackTail is what a one-line rendering of msg quotes: msg itself,
 // or, for a Python traceback (which servers such as MemOS's stream as
 // their error message), the exception after its last frame; the frames
 // come first, and would fill the line. Only the last maxTextScan bytes are
 // searched.
 func tracebackTail(msg string) string {
-	if !strings.HasPrefix(strings.TrimSpace(msg), "Traceback (most recent call last):") {
+	if !isTraceback(msg) {
 		return msg
 	}
 	tail := msg[max(0, len(msg)-maxTextScan):]

@@ -168,7 +168,7 @@ func memosKind(code, msg string, status int, known Kind) Kind {
 	if known != KindUnknown || status >= 400 {
 		return known
 	}
-	if code == "" && strings.HasPrefix(strings.TrimSpace(msg), "Traceback (most recent call last):") {
+	if code == "" && isTraceback(msg) {
 		return tracebackKind(msg)
 	}
 	n, err := strconv.Atoi(code)
