@@ -371,9 +371,25 @@ func isSep(c byte) bool {
 // X-Api-Key or X-Access-Token, and the token after their scheme; cookie
 // values; URL user information; and the values of query parameters named
 // for a key, token or secret) so they can be scrubbed from server messages
-// that echo them. The longest come first, so that "Bearer abc" goes whole
-// before "abc" alone.
-func requestSecrets(req *http.Request) []string { return appendRequestSecrets(nil, req) }
+// that echo them, also in the forms a server may echo a value in: escaped
+// for a URL's query or path ("ab%2Fcd"), and with '/' escaped as some
+// JSON encoders write it ("ab\/cd", which stays so in Details). The
+// longest come first, so that "Bearer abc" goes whole before "abc" alone.
+func requestSecrets(req *http.Request) []string {
+	out := appendRequestSecrets(nil, req)
+	n := len(out)
+	for _, s := range out[:n] {
+		for _, form := range [...]string{url.QueryEscape(s), url.PathEscape(s), strings.ReplaceAll(s, "/", `\/`)} {
+			if form != s && !slices.Contains(out, form) {
+				out = append(out, form)
+			}
+		}
+	}
+	if len(out) > n {
+		longestFirst(out)
+	}
+	return out
+}
 
 // appendRequestSecrets is requestSecrets appending to out, which may be a
 // caller's array on its stack (scrubRequest).
@@ -423,14 +439,20 @@ func appendRequestSecrets(out []string, req *http.Request) []string {
 		}
 	}
 	if len(out) > 1 {
-		slices.SortFunc(out, func(a, b string) int {
-			if len(a) != len(b) {
-				return len(b) - len(a)
-			}
-			return strings.Compare(a, b)
-		})
+		longestFirst(out)
 	}
 	return out
+}
+
+// longestFirst sorts secrets by length, the longest first, so that a
+// secret holding another is replaced whole.
+func longestFirst(secrets []string) {
+	slices.SortFunc(secrets, func(a, b string) int {
+		if len(a) != len(b) {
+			return len(b) - len(a)
+		}
+		return strings.Compare(a, b)
+	})
 }
 
 // appendSecret appends v to out if it is long enough to be a credential

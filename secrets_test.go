@@ -428,6 +428,39 @@ func TestEchoedCredentialsOfAnyHeaderScrubbed(t *testing.T) {
 	}
 }
 
+// A server may echo a key in another form than it was sent: escaped into
+// a URL it quotes, or with '/' escaped in JSON it returns as details
+// (PHP's json_encode writes "\/"). A base64 key holds '/', '+' and '='.
+// Each form is scrubbed, on every path that decodes an error.
+func TestEchoedCredentialsInEscapedFormsScrubbed(t *testing.T) {
+	const key = "Qx9ab/cd+ef=gh12345"
+	for _, tc := range []struct{ name, body string }{
+		{"JSON-escaped in details", `{"error":{"code":"BAD","message":"no","details":{"echo":"Qx9ab\/cd+ef=gh12345"}},"meta":{"request_id":"r1"}}`},
+		{"query-escaped in the message", `{"error":{"code":"BAD","message":"bad url /v1?q=Qx9ab%2Fcd%2Bef%3Dgh12345"},"meta":{"request_id":"r1"}}`},
+		{"path-escaped in the message", `{"error":{"code":"BAD","message":"no route /v1/keys/Qx9ab%2Fcd+ef=gh12345"},"meta":{"request_id":"r1"}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusBadRequest)
+				io.WriteString(w, tc.body)
+			}))
+			defer srv.Close()
+			req, err := http.NewRequest(http.MethodGet, srv.URL+"/v1/memories", nil)
+			require.NoError(t, err)
+			req.Header.Set("X-Api-Key", key)
+			_, err = NewClient(WithMaxRetries(0), WithVendor(MemoryOS)).Do(req)
+			var e *Error
+			require.ErrorAs(t, err, &e)
+			all := strings.Join([]string{e.Message, string(e.Details), e.Error(), fmt.Sprintf("%+v", e)}, " ")
+			for _, form := range []string{`Qx9ab\/cd`, "Qx9ab%2Fcd", "cd%2Bef", "Qx9ab/cd"} {
+				assert.NotContains(t, all, form)
+			}
+			assert.Contains(t, e.Message+string(e.Details), "[redacted]")
+		})
+	}
+}
+
 // Scrubbing the request id the hooks report for a success costs no
 // allocation when there is nothing to remove, credentials, cookie and
 // query notwithstanding: it runs on every successful request with hooks.
